@@ -1,0 +1,158 @@
+package swiper
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code from the table in API.md.
+// Codes are append-only: clients depend on their values.
+type Code int
+
+// The error codes of API.md. 1000–1010 keep the numbering of the original
+// Swiper service.
+const (
+	ESMSFailed       Code = 1000
+	EInvalidCode     Code = 1001
+	ELoginRequired   Code = 1002
+	EInvalidProfile  Code = 1003
+	EInvalidSID      Code = 1004
+	ESelfSwipe       Code = 1005
+	EAlreadySwiped   Code = 1006
+	ERewindLimit     Code = 1007
+	ERewindExpired   Code = 1008
+	ENothingToRewind Code = 1009
+	EVIPRequired     Code = 1010
+
+	EBadRequest       Code = 1100
+	EForbidden        Code = 1101
+	ENotFound         Code = 1102
+	ENotFriend        Code = 1103
+	ETooLarge         Code = 1104
+	EUnsupportedMedia Code = 1105
+	ERateLimited      Code = 1106
+	EInternal         Code = 1107
+	EUnavailable      Code = 1108
+)
+
+var codeNames = map[Code]string{
+	ESMSFailed:        "sms_failed",
+	EInvalidCode:      "invalid_code",
+	ELoginRequired:    "login_required",
+	EInvalidProfile:   "invalid_profile",
+	EInvalidSID:       "invalid_sid",
+	ESelfSwipe:        "self_swipe",
+	EAlreadySwiped:    "already_swiped",
+	ERewindLimit:      "rewind_limit",
+	ERewindExpired:    "rewind_expired",
+	ENothingToRewind:  "nothing_to_rewind",
+	EVIPRequired:      "vip_required",
+	EBadRequest:       "bad_request",
+	EForbidden:        "forbidden",
+	ENotFound:         "not_found",
+	ENotFriend:        "not_friend",
+	ETooLarge:         "too_large",
+	EUnsupportedMedia: "unsupported_media",
+	ERateLimited:      "rate_limited",
+	EInternal:         "internal",
+	EUnavailable:      "unavailable",
+}
+
+// Name returns the code's stable name, such as "rewind_limit".
+func (c Code) Name() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return "internal"
+}
+
+// Codes returns every defined code, in no particular order.
+func Codes() []Code {
+	cs := make([]Code, 0, len(codeNames))
+	for c := range codeNames {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Error is the one error type of the domain: a code for machines, a message
+// for people, the operation that failed and the cause, if any.
+type Error struct {
+	Code    Code
+	Op      string // the operation that failed, such as "postgres.UpdateUser"
+	Message string // safe to show to clients
+	Field   string // the request field at fault, if one is
+	Err     error  // the cause; never shown to clients
+
+	// RequiredLevel is the VIP level a feature needs (EVIPRequired only).
+	RequiredLevel int
+	// RetryAfterSeconds tells a rate-limited client when to retry (ERateLimited only).
+	RetryAfterSeconds int
+}
+
+func (e *Error) Error() string {
+	s := ""
+	if e.Op != "" {
+		s = e.Op + ": "
+	}
+	s += e.Code.Name()
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Field != "" {
+		s += " (field " + e.Field + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an *Error that names the request field at fault.
+func FieldError(code Code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Internal wraps an unexpected error. Its message never leaks the cause.
+func Internal(op string, err error) *Error {
+	return &Error{Code: EInternal, Op: op, Message: "internal error", Err: err}
+}
+
+// Unavailable wraps the failure of a dependency (database, Redis) that a
+// client may retry later.
+func Unavailable(op string, err error) *Error {
+	return &Error{Code: EUnavailable, Op: op, Message: "service temporarily unavailable", Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or EInternal
+// for any other non-nil error.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return 0
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// AsError returns the first *Error in err's chain, or an internal error
+// wrapping err. It returns nil for a nil err.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Internal("", err)
+}
