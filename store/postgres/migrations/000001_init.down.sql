@@ -1,0 +1,4 @@
+DROP TABLE settings;
+DROP TABLE friendships;
+DROP TABLE swipes;
+DROP TABLE users;

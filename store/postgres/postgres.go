@@ -1,0 +1,179 @@
+// Package postgres keeps Swiper's durable state in PostgreSQL, the source of
+// truth: users and profiles, swipes, friendships and run-time settings. It
+// uses sqlx over lib/pq and migrates its own schema.
+//
+// It depends on the root package only.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepg "github.com/golang-migrate/migrate/v4/database/postgres"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/swiperhq/swiper"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a pool of connections to one Swiper database.
+type DB struct {
+	*sqlx.DB
+}
+
+// Open connects to the database at dsn and checks that it answers.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect to %s: %w", Redact(dsn), err)
+	}
+	return &DB{db}, nil
+}
+
+// Migrate brings the schema up to date. It holds a PostgreSQL advisory lock
+// while it works, so nodes that start at once migrate one after another.
+func (db *DB) Migrate(ctx context.Context) error {
+	src, err := iofs.New(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	// One connection of our pool, given back by m.Close (WithInstance would
+	// close the whole pool).
+	conn, err := db.DB.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	drv, err := migratepg.WithConnection(ctx, conn, &migratepg.Config{})
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "postgres", drv)
+	if err != nil {
+		drv.Close()
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the version of the newest embedded migration, which
+// names a schema: test helpers key their template databases by it.
+func SchemaVersion() string {
+	entries, _ := migrations.ReadDir("migrations")
+	var b strings.Builder
+	for _, e := range entries {
+		data, _ := migrations.ReadFile("migrations/" + e.Name())
+		fmt.Fprintf(&b, "%s:%d;", e.Name(), len(data))
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// EnsureDatabase creates the database named in dsn if it does not exist,
+// connecting to the server's "postgres" database to do so. Several callers
+// may race; all of them succeed.
+func EnsureDatabase(ctx context.Context, dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return fmt.Errorf("postgres: parse database url: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return errors.New("postgres: database url names no database")
+	}
+	admin, err := Open(ctx, WithDatabase(dsn, "postgres"))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return fmt.Errorf("postgres: look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	if err != nil && !isCode(err, "42P04", "23505") { // duplicate_database; unique_violation when two creators race
+		return fmt.Errorf("postgres: create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// WithDatabase returns dsn with its database name replaced by name.
+func WithDatabase(dsn, name string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Redact returns dsn without its password, for logs.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable database url)"
+	}
+	return u.Redacted()
+}
+
+// isCode reports whether err is a PostgreSQL error with one of the codes.
+func isCode(err error, codes ...string) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, c := range codes {
+		if string(pe.Code) == c {
+			return true
+		}
+	}
+	return false
+}
+
+// wrap turns a database failure into a domain error: a connection that could
+// not be made or was lost is EUnavailable (a client may retry), anything else
+// is EInternal. Domain errors pass through unchanged.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *swiper.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) || isCode(err, "57P01", "57P03", "53300") {
+		return swiper.Unavailable(op, err)
+	}
+	return swiper.Internal(op, err)
+}

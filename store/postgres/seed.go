@@ -1,0 +1,312 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/swiperhq/swiper"
+)
+
+// SeedOptions says what Seed creates.
+type SeedOptions struct {
+	Users int    // how many users
+	Seed  uint64 // the same seed gives the same users
+	// Today is the date ages are reckoned from; the zero value means today.
+	Today time.Time
+}
+
+// SeedResult says what Seed created.
+type SeedResult struct {
+	FirstPhone, LastPhone string
+	Users                 int
+	Elapsed               time.Duration
+}
+
+// seedPhonePrefix starts every seeded phone: +86 19x xxxx xxxx, a range of
+// Chinese mobile numbers, numbered from 0 so each seeding run continues where
+// the last one stopped.
+const seedPhonePrefix = "+8619"
+
+// SeedPhone returns the phone number of the n-th seeded user.
+func SeedPhone(n int) string { return fmt.Sprintf("%s%09d", seedPhonePrefix, n) }
+
+// Seed bulk-loads realistic users with COPY: names, both sexes, birthdays 18
+// to 60 years back, a few dozen cities of very different sizes, dating
+// preferences that make sense for each person, and a spread of VIP levels.
+// Users get new phone numbers after any seeded before, so Seed works on a
+// database that already has users; each user's content depends only on the
+// seed and the user's place in this run.
+func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
+	start := time.Now()
+	today := opt.Today
+	if today.IsZero() {
+		today = time.Now().UTC()
+	}
+	var maxPhone *string
+	if err := db.GetContext(ctx, &maxPhone,
+		`SELECT max(phone) FROM users WHERE phone >= $1 AND phone < $2`, seedPhonePrefix, seedPhonePrefix+":"); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: find seeded phones: %w", err)
+	}
+	first := 0
+	if maxPhone != nil {
+		n, err := strconv.Atoi((*maxPhone)[len(seedPhonePrefix):])
+		if err != nil {
+			return SeedResult{}, fmt.Errorf("seed: unexpected phone %q", *maxPhone)
+		}
+		first = n + 1
+	}
+
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return SeedResult{}, err
+	}
+	defer tx.Rollback()
+
+	// Users are numbered by us, not by the sequence, which saves a call per
+	// row: the lock keeps logins from taking ids while we reserve a block.
+	var existing, base int64
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: lock users: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(id), 0) FROM users`).Scan(&existing, &base); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT setval('users_id_seq', $1)`, base+int64(opt.Users)); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: reserve ids: %w", err)
+	}
+
+	// Building an index once, after the load, is several times faster than
+	// growing it row by row; worth it when the load at least doubles the
+	// table. The indexes are rebuilt from their own definitions, so this
+	// follows the migrations, and in this transaction, so a failure leaves
+	// them as they were. Meanwhile nobody can read users: seeding is for
+	// development and load tests.
+	var rebuild []string
+	if int64(opt.Users) >= existing {
+		if rebuild, err = dropSecondaryIndexes(ctx, tx, "users"); err != nil {
+			return SeedResult{}, err
+		}
+	}
+
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("users",
+		"id", "phone", "nickname", "sex", "birthday", "location", "vip_level",
+		"dating_sex", "dating_location", "min_dating_age", "max_dating_age",
+		"vibration", "only_matched", "auto_play"))
+	if err != nil {
+		return SeedResult{}, fmt.Errorf("seed: %w", err)
+	}
+	g := newSeedGen(opt.Seed, today)
+	for i := 0; i < opt.Users; i++ {
+		p := g.person(i)
+		if _, err := stmt.ExecContext(ctx, base+int64(i)+1, SeedPhone(first+i), p.nickname, p.sex, p.birthday, p.location, p.vip,
+			p.datingSex, p.datingLocation, p.minAge, p.maxAge, p.vibration, p.onlyMatched, p.autoPlay); err != nil {
+			return SeedResult{}, fmt.Errorf("seed: copy: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: copy: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: copy: %w", err)
+	}
+	if len(rebuild) > 0 {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+			return SeedResult{}, fmt.Errorf("seed: %w", err)
+		}
+		for _, ddl := range rebuild {
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return SeedResult{}, fmt.Errorf("seed: rebuild index: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: commit: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `ANALYZE users`); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: analyze: %w", err)
+	}
+	return SeedResult{
+		FirstPhone: SeedPhone(first), LastPhone: SeedPhone(first + opt.Users - 1),
+		Users: opt.Users, Elapsed: time.Since(start),
+	}, nil
+}
+
+// seedPerson is one generated user.
+type seedPerson struct {
+	nickname, sex, birthday, location string
+	vip                               int
+	datingSex, datingLocation         string
+	minAge, maxAge                    int
+	vibration, onlyMatched, autoPlay  bool
+}
+
+// seedGen generates people. Each person comes from a generator re-seeded
+// with (seed, index), so a person does not depend on those before it.
+type seedGen struct {
+	seed    uint64
+	pcg     *rand.PCG
+	rnd     *rand.Rand
+	today   time.Time
+	cityCum []float64 // cumulative weights of seedCities
+}
+
+func newSeedGen(seed uint64, today time.Time) *seedGen {
+	pcg := rand.NewPCG(seed, 0)
+	g := &seedGen{seed: seed, pcg: pcg, rnd: rand.New(pcg), today: today}
+	// City sizes follow a Zipf-like law: the biggest city has about 30 times
+	// the people of the smallest.
+	total := 0.0
+	for i := range seedCities {
+		total += 1 / math.Pow(float64(i+1), 1.0)
+		g.cityCum = append(g.cityCum, total)
+	}
+	for i := range g.cityCum {
+		g.cityCum[i] /= total
+	}
+	return g
+}
+
+func (g *seedGen) city() string {
+	x := g.rnd.Float64()
+	lo, hi := 0, len(g.cityCum)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if g.cityCum[mid] < x {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return seedCities[lo]
+}
+
+func (g *seedGen) person(i int) seedPerson {
+	g.pcg.Seed(g.seed, uint64(i))
+	r := g.rnd
+	var p seedPerson
+	female := r.IntN(100) < 49
+	if female {
+		p.sex = "female"
+		p.nickname = seedFemaleNames[r.IntN(len(seedFemaleNames))]
+	} else {
+		p.sex = "male"
+		p.nickname = seedMaleNames[r.IntN(len(seedMaleNames))]
+	}
+	if r.IntN(3) == 0 { // some add an initial: "Lin W."
+		p.nickname += " " + string(rune('A'+r.IntN(26))) + "."
+	}
+
+	// Ages: most people on a dating app are in their twenties and thirties.
+	var age int
+	switch x := r.IntN(100); {
+	case x < 70:
+		age = 20 + r.IntN(16) // 20–35
+	case x < 80:
+		age = 18 + r.IntN(2) // 18–19
+	default:
+		age = 36 + r.IntN(25) // 36–60
+	}
+	// A birthday that makes the person exactly age years old today.
+	bday := g.today.AddDate(-age, 0, -r.IntN(365))
+	if swiper.AgeOn(bday, g.today) != age {
+		bday = g.today.AddDate(-age, 0, 0)
+	}
+	p.birthday = bday.Format(time.DateOnly)
+	p.location = g.city()
+
+	switch x := r.IntN(100); {
+	case x < 90 && female:
+		p.datingSex = "male"
+	case x < 90:
+		p.datingSex = "female"
+	case x < 95:
+		p.datingSex = p.sex
+	default:
+		p.datingSex = "any"
+	}
+	if r.IntN(100) < 12 { // willing to meet people elsewhere
+		p.datingLocation = seedCities[r.IntN(8)]
+	}
+	p.minAge = max(18, age-3-r.IntN(6))
+	p.maxAge = min(100, age+3+r.IntN(8))
+
+	switch x := r.IntN(100); {
+	case x < 80:
+		p.vip = 0
+	case x < 90:
+		p.vip = 1
+	case x < 96:
+		p.vip = 2
+	default:
+		p.vip = 3
+	}
+	p.vibration = r.IntN(100) < 80
+	p.onlyMatched = r.IntN(100) < 60
+	p.autoPlay = r.IntN(100) < 70
+	return p
+}
+
+// seedCities are ordered from the most to the least populous.
+var seedCities = []string{
+	"Shanghai", "Beijing", "Shenzhen", "Guangzhou", "Chengdu", "Chongqing", "Hangzhou", "Wuhan",
+	"Xi'an", "Tianjin", "Nanjing", "Suzhou", "Zhengzhou", "Changsha", "Dongguan", "Shenyang",
+	"Qingdao", "Hefei", "Foshan", "Kunming", "Jinan", "Xiamen", "Fuzhou", "Dalian",
+	"Harbin", "Changchun", "Nanning", "Shijiazhuang", "Guiyang", "Nanchang", "Taiyuan", "Urumqi",
+	"Lanzhou", "Hohhot", "Haikou", "Lhasa",
+}
+
+var seedFemaleNames = []string{
+	"Lin", "Mei", "Xiu", "Yan", "Jing", "Li", "Na", "Fang", "Ying", "Hui", "Xin", "Yue", "Lan", "Qing",
+	"Ting", "Wen", "Xue", "Yun", "Zhen", "Lili", "Jiayi", "Yuxin", "Zihan", "Xinyi", "Ruoxi", "Shiyu",
+	"Anna", "Emma", "Sophie", "Grace", "Chloe", "Mia", "Lucy", "Ella", "Zoe", "Nora", "Iris", "Luna",
+}
+
+var seedMaleNames = []string{
+	"Wei", "Jun", "Lei", "Tao", "Hao", "Peng", "Bin", "Chao", "Gang", "Qiang", "Ming", "Long", "Jie",
+	"Bo", "Kai", "Yang", "Hong", "Feng", "Zihao", "Haoran", "Yuchen", "Junjie", "Zhiyuan", "Tianyu",
+	"Leo", "Max", "Sam", "Jack", "Ryan", "Ethan", "Noah", "Oscar", "Felix", "Owen", "Adam", "Alex",
+}
+
+// dropSecondaryIndexes drops every index of table but its primary key and
+// returns the statements that rebuild them, unique constraints included.
+func dropSecondaryIndexes(ctx context.Context, tx *sqlx.Tx, table string) ([]string, error) {
+	var idx []struct {
+		Name       string         `db:"name"`
+		Constraint sql.NullString `db:"con"`
+		Def        string         `db:"def"`
+	}
+	err := tx.SelectContext(ctx, &idx, `
+		SELECT i.relname AS name, c.conname AS con,
+		       coalesce(pg_get_constraintdef(c.oid), pg_get_indexdef(i.oid)) AS def
+		FROM pg_index x
+		JOIN pg_class i ON i.oid = x.indexrelid
+		LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
+		WHERE x.indrelid = $1::regclass AND NOT x.indisprimary
+		ORDER BY i.relname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("seed: list indexes: %w", err)
+	}
+	var rebuild []string
+	for _, ix := range idx {
+		var drop string
+		if ix.Constraint.Valid {
+			drop = "ALTER TABLE " + pq.QuoteIdentifier(table) + " DROP CONSTRAINT " + pq.QuoteIdentifier(ix.Constraint.String)
+			rebuild = append(rebuild, "ALTER TABLE "+pq.QuoteIdentifier(table)+" ADD CONSTRAINT "+pq.QuoteIdentifier(ix.Constraint.String)+" "+ix.Def)
+		} else {
+			drop = "DROP INDEX " + pq.QuoteIdentifier(ix.Name)
+			rebuild = append(rebuild, ix.Def)
+		}
+		if _, err := tx.ExecContext(ctx, drop); err != nil {
+			return nil, fmt.Errorf("seed: drop index %s: %w", ix.Name, err)
+		}
+	}
+	return rebuild, nil
+}

@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+// UserStore keeps users and their profiles.
+type UserStore struct {
+	db *DB
+}
+
+var _ swiper.UserStore = (*UserStore)(nil)
+
+// NewUserStore returns a UserStore on db.
+func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
+
+const userColumns = `id, phone, nickname, sex, birthday, location, avatar_url, vip_level,
+	dating_sex, dating_location, min_dating_age, max_dating_age, vibration, only_matched, auto_play, created_at`
+
+type userRow struct {
+	ID             int64          `db:"id"`
+	Phone          string         `db:"phone"`
+	Nickname       string         `db:"nickname"`
+	Sex            sql.NullString `db:"sex"`
+	Birthday       sql.NullTime   `db:"birthday"`
+	Location       string         `db:"location"`
+	AvatarURL      sql.NullString `db:"avatar_url"`
+	VIPLevel       int            `db:"vip_level"`
+	DatingSex      string         `db:"dating_sex"`
+	DatingLocation string         `db:"dating_location"`
+	MinDatingAge   int            `db:"min_dating_age"`
+	MaxDatingAge   int            `db:"max_dating_age"`
+	Vibration      bool           `db:"vibration"`
+	OnlyMatched    bool           `db:"only_matched"`
+	AutoPlay       bool           `db:"auto_play"`
+	CreatedAt      time.Time      `db:"created_at"`
+}
+
+func (r *userRow) user() *swiper.User {
+	u := &swiper.User{
+		ID:        r.ID,
+		Phone:     r.Phone,
+		Nickname:  r.Nickname,
+		Sex:       swiper.Sex(r.Sex.String),
+		Location:  r.Location,
+		AvatarURL: r.AvatarURL.String,
+		VIPLevel:  r.VIPLevel,
+		CreatedAt: r.CreatedAt,
+		Profile: swiper.Profile{
+			DatingSex:      swiper.Sex(r.DatingSex),
+			DatingLocation: r.DatingLocation,
+			MinDatingAge:   r.MinDatingAge,
+			MaxDatingAge:   r.MaxDatingAge,
+			Vibration:      r.Vibration,
+			OnlyMatched:    r.OnlyMatched,
+			AutoPlay:       r.AutoPlay,
+		},
+	}
+	if r.Birthday.Valid {
+		y, m, d := r.Birthday.Time.Date()
+		u.Birthday = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	return u
+}
+
+// LoginPhone returns the user with this phone, registering it if new.
+func (s *UserStore) LoginPhone(ctx context.Context, phone string) (*swiper.User, bool, error) {
+	const op = "postgres.LoginPhone"
+	p := swiper.DefaultProfile()
+	var r userRow
+	var created bool
+	// The no-op update makes RETURNING yield the row whether or not it was
+	// inserted; xmax = 0 only for a row this statement inserted.
+	err := s.db.QueryRowxContext(ctx, `
+		INSERT INTO users (phone, nickname, dating_sex, min_dating_age, max_dating_age, vibration, only_matched, auto_play)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone
+		RETURNING `+userColumns+`, (xmax = 0) AS created`,
+		phone, swiper.DefaultNickname(phone), string(p.DatingSex), p.MinDatingAge, p.MaxDatingAge,
+		p.Vibration, p.OnlyMatched, p.AutoPlay,
+	).Scan(&r.ID, &r.Phone, &r.Nickname, &r.Sex, &r.Birthday, &r.Location, &r.AvatarURL, &r.VIPLevel,
+		&r.DatingSex, &r.DatingLocation, &r.MinDatingAge, &r.MaxDatingAge, &r.Vibration, &r.OnlyMatched,
+		&r.AutoPlay, &r.CreatedAt, &created)
+	if err != nil {
+		return nil, false, wrap(op, err)
+	}
+	return r.user(), created, nil
+}
+
+// User returns the user with this id.
+func (s *UserStore) User(ctx context.Context, id int64) (*swiper.User, error) {
+	return s.get(ctx, s.db, "postgres.User", id, false)
+}
+
+type queryer interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+func (s *UserStore) get(ctx context.Context, q queryer, op string, id int64, lock bool) (*swiper.User, error) {
+	query := `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	var r userRow
+	if err := q.GetContext(ctx, &r, query, id); errors.Is(err, sql.ErrNoRows) {
+		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+	} else if err != nil {
+		return nil, wrap(op, err)
+	}
+	return r.user(), nil
+}
+
+// UpdateUser validates patch against the stored user and stores the result.
+func (s *UserStore) UpdateUser(ctx context.Context, id int64, patch *swiper.UserPatch, today time.Time) (*swiper.User, error) {
+	const op = "postgres.UpdateUser"
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer tx.Rollback()
+	u, err := s.get(ctx, tx, op, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := patch.Apply(u, today); err != nil {
+		return nil, err
+	}
+	var birthday any
+	if !u.Birthday.IsZero() {
+		birthday = u.Birthday.Format(time.DateOnly)
+	}
+	var sex any
+	if u.Sex != "" {
+		sex = string(u.Sex)
+	}
+	_, err = tx.ExecContext(ctx, `
+		UPDATE users SET nickname = $2, sex = $3, birthday = $4, location = $5,
+			dating_sex = $6, dating_location = $7, min_dating_age = $8, max_dating_age = $9,
+			vibration = $10, only_matched = $11, auto_play = $12
+		WHERE id = $1`,
+		id, u.Nickname, sex, birthday, u.Location,
+		string(u.Profile.DatingSex), u.Profile.DatingLocation, u.Profile.MinDatingAge, u.Profile.MaxDatingAge,
+		u.Profile.Vibration, u.Profile.OnlyMatched, u.Profile.AutoPlay)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return u, nil
+}
+
+// SetVIP sets a user's VIP level.
+func (s *UserStore) SetVIP(ctx context.Context, id int64, level int) (*swiper.User, error) {
+	const op = "postgres.SetVIP"
+	if level < swiper.VIPNone || level > swiper.VIPMax {
+		return nil, swiper.FieldError(swiper.EBadRequest, "level", "level must be between %d and %d", swiper.VIPNone, swiper.VIPMax)
+	}
+	var r userRow
+	err := s.db.GetContext(ctx, &r, `UPDATE users SET vip_level = $2 WHERE id = $1 RETURNING `+userColumns, id, level)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+	} else if err != nil {
+		return nil, wrap(op, err)
+	}
+	return r.user(), nil
+}

@@ -1,0 +1,177 @@
+// Package redis keeps Swiper's short-lived and shared state in Redis: login
+// codes, login tokens and the notices that tell every node a run-time setting
+// changed. Nothing here is the only copy of anything that must survive.
+//
+// It depends on the root package only. Every key starts with a prefix, so
+// tests (and several deployments) can share one Redis.
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/swiperhq/swiper"
+)
+
+// TokenTTL is how long a login token works.
+const TokenTTL = 30 * 24 * time.Hour
+
+// Store implements swiper.CodeStore and swiper.TokenStore on Redis.
+type Store struct {
+	rdb    goredis.UniversalClient
+	prefix string
+}
+
+var (
+	_ swiper.CodeStore  = (*Store)(nil)
+	_ swiper.TokenStore = (*Store)(nil)
+)
+
+// New returns a Store that keeps its keys under prefix.
+func New(rdb goredis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Open connects to the Redis server at url (redis://host:port/db) and checks
+// that it answers.
+func Open(ctx context.Context, url string) (*goredis.Client, error) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	rdb := goredis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
+}
+
+func (s *Store) codeKey(phone string) string { return s.prefix + "code:" + phone }
+func (s *Store) gateKey(phone string) string { return s.prefix + "codegate:" + phone }
+func (s *Store) tokenKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return s.prefix + "token:" + hex.EncodeToString(h[:])
+}
+
+// IssueCode stores code for phone unless one was issued too recently.
+func (s *Store) IssueCode(ctx context.Context, phone, code string, ttl, resendAfter time.Duration) error {
+	const op = "redis.IssueCode"
+	ok, err := s.rdb.SetNX(ctx, s.gateKey(phone), 1, resendAfter).Result()
+	if err != nil {
+		return unavailable(op, err)
+	}
+	if !ok {
+		wait, err := s.rdb.TTL(ctx, s.gateKey(phone)).Result()
+		if err != nil {
+			return unavailable(op, err)
+		}
+		secs := int((wait + time.Second - 1) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		return &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "a code was sent to this phone recently", RetryAfterSeconds: secs}
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, s.codeKey(phone))
+		p.HSet(ctx, s.codeKey(phone), "code", code, "tries", 0)
+		p.Expire(ctx, s.codeKey(phone), ttl)
+		return nil
+	})
+	if err != nil {
+		return unavailable(op, err)
+	}
+	return nil
+}
+
+// ForgetCode removes a phone's code and its resend gate: the code could not
+// be sent, so the phone may ask again at once.
+func (s *Store) ForgetCode(ctx context.Context, phone string) error {
+	if err := s.rdb.Del(ctx, s.codeKey(phone), s.gateKey(phone)).Err(); err != nil {
+		return unavailable("redis.ForgetCode", err)
+	}
+	return nil
+}
+
+// checkCode consumes the code if it matches; a wrong guess counts a try and
+// the last allowed wrong guess voids the code. Atomic, so two logins with
+// one code cannot both succeed.
+var checkCode = goredis.NewScript(`
+local stored = redis.call('HGET', KEYS[1], 'code')
+if not stored then return 0 end
+if stored == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
+if tries >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// CheckCode consumes the phone's code if code matches it.
+func (s *Store) CheckCode(ctx context.Context, phone, code string) error {
+	const op = "redis.CheckCode"
+	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone)}, code, swiper.MaxCodeTries).Int()
+	if err != nil {
+		return unavailable(op, err)
+	}
+	if ok != 1 {
+		return &swiper.Error{Code: swiper.EInvalidCode, Op: op, Message: "the code is wrong, used or expired"}
+	}
+	return nil
+}
+
+// NewToken issues a token for user uid.
+func (s *Store) NewToken(ctx context.Context, uid int64) (string, error) {
+	var b [32]byte
+	rand.Read(b[:])
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := s.rdb.Set(ctx, s.tokenKey(token), uid, TokenTTL).Err(); err != nil {
+		return "", unavailable("redis.NewToken", err)
+	}
+	return token, nil
+}
+
+// TokenUser returns the user a token belongs to.
+func (s *Store) TokenUser(ctx context.Context, token string) (int64, error) {
+	const op = "redis.TokenUser"
+	if token == "" || len(token) > 256 {
+		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "login required"}
+	}
+	v, err := s.rdb.Get(ctx, s.tokenKey(token)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "the token is unknown, expired or revoked"}
+	} else if err != nil {
+		return 0, unavailable(op, err)
+	}
+	uid, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, swiper.Internal(op, err)
+	}
+	return uid, nil
+}
+
+// RevokeToken makes a token stop working at once.
+func (s *Store) RevokeToken(ctx context.Context, token string) error {
+	if err := s.rdb.Del(ctx, s.tokenKey(token)).Err(); err != nil {
+		return unavailable("redis.RevokeToken", err)
+	}
+	return nil
+}
+
+func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return swiper.Internal(op, err)
+	}
+	return swiper.Unavailable(op, err)
+}
