@@ -1,0 +1,148 @@
+// Package admin serves Swiper's admin API on its own listener (API.md,
+// "Admin"): run-time settings, VIP levels, tokens on a user's behalf, and
+// Prometheus metrics. Every request needs the admin bearer token.
+//
+// It depends on the root package and on transport/http for the wire forms
+// the two listeners share.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/swiperhq/swiper"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+)
+
+// Announcer tells every node that a topic changed (store/redis.Notices).
+type Announcer interface {
+	Publish(ctx context.Context, topic string) error
+}
+
+// SettingsTopic is the notice topic of run-time settings.
+const SettingsTopic = "settings"
+
+// Server serves the admin API.
+type Server struct {
+	Token    string // the bearer token every request must carry
+	Users    swiper.UserStore
+	Tokens   swiper.TokenStore
+	Settings swiper.SettingsStore
+	Live     *swiper.LiveSettings // this node's settings in force
+	Notices  Announcer
+	Metrics  http.Handler // the Prometheus exposition handler
+	Clock    swiper.Clock
+	Location *time.Location
+}
+
+// Handler returns the admin API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/admin/v1/config", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getConfig, http.MethodPut: s.putConfig}))
+	mux.Handle("/admin/v1/users/{id}/vip", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
+	mux.Handle("/admin/v1/users/{id}/token", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
+	mux.Handle("/metrics", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
+	mux.HandleFunc("/", swhttp.NotFound)
+	return swhttp.Recover(s.auth(mux))
+}
+
+// auth lets through only requests that carry the admin token.
+func (s *Server) auth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := swhttp.BearerToken(r)
+		if s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			swhttp.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "admin token required: send Authorization: Bearer $SWIPER_ADMIN_TOKEN"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+	swhttp.WriteJSON(w, http.StatusOK, s.Live.Load().Map())
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
+	obj, err := swhttp.DecodeObject(w, r)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	patch := make(map[string]int, len(obj))
+	for name, raw := range obj {
+		var v int
+		if err := swhttp.Field(name, raw, &v); err != nil {
+			swhttp.WriteError(w, r, err)
+			return
+		}
+		patch[name] = v
+	}
+	set, err := s.Settings.UpdateSettings(r.Context(), patch)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	s.Live.Store(set)
+	// Other nodes also poll, so a lost notice delays the change but never loses it.
+	s.Notices.Publish(r.Context(), SettingsTopic)
+	swhttp.WriteJSON(w, http.StatusOK, set.Map())
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, swiper.Errorf(swiper.ENotFound, "no such user")
+	}
+	return id, nil
+}
+
+func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	var req struct {
+		Level *int `json:"level"`
+	}
+	if err := swhttp.DecodeJSON(w, r, &req, false); err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	if req.Level == nil {
+		swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "level", "level is required"))
+		return
+	}
+	u, err := s.Users.SetVIP(r.Context(), id, *req.Level)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": swhttp.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
+}
+
+func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	var req struct{}
+	if err := swhttp.DecodeJSON(w, r, &req, true); err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	if _, err := s.Users.User(r.Context(), id); err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	token, err := s.Tokens.NewToken(r.Context(), id)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	swhttp.WriteJSON(w, http.StatusOK, map[string]string{"token": token})
+}

@@ -1,0 +1,95 @@
+package http
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/http"
+
+	"github.com/swiperhq/swiper"
+)
+
+func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Phone *string `json:"phone"`
+	}
+	if err := DecodeJSON(w, r, &req, false); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if req.Phone == nil || !swiper.ValidPhone(*req.Phone) {
+		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "phone", "phone must be an E.164 number such as +8613800138000"))
+		return
+	}
+	phone := *req.Phone
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		WriteError(w, r, swiper.Internal("sendCode", err))
+		return
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	if err := s.Codes.IssueCode(r.Context(), phone, code, s.CodeTTL, s.CodeResend); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := s.SMS.SendCode(r.Context(), phone, code); err != nil {
+		// The phone never got this code: let it ask again at once.
+		s.Codes.ForgetCode(r.Context(), phone)
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]int{"expires_in": int(s.CodeTTL.Seconds())})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Phone *string `json:"phone"`
+		Code  *string `json:"code"`
+	}
+	if err := DecodeJSON(w, r, &req, false); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if req.Phone == nil || !swiper.ValidPhone(*req.Phone) {
+		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "phone", "phone must be an E.164 number such as +8613800138000"))
+		return
+	}
+	if req.Code == nil || len(*req.Code) == 0 || len(*req.Code) > 16 {
+		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "code", "code must be the code sent by SMS"))
+		return
+	}
+	if err := s.Codes.CheckCode(r.Context(), *req.Phone, *req.Code); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, created, err := s.Users.LoginPhone(r.Context(), *req.Phone)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	token, err := s.Tokens.NewToken(r.Context(), u.ID)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	today := s.today()
+	WriteJSON(w, http.StatusOK, struct {
+		Token   string  `json:"token"`
+		User    User    `json:"user"`
+		Profile Profile `json:"profile"`
+		Created bool    `json:"created"`
+	}{token, UserOf(u, today), ProfileOf(u.Profile), created})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if err := DecodeJSON(w, r, &req, true); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := s.Tokens.RevokeToken(r.Context(), BearerToken(r)); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

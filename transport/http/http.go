@@ -1,0 +1,147 @@
+// Package http serves Swiper's client API (API.md): login, the caller's own
+// user and profile, health and readiness. It also holds the wire forms and
+// the JSON error handling that the admin listener shares.
+//
+// It depends on the root package only; stores arrive as the root package's
+// interfaces.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+// CodeStore is the login-code store this package needs: swiper.CodeStore and
+// the means to withdraw a code that could not be sent.
+type CodeStore interface {
+	swiper.CodeStore
+	ForgetCode(ctx context.Context, phone string) error
+}
+
+// Server serves the client API.
+type Server struct {
+	Users    swiper.UserStore
+	Codes    CodeStore
+	Tokens   swiper.TokenStore
+	SMS      swiper.SMSSender
+	Clock    swiper.Clock
+	Location *time.Location // the time zone "today" is reckoned in
+	// Ready reports whether the node's dependencies answer (GET /readyz).
+	Ready func(ctx context.Context) error
+	// CodeTTL is how long a login code works; CodeResend how soon the same
+	// phone may get another.
+	CodeTTL, CodeResend time.Duration
+}
+
+// Handler returns the client API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/auth/code", methods{http.MethodPost: s.sendCode})
+	mux.Handle("/api/v1/auth/login", methods{http.MethodPost: s.login})
+	mux.Handle("/api/v1/auth/logout", methods{http.MethodPost: s.authed(s.logout)})
+	mux.Handle("/api/v1/me", methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)})
+	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
+	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})
+	mux.HandleFunc("/", NotFound)
+	return Recover(mux)
+}
+
+// today is the civil date now in the server's time zone.
+func (s *Server) today() time.Time { return swiper.Date(s.Clock.Now(), s.Location) }
+
+// methods routes one path by method, answering others with a JSON 405.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	sort.Strings(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	WriteJSON(w, http.StatusMethodNotAllowed, struct {
+		Error ErrorBody `json:"error"`
+	}{ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
+}
+
+// Methods is methods, for other listeners' routes.
+func Methods(m map[string]http.HandlerFunc) http.Handler { return methods(m) }
+
+// NotFound answers any unknown path with a JSON 404.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such endpoint"))
+}
+
+// Recover turns a panic in a handler into a logged 500 with code 1107.
+func Recover(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				WriteError(w, r, swiper.Errorf(swiper.EInternal, "internal error"))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const uidKey ctxKey = 0
+
+// BearerToken returns the token of an "Authorization: Bearer" header, or "".
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authed lets a request through to h only with a valid token; h finds the
+// caller's id with callerID.
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := BearerToken(r)
+		if token == "" {
+			WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token>"))
+			return
+		}
+		uid, err := s.Tokens.TokenUser(r.Context(), token)
+		if err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), uidKey, uid)))
+	}
+}
+
+func callerID(r *http.Request) int64 { return r.Context().Value(uidKey).(int64) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		WriteError(w, r, swiper.Unavailable("readyz", err))
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,191 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/swiperhq/swiper"
+)
+
+// MaxBodyBytes is the largest request body accepted, but for avatars.
+const MaxBodyBytes = 64 << 10
+
+// statusOf maps each error code to its HTTP status (API.md, "Errors").
+var statusOf = map[swiper.Code]int{
+	swiper.ESMSFailed:        http.StatusServiceUnavailable,
+	swiper.EInvalidCode:      http.StatusBadRequest,
+	swiper.ELoginRequired:    http.StatusUnauthorized,
+	swiper.EInvalidProfile:   http.StatusBadRequest,
+	swiper.EInvalidSID:       http.StatusNotFound,
+	swiper.ESelfSwipe:        http.StatusBadRequest,
+	swiper.EAlreadySwiped:    http.StatusConflict,
+	swiper.ERewindLimit:      http.StatusTooManyRequests,
+	swiper.ERewindExpired:    http.StatusConflict,
+	swiper.ENothingToRewind:  http.StatusConflict,
+	swiper.EVIPRequired:      http.StatusForbidden,
+	swiper.EBadRequest:       http.StatusBadRequest,
+	swiper.EForbidden:        http.StatusForbidden,
+	swiper.ENotFound:         http.StatusNotFound,
+	swiper.ENotFriend:        http.StatusForbidden,
+	swiper.ETooLarge:         http.StatusRequestEntityTooLarge,
+	swiper.EUnsupportedMedia: http.StatusUnsupportedMediaType,
+	swiper.ERateLimited:      http.StatusTooManyRequests,
+	swiper.EInternal:         http.StatusInternalServerError,
+	swiper.EUnavailable:      http.StatusServiceUnavailable,
+}
+
+// StatusOf returns the HTTP status for an error code.
+func StatusOf(c swiper.Code) int {
+	if s, ok := statusOf[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON error object of API.md; it is also what WebSocket
+// responses carry.
+type ErrorBody struct {
+	Code          swiper.Code `json:"code"`
+	Name          string      `json:"name"`
+	Message       string      `json:"message"`
+	Field         string      `json:"field,omitempty"`
+	RequiredLevel int         `json:"required_level,omitempty"`
+}
+
+// ErrorBodyOf returns the wire form of err. Internal errors say only
+// "internal error": their causes go to the log, never to clients.
+func ErrorBodyOf(err error) ErrorBody {
+	e := swiper.AsError(err)
+	b := ErrorBody{Code: e.Code, Name: e.Code.Name(), Message: e.Message, Field: e.Field, RequiredLevel: e.RequiredLevel}
+	if e.Code == swiper.EInternal {
+		b.Message = "internal error"
+	}
+	if b.Message == "" {
+		b.Message = strings.ReplaceAll(b.Name, "_", " ")
+	}
+	return b
+}
+
+// WriteError writes err as a JSON error response with its status, and logs
+// it when it is a fault of ours.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := swiper.AsError(err)
+	status := StatusOf(e.Code)
+	if status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", int(e.Code), "err", err)
+	}
+	if e.Code == swiper.ERateLimited && e.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+	}
+	if e.Code == swiper.ELoginRequired {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="swiper"`)
+	}
+	WriteJSON(w, status, struct {
+		Error ErrorBody `json:"error"`
+	}{ErrorBodyOf(err)})
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// DecodeJSON reads r's body, at most MaxBodyBytes, into dst, rejecting
+// unknown fields, wrong types and trailing data. An empty body is an error
+// unless emptyOK. Errors are *swiper.Error: EBadRequest (naming the field
+// where one is at fault) or ETooLarge.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		if errors.Is(err, io.EOF) && emptyOK {
+			return nil
+		}
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		return swiper.Errorf(swiper.EBadRequest, "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		te  *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return swiper.Errorf(swiper.ETooLarge, "the body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return swiper.Errorf(swiper.EBadRequest, "the body is empty; a JSON object is required")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return swiper.Errorf(swiper.EBadRequest, "the body is not valid JSON")
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return swiper.Errorf(swiper.EBadRequest, "the body must be a JSON object")
+		}
+		return swiper.FieldError(swiper.EBadRequest, te.Field, "%s must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return swiper.FieldError(swiper.EBadRequest, field, "unknown field %q", field)
+	}
+	return swiper.Errorf(swiper.EBadRequest, "the body could not be read as JSON")
+}
+
+func jsonKind(goKind string) string {
+	switch {
+	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"), strings.HasPrefix(goKind, "float"):
+		return "number"
+	case goKind == "bool":
+		return "boolean"
+	case goKind == "map", goKind == "struct":
+		return "object"
+	case goKind == "slice", goKind == "array":
+		return "array"
+	}
+	return goKind
+}
+
+// DecodeObject reads r's body as a JSON object whose values are kept raw, for
+// endpoints that accept any subset of known fields (PATCH /me, PUT /config).
+func DecodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := DecodeJSON(w, r, &m, false); err != nil {
+		return nil, err
+	}
+	if m == nil { // the body was "null"
+		return nil, swiper.Errorf(swiper.EBadRequest, "the body must be a JSON object")
+	}
+	return m, nil
+}
+
+// Field decodes one raw value of a JSON object into dst; a null or a value of
+// the wrong type is an EBadRequest naming the field.
+func Field(name string, raw json.RawMessage, dst any) error {
+	if string(raw) == "null" {
+		return swiper.FieldError(swiper.EBadRequest, name, "%s must not be null", name)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return swiper.FieldError(swiper.EBadRequest, name, "%s must be a JSON %s", name, jsonKind(te.Type.Kind().String()))
+		}
+		return swiper.FieldError(swiper.EBadRequest, name, "%s is not valid", name)
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swiperhq/swiper"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestPatchMe(t *testing.T) {
+	h := newHarness(t)
+	tok, id := h.login("+8613900000020")
+	r := h.do("PATCH", "/api/v1/me", tok, map[string]any{
+		"nickname": "  Lin  ", "sex": "female", "birthday": "1999-04-01", "location": "Beijing",
+		"dating_sex": "male", "dating_location": "Shanghai", "min_dating_age": 25, "max_dating_age": 35,
+		"vibration": false, "only_matched": false, "auto_play": false,
+	})
+	if r.status != 200 {
+		t.Fatalf("PATCH /me: got %d %s; want 200", r.status, r.raw)
+	}
+	golden(t, "me.golden", bytes.ReplaceAll(r.raw, []byte(jsonNum(id)), []byte(`"id":1`)))
+
+	// GET shows what PATCH stored.
+	got := h.do("GET", "/api/v1/me", tok, nil)
+	if !bytes.Equal(got.raw, r.raw) {
+		t.Errorf("GET /me = %s; want what PATCH returned, %s", got.raw, r.raw)
+	}
+	// Only the fields sent change.
+	r = h.do("PATCH", "/api/v1/me", tok, map[string]any{"max_dating_age": 40})
+	if p := r.body["profile"].(map[string]any); r.status != 200 || p["max_dating_age"] != 40.0 || p["min_dating_age"] != 25.0 {
+		t.Fatalf("partial PATCH: got %d %s", r.status, r.raw)
+	}
+	if u := r.body["user"].(map[string]any); u["nickname"] != "Lin" || u["age"] != 27.0 {
+		t.Errorf("partial PATCH changed the user: %v", u)
+	}
+}
+
+func jsonNum(id int64) string { b, _ := json.Marshal(id); return `"id":` + string(b) }
+
+func TestPatchMeRejectsAndChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	tok, _ := h.login("+8613900000021")
+	if r := h.do("PATCH", "/api/v1/me", tok, map[string]any{"min_dating_age": 30, "max_dating_age": 40, "nickname": "Mei"}); r.status != 200 {
+		t.Fatalf("setup: %d %s", r.status, r.raw)
+	}
+	before := h.do("GET", "/api/v1/me", tok, nil).raw
+
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		code   swiper.Code
+		field  string
+	}{
+		{"empty nickname", `{"nickname": "   "}`, 400, swiper.EInvalidProfile, "nickname"},
+		{"long nickname", `{"nickname": "` + strings.Repeat("名", 33) + `"}`, 400, swiper.EInvalidProfile, "nickname"},
+		{"control character", `{"nickname": "a\u0000b"}`, 400, swiper.EInvalidProfile, "nickname"},
+		{"bad sex", `{"sex": "any"}`, 400, swiper.EInvalidProfile, "sex"},
+		{"bad date", `{"birthday": "01/04/1999"}`, 400, swiper.EInvalidProfile, "birthday"},
+		{"too young", `{"birthday": "2010-01-01"}`, 400, swiper.EInvalidProfile, "birthday"},
+		{"too old", `{"birthday": "1900-01-01"}`, 400, swiper.EInvalidProfile, "birthday"},
+		{"future birthday", `{"birthday": "2030-01-01"}`, 400, swiper.EInvalidProfile, "birthday"},
+		{"empty location", `{"location": ""}`, 400, swiper.EInvalidProfile, "location"},
+		{"bad dating sex", `{"dating_sex": "robot"}`, 400, swiper.EInvalidProfile, "dating_sex"},
+		{"min age too low", `{"min_dating_age": 17}`, 400, swiper.EInvalidProfile, "min_dating_age"},
+		{"max age too high", `{"max_dating_age": 101}`, 400, swiper.EInvalidProfile, "max_dating_age"},
+		{"min above stored max", `{"min_dating_age": 45}`, 400, swiper.EInvalidProfile, "min_dating_age"},
+		{"max below stored min", `{"max_dating_age": 25}`, 400, swiper.EInvalidProfile, "max_dating_age"},
+		{"min above max", `{"min_dating_age": 50, "max_dating_age": 40}`, 400, swiper.EInvalidProfile, "min_dating_age"},
+		{"valid field with an invalid one", `{"nickname": "Changed", "sex": "robot"}`, 400, swiper.EInvalidProfile, "sex"},
+		{"wrong type", `{"min_dating_age": "30"}`, 400, swiper.EBadRequest, "min_dating_age"},
+		{"fractional age", `{"min_dating_age": 30.5}`, 400, swiper.EBadRequest, "min_dating_age"},
+		{"bool as string", `{"vibration": "yes"}`, 400, swiper.EBadRequest, "vibration"},
+		{"null", `{"nickname": null}`, 400, swiper.EBadRequest, "nickname"},
+		{"unknown field", `{"nickname": "X", "vip_level": 3}`, 400, swiper.EBadRequest, "vip_level"},
+		{"not an object", `["nickname"]`, 400, swiper.EBadRequest, ""},
+		{"null body", `null`, 400, swiper.EBadRequest, ""},
+		{"malformed", `{"nickname": "X"`, 400, swiper.EBadRequest, ""},
+		{"two objects", `{} {}`, 400, swiper.EBadRequest, ""},
+		{"empty body", ``, 400, swiper.EBadRequest, ""},
+		{"oversized", `{"nickname": "` + strings.Repeat("a", 70<<10) + `"}`, 413, swiper.ETooLarge, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do("PATCH", "/api/v1/me", tok, tt.body)
+			wantError(t, r, tt.status, tt.code)
+			if got := r.errField(); got != tt.field {
+				t.Errorf("field = %q; want %q", got, tt.field)
+			}
+			if after := h.do("GET", "/api/v1/me", tok, nil).raw; !bytes.Equal(after, before) {
+				t.Errorf("the user changed: %s; want %s", after, before)
+			}
+		})
+	}
+}
+
+// TestBadInputEveryEndpoint sends each endpoint what a broken or hostile
+// client might, and checks the JSON error, the status, and that nothing
+// happened.
+func TestBadInputEveryEndpoint(t *testing.T) {
+	h := newHarness(t)
+	tok, _ := h.login("+8613900000030")
+	const phone = `"phone": "+8613900000031"`
+	big := `{"phone": "` + strings.Repeat("9", 70<<10) + `"}`
+	type call struct {
+		method, path string
+		authed       bool
+	}
+	tests := []struct {
+		call   call
+		name   string
+		token  string
+		body   string
+		status int
+		code   swiper.Code
+		field  string
+	}{
+		{call{"POST", "/api/v1/auth/code", false}, "malformed", "", `{"phone":`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/code", false}, "unknown field", "", `{` + phone + `, "x": 1}`, 400, swiper.EBadRequest, "x"},
+		{call{"POST", "/api/v1/auth/code", false}, "wrong type", "", `{"phone": 8613900000031}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "missing phone", "", `{}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "not E.164", "", `{"phone": "13900000031"}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "empty body", "", ``, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/code", false}, "oversized", "", big, 413, swiper.ETooLarge, ""},
+		{call{"POST", "/api/v1/auth/login", false}, "malformed", "", `{{`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/login", false}, "unknown field", "", `{` + phone + `, "code": "1", "remember": true}`, 400, swiper.EBadRequest, "remember"},
+		{call{"POST", "/api/v1/auth/login", false}, "wrong type", "", `{` + phone + `, "code": 123456}`, 400, swiper.EBadRequest, "code"},
+		{call{"POST", "/api/v1/auth/login", false}, "missing code", "", `{` + phone + `}`, 400, swiper.EBadRequest, "code"},
+		{call{"POST", "/api/v1/auth/login", false}, "bad phone", "", `{"phone": "+0", "code": "123456"}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/login", false}, "oversized", "", big, 413, swiper.ETooLarge, ""},
+		{call{"POST", "/api/v1/auth/logout", true}, "unknown field", tok, `{"all": true}`, 400, swiper.EBadRequest, "all"},
+		{call{"POST", "/api/v1/auth/logout", true}, "malformed", tok, `{`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/logout", true}, "oversized", tok, big, 413, swiper.ETooLarge, ""},
+		{call{"PATCH", "/api/v1/me", true}, "wrong type", tok, `{"auto_play": 1}`, 400, swiper.EBadRequest, "auto_play"},
+		{call{"GET", "/api/v1/nowhere", false}, "unknown path", "", ``, 404, swiper.ENotFound, ""},
+		{call{"DELETE", "/api/v1/me", true}, "wrong method", tok, ``, 405, swiper.EBadRequest, ""},
+		{call{"GET", "/api/v1/auth/login", false}, "wrong method", "", ``, 405, swiper.EBadRequest, ""},
+	}
+	// Every authenticated endpoint refuses a missing, malformed or unknown token.
+	for _, c := range []call{{"POST", "/api/v1/auth/logout", true}, {"GET", "/api/v1/me", true}, {"PATCH", "/api/v1/me", true}} {
+		for _, bad := range []struct{ name, token string }{{"no token", ""}, {"unknown token", "nope"}, {"long token", strings.Repeat("x", 300)}} {
+			tests = append(tests, struct {
+				call   call
+				name   string
+				token  string
+				body   string
+				status int
+				code   swiper.Code
+				field  string
+			}{c, bad.name, bad.token, `{"nickname": "Hacked"}`, 401, swiper.ELoginRequired, ""})
+		}
+	}
+	before := h.do("GET", "/api/v1/me", tok, nil).raw
+	for _, tt := range tests {
+		t.Run(tt.call.method+" "+tt.call.path+" "+tt.name, func(t *testing.T) {
+			r := h.do(tt.call.method, tt.call.path, tt.token, tt.body)
+			wantError(t, r, tt.status, tt.code)
+			if got := r.errField(); got != tt.field {
+				t.Errorf("field = %q; want %q", got, tt.field)
+			}
+			// Nothing happened: no code sent, no user made, the caller's
+			// token still works and the caller is unchanged.
+			if n := h.sms.count(); n != 1 {
+				t.Errorf("codes sent = %d; want 1 (the setup's)", n)
+			}
+			if n := h.userCount(); n != 1 {
+				t.Errorf("users = %d; want 1", n)
+			}
+			if after := h.do("GET", "/api/v1/me", tok, nil); after.status != 200 || !bytes.Equal(after.raw, before) {
+				t.Errorf("GET /me after: %d %s; want 200 %s", after.status, after.raw, before)
+			}
+		})
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	h := newHarness(t)
+	if r := h.do("GET", "/healthz", "", nil); r.status != 200 {
+		t.Errorf("healthz: %d", r.status)
+	}
+	if r := h.do("GET", "/readyz", "", nil); r.status != 200 {
+		t.Errorf("readyz: %d %s", r.status, r.raw)
+	}
+	h.readyFn = func(context.Context) error { return errors.New("redis: dial tcp 10.0.0.7:6379: connection refused") }
+	r := h.do("GET", "/readyz", "", nil)
+	wantError(t, r, 503, swiper.EUnavailable)
+	if bytes.Contains(r.raw, []byte("10.0.0.7")) {
+		t.Errorf("readyz leaks the cause: %s", r.raw)
+	}
+}
+
+func TestErrorBodyGolden(t *testing.T) {
+	h := newHarness(t)
+	tok, _ := h.login("+8613900000040")
+	r := h.do("PATCH", "/api/v1/me", tok, `{"birthday": "2015-06-01"}`)
+	golden(t, "error_invalid_profile.golden", r.raw)
+	r = h.do("POST", "/api/v1/auth/code", "", `{"phone": "+8613900000040"}`)
+	golden(t, "error_rate_limited.golden", r.raw)
+}
+
+func TestMetricsCountRequests(t *testing.T) {
+	h := newHarness(t)
+	h.do("GET", "/api/v1/me", "", nil)
+	h.do("GET", "/healthz", "", nil)
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, mf := range mfs {
+		if mf.GetName() != "swiper_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			found = append(found, labels["route"]+" "+labels["status"])
+		}
+	}
+	want := map[string]bool{"/api/v1/me 401": false, "/healthz 200": false}
+	for _, f := range found {
+		if _, ok := want[f]; ok {
+			want[f] = true
+		}
+	}
+	for k, ok := range want {
+		if !ok {
+			t.Errorf("no swiper_http_requests_total sample for %q; have %v", k, found)
+		}
+	}
+}
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(got, &v); err != nil {
+		t.Fatalf("golden %s: %v", name, err)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	pretty = append(pretty, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, pretty, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
+	}
+	if !bytes.Equal(pretty, want) {
+		t.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
+	}
+}
