@@ -97,6 +97,20 @@ func NewDatabase(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("pgtest: no PostgreSQL at %s (run the tests with `make test`, which starts one): %v", postgres.Redact(ServerURL()), err)
 	}
+	return newDatabase(tb, ctx, tmpl)
+}
+
+// NewEmptyDatabase creates a database with no schema at all for tb, dropped
+// when tb ends, and returns its URL: for testing migrations themselves.
+func NewEmptyDatabase(tb testing.TB) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return newDatabase(tb, ctx, "template0")
+}
+
+func newDatabase(tb testing.TB, ctx context.Context, tmpl string) string {
+	tb.Helper()
 	admin, err := postgres.Open(ctx, postgres.WithDatabase(ServerURL(), "postgres"))
 	if err != nil {
 		tb.Fatalf("pgtest: %v (run the tests with `make test`)", err)

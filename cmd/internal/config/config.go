@@ -1,0 +1,194 @@
+// Package config reads a Swiper node's configuration: defaults, then the
+// YAML node file named by -config (one of cluster-config/), then SWIPER_*
+// environment variables (API.md, "Configuration"). Secrets come only from
+// the environment. Only cmd/ reads configuration; everything else receives
+// plain values.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a node's configuration. The yaml names are those of the node
+// files; the env names are in envVars.
+type Config struct {
+	Node        string `yaml:"node"`
+	Env         string `yaml:"env"`
+	HTTPAddr    string `yaml:"http_addr"`
+	AdminAddr   string `yaml:"admin_addr"`
+	DatabaseURL string `yaml:"database_url"`
+	RedisURL    string `yaml:"redis_url"`
+	RedisPrefix string `yaml:"redis_prefix"`
+	Timezone    string `yaml:"timezone"`
+
+	SMSProvider   string `yaml:"sms_provider"` // console (dev only) or webhook
+	SMSWebhookURL string `yaml:"sms_webhook_url"`
+
+	Storage      string `yaml:"storage"`
+	MediaDir     string `yaml:"media_dir"`
+	MediaBaseURL string `yaml:"media_base_url"`
+	COSBucketURL string `yaml:"cos_bucket_url"`
+	CDNBaseURL   string `yaml:"cdn_base_url"`
+
+	LogLevel  string `yaml:"log_level"`  // debug, info, warn, error
+	LogFormat string `yaml:"log_format"` // text or json
+
+	// Secrets: environment only.
+	AdminToken     string `yaml:"-"`
+	COSSecretID    string `yaml:"-"`
+	COSSecretKey   string `yaml:"-"`
+	AdminTokenAuto bool   `yaml:"-"` // the admin token was generated (dev mode)
+}
+
+// Defaults returns the configuration before any file or environment.
+func Defaults() Config {
+	return Config{
+		Node:         "single",
+		Env:          "dev",
+		HTTPAddr:     "127.0.0.1:8080",
+		AdminAddr:    "127.0.0.1:9090",
+		DatabaseURL:  "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable",
+		RedisURL:     "redis://127.0.0.1:6379/0",
+		RedisPrefix:  "swiper:",
+		Timezone:     "Asia/Shanghai",
+		SMSProvider:  "console",
+		Storage:      "local",
+		MediaDir:     "./data/media",
+		MediaBaseURL: "http://127.0.0.1:8080/media",
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// envVars maps each environment variable to the field it sets.
+func (c *Config) envVars() map[string]*string {
+	return map[string]*string{
+		"SWIPER_NODE":            &c.Node,
+		"SWIPER_ENV":             &c.Env,
+		"SWIPER_HTTP_ADDR":       &c.HTTPAddr,
+		"SWIPER_ADMIN_ADDR":      &c.AdminAddr,
+		"SWIPER_DATABASE_URL":    &c.DatabaseURL,
+		"SWIPER_REDIS_URL":       &c.RedisURL,
+		"SWIPER_REDIS_PREFIX":    &c.RedisPrefix,
+		"SWIPER_TIMEZONE":        &c.Timezone,
+		"SWIPER_SMS_PROVIDER":    &c.SMSProvider,
+		"SWIPER_SMS_WEBHOOK_URL": &c.SMSWebhookURL,
+		"SWIPER_STORAGE":         &c.Storage,
+		"SWIPER_MEDIA_DIR":       &c.MediaDir,
+		"SWIPER_MEDIA_BASE_URL":  &c.MediaBaseURL,
+		"SWIPER_COS_BUCKET_URL":  &c.COSBucketURL,
+		"SWIPER_CDN_BASE_URL":    &c.CDNBaseURL,
+		"SWIPER_LOG_LEVEL":       &c.LogLevel,
+		"SWIPER_LOG_FORMAT":      &c.LogFormat,
+		"SWIPER_ADMIN_TOKEN":     &c.AdminToken,
+		"SWIPER_COS_SECRET_ID":   &c.COSSecretID,
+		"SWIPER_COS_SECRET_KEY":  &c.COSSecretKey,
+	}
+}
+
+// secretKeys are the names that must never appear in a node file.
+var secretKeys = []string{"admin_token", "cos_secret_id", "cos_secret_key"}
+
+// Load returns the defaults overlaid by the node file at path (if path is
+// not empty) and then by the environment, as looked up by getenv. It checks
+// the result.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := c.readYAML(data); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	for name, dst := range c.envVars() {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	return c, c.check()
+}
+
+func (c *Config) readYAML(data []byte) error {
+	var probe map[string]any
+	if err := yaml.Unmarshal(data, &probe); err != nil {
+		return err
+	}
+	for _, k := range secretKeys {
+		if _, ok := probe[k]; ok {
+			return fmt.Errorf("%s is a secret: set it in the environment (SWIPER_%s), not in a node file", k, strings.ToUpper(k))
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return err
+	}
+	return nil
+}
+
+// Location returns the time zone of the configuration.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// check rejects a configuration a node cannot run with; in prod it also
+// rejects the insecure conveniences of dev.
+func (c *Config) check() error {
+	var errs []error
+	if c.Env != "dev" && c.Env != "prod" {
+		errs = append(errs, fmt.Errorf("SWIPER_ENV must be dev or prod, not %q", c.Env))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("SWIPER_TIMEZONE: %w", err))
+	}
+	switch c.SMSProvider {
+	case "console":
+	case "webhook":
+		if c.SMSWebhookURL == "" {
+			errs = append(errs, errors.New("the webhook SMS provider needs SWIPER_SMS_WEBHOOK_URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SWIPER_SMS_PROVIDER must be console or webhook, not %q", c.SMSProvider))
+	}
+	switch c.Storage {
+	case "local":
+	case "cos":
+		if c.COSBucketURL == "" || c.COSSecretID == "" || c.COSSecretKey == "" {
+			errs = append(errs, errors.New("cos storage needs SWIPER_COS_BUCKET_URL, SWIPER_COS_SECRET_ID and SWIPER_COS_SECRET_KEY"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SWIPER_STORAGE must be local or cos, not %q", c.Storage))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("SWIPER_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("SWIPER_LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	if c.Env == "prod" {
+		if len(c.AdminToken) < 16 {
+			errs = append(errs, errors.New("prod needs SWIPER_ADMIN_TOKEN, at least 16 characters"))
+		}
+		if c.SMSProvider == "console" {
+			errs = append(errs, errors.New("prod refuses the console SMS provider, which only logs codes: set SWIPER_SMS_PROVIDER"))
+		}
+	}
+	return errors.Join(errs...)
+}

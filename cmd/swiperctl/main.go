@@ -1,0 +1,145 @@
+// Command swiperctl is the Swiper operator's tool.
+//
+//	swiperctl migrate                      create the database if missing and migrate it
+//	swiperctl seed -users N [-seed S]      bulk-load N realistic users
+//	swiperctl check                        exit 0 if PostgreSQL and Redis answer
+//
+// It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/redis"
+)
+
+const usage = `usage: swiperctl <command> [flags]
+
+commands:
+  migrate                          create the database if missing and migrate it
+  seed -users N [-seed S] [-if-empty]
+                                   bulk-load N realistic demo users (migrates first)
+  check [-quiet] [-only postgres|redis]
+                                   exit 0 if PostgreSQL and Redis answer
+
+environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL (defaults as API.md)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg := config.Defaults()
+	if v := os.Getenv("SWIPER_DATABASE_URL"); v != "" {
+		cfg.DatabaseURL = v
+	}
+	if v := os.Getenv("SWIPER_REDIS_URL"); v != "" {
+		cfg.RedisURL = v
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "migrate":
+		_, err = migrated(ctx, cfg.DatabaseURL)
+	case "seed":
+		err = seed(ctx, cfg, args)
+	case "check":
+		err = check(ctx, cfg, args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "swiperctl: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swiperctl:", err)
+		os.Exit(1)
+	}
+}
+
+// migrated opens the database, creating and migrating it as needed.
+func migrated(ctx context.Context, dsn string) (*postgres.DB, error) {
+	if err := postgres.EnsureDatabase(ctx, dsn); err != nil {
+		return nil, err
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func seed(ctx context.Context, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ExitOnError)
+	n := fs.Int("users", 1000, "how many users to create")
+	s := fs.Uint64("seed", 1, "random seed: the same seed gives the same users")
+	ifEmpty := fs.Bool("if-empty", false, "do nothing if the database already has users")
+	fs.Parse(args)
+	if *n < 1 {
+		return fmt.Errorf("seed: -users must be at least 1")
+	}
+	db, err := migrated(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *ifEmpty {
+		var any bool
+		if err := db.GetContext(ctx, &any, `SELECT EXISTS (SELECT 1 FROM users)`); err != nil {
+			return err
+		}
+		if any {
+			fmt.Println("seed: the database already has users; nothing to do")
+			return nil
+		}
+	}
+	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: *n, Seed: *s})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seeded %d users in %s (%.0f users/s); phones %s … %s\n",
+		res.Users, res.Elapsed.Round(time.Millisecond), float64(res.Users)/res.Elapsed.Seconds(), res.FirstPhone, res.LastPhone)
+	return nil
+}
+
+func check(ctx context.Context, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	quiet := fs.Bool("quiet", false, "print nothing")
+	only := fs.String("only", "", "check only postgres or only redis")
+	fs.Parse(args)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if *only != "redis" {
+		// The server answers if we can reach its maintenance database; the
+		// Swiper database itself may not exist yet.
+		db, err := postgres.Open(ctx, postgres.WithDatabase(cfg.DatabaseURL, "postgres"))
+		if err != nil {
+			return err
+		}
+		db.Close()
+	}
+	if *only != "postgres" {
+		rdb, err := redis.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("redis %s: %w", cfg.RedisURL, err)
+		}
+		rdb.Close()
+	}
+	if !*quiet {
+		fmt.Println("ok")
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+// Command swiperd is the Swiper server: one node of a Swiper cluster. It
+// migrates the database, then serves the client API and the admin API until
+// SIGINT or SIGTERM, when it stops accepting, finishes what is in flight and
+// closes its stores.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/transport/admin"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/transport/sms"
+)
+
+func main() {
+	configPath := flag.String("config", "", "node file (YAML), such as cluster-config/single.yaml")
+	flag.Parse()
+	cfg, err := config.Load(*configPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swiperd:", err)
+		os.Exit(2)
+	}
+	logger := newLogger(cfg)
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, logger); err != nil {
+		logger.Error("swiperd stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel)) // checked by config.Load
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(h).With("node", cfg.Node)
+}
+
+// run serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.AdminToken == "" { // dev only: config.Load refuses this in prod
+		var b [24]byte
+		rand.Read(b[:])
+		cfg.AdminToken = base64.RawURLEncoding.EncodeToString(b[:])
+		log.Warn("no SWIPER_ADMIN_TOKEN set: generated one for this run (dev mode)", "admin_token", cfg.AdminToken)
+	}
+
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	rdb, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer rdb.Close()
+
+	users := postgres.NewUserStore(db)
+	settingsStore := postgres.NewSettingsStore(db)
+	rstore := redis.New(rdb, cfg.RedisPrefix)
+	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
+	clock := swiper.SystemClock{}
+
+	initial, err := settingsStore.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	live := swiper.NewLiveSettings(initial)
+	// Stopped by ctx, at shutdown.
+	go notices.Watch(ctx, admin.SettingsTopic, time.Second, func(ctx context.Context) {
+		set, err := settingsStore.Settings(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reload settings", "err", err)
+			}
+			return
+		}
+		if set != live.Load() {
+			log.Info("run-time settings changed", "settings", set.Map())
+		}
+		live.Store(set)
+	})
+
+	var sender swiper.SMSSender = &sms.Console{Logger: log}
+	if cfg.SMSProvider == "webhook" {
+		sender = &sms.Webhook{URL: cfg.SMSWebhookURL}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := swhttp.NewMetrics(reg)
+
+	client := &swhttp.Server{
+		Users: users, Codes: rstore, Tokens: rstore, SMS: sender,
+		Clock: clock, Location: cfg.Location(),
+		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
+		Ready: func(ctx context.Context) error {
+			if err := db.PingContext(ctx); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("redis: %w", err)
+			}
+			return nil
+		},
+	}
+	adm := &admin.Server{
+		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
+		Live: live, Notices: notices, Clock: clock, Location: cfg.Location(),
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	}
+
+	servers := []*listener{
+		{name: "client", addr: cfg.HTTPAddr, handler: metrics.Wrap("client", client.Handler())},
+		{name: "admin", addr: cfg.AdminAddr, handler: metrics.Wrap("admin", adm.Handler())},
+	}
+	errc := make(chan error, len(servers))
+	for _, l := range servers {
+		if err := l.listen(); err != nil {
+			return err
+		}
+		log.Info("listening", "listener", l.name, "addr", l.ln.Addr().String())
+		// Stopped by l.srv.Shutdown below.
+		go func() { errc <- l.serve() }()
+	}
+	log.Info("swiperd ready", "env", cfg.Env)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		log.Error("listener failed", "err", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, l := range servers {
+		if err := l.srv.Shutdown(shutdownCtx); err != nil {
+			log.Warn("shutdown", "listener", l.name, "err", err)
+		}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// listener is one HTTP listener of the node.
+type listener struct {
+	name, addr string
+	handler    http.Handler
+	ln         net.Listener
+	srv        *http.Server
+}
+
+func (l *listener) listen() error {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", l.name, err)
+	}
+	l.ln = ln
+	l.srv = &http.Server{
+		Handler:           l.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+func (l *listener) serve() error {
+	if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s listener: %w", l.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package swiper_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/swiperhq/swiper"
+
+// TestDependenciesPointInward keeps the layering of STYLE.md true: the root
+// package needs only the standard library; stores, actors and transports
+// know the root package but not each other; only cmd/ wires them together.
+func TestDependenciesPointInward(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Deps       []string
+		Standard   bool
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found %d packages; want the whole module", len(pkgs))
+	}
+	// forbidden[layer] lists the layers a package in layer must not import.
+	forbidden := map[string][]string{
+		"store":     {"transport", "actors", "cmd"},
+		"transport": {"store", "actors", "cmd"},
+		"actors":    {"transport", "store", "cmd"},
+	}
+	layer := func(path string) string {
+		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+		return strings.SplitN(rel, "/", 2)[0]
+	}
+	for _, p := range pkgs {
+		own := layer(p.ImportPath)
+		for _, d := range p.Deps {
+			if !strings.HasPrefix(d, module) {
+				if p.ImportPath == module && strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+					t.Errorf("the root package imports %s; want the standard library only", d)
+				}
+				continue
+			}
+			if p.ImportPath == module && d != module {
+				t.Errorf("the root package imports %s", d)
+			}
+			for _, bad := range forbidden[own] {
+				if layer(d) == bad {
+					t.Errorf("%s imports %s: %s/ must not depend on %s/", p.ImportPath, d, own, bad)
+				}
+			}
+		}
+	}
+}

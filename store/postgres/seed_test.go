@@ -1,0 +1,171 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+)
+
+var seedDay = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+type seededRow struct {
+	Nickname, Sex, Location, DatingSex, DatingLocation string
+	Birthday                                           time.Time
+	VIP, MinAge, MaxAge                                int
+}
+
+func seeded(t *testing.T, db *postgres.DB, from int64) []seededRow {
+	t.Helper()
+	var rows []seededRow
+	err := db.Select(&rows, `SELECT nickname, sex, location, dating_sex AS datingsex, dating_location AS datinglocation,
+		birthday, vip_level AS vip, min_dating_age AS minage, max_dating_age AS maxage
+		FROM users WHERE id >= $1 ORDER BY id`, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestSeedIsDeterministic(t *testing.T) {
+	ctx := context.Background()
+	a, b := pgtest.MustOpenDB(t), pgtest.MustOpenDB(t)
+	for _, db := range []*postgres.DB{a, b} {
+		if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: 500, Seed: 7, Today: seedDay}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ra, rb := seeded(t, a, 0), seeded(t, b, 0)
+	if len(ra) != 500 || len(rb) != 500 {
+		t.Fatalf("rows = %d, %d; want 500 each", len(ra), len(rb))
+	}
+	for i := range ra {
+		if ra[i] != rb[i] {
+			t.Fatalf("user %d differs between runs with one seed: %+v vs %+v", i, ra[i], rb[i])
+		}
+	}
+	c := pgtest.MustOpenDB(t)
+	postgres.Seed(ctx, c, postgres.SeedOptions{Users: 500, Seed: 8, Today: seedDay})
+	same := 0
+	for i, r := range seeded(t, c, 0) {
+		if r == ra[i] {
+			same++
+		}
+	}
+	if same > 50 {
+		t.Errorf("%d of 500 users are the same with another seed", same)
+	}
+}
+
+func TestSeedOnTopOfUsers(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.MustOpenDB(t)
+	users := postgres.NewUserStore(db)
+	real, _, err := users.LoginPhone(ctx, "+8613800138000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A big load (indexes rebuilt), then a small one (indexes kept).
+	r1, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: 2000, Seed: 1, Today: seedDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: 300, Seed: 1, Today: seedDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.FirstPhone != postgres.SeedPhone(0) || r2.FirstPhone != postgres.SeedPhone(2000) {
+		t.Errorf("phones start at %s and %s; want %s and %s", r1.FirstPhone, r2.FirstPhone, postgres.SeedPhone(0), postgres.SeedPhone(2000))
+	}
+	var n, distinctPhones int
+	db.Get(&n, `SELECT count(*) FROM users`)
+	db.Get(&distinctPhones, `SELECT count(DISTINCT phone) FROM users`)
+	if n != 2301 || distinctPhones != 2301 {
+		t.Fatalf("users = %d with %d phones; want 2301", n, distinctPhones)
+	}
+	// The indexes are all back, the unique phone among them.
+	var indexes []string
+	db.Select(&indexes, `SELECT indexname FROM pg_indexes WHERE tablename = 'users' ORDER BY indexname`)
+	if want := []string{"users_candidates", "users_phone_key", "users_pkey"}; len(indexes) != 3 || indexes[0] != want[0] || indexes[1] != want[1] || indexes[2] != want[2] {
+		t.Fatalf("indexes = %v; want %v", indexes, want)
+	}
+	if _, _, err := users.LoginPhone(ctx, postgres.SeedPhone(5)); err != nil {
+		t.Fatalf("a seeded user cannot log in: %v", err)
+	}
+	// The real user is untouched, and the next registration gets a fresh id.
+	if u, err := users.User(ctx, real.ID); err != nil || u.Phone != "+8613800138000" {
+		t.Fatalf("real user = %+v, %v", u, err)
+	}
+	next, created, err := users.LoginPhone(ctx, "+8613800138001")
+	if err != nil || !created || next.ID <= real.ID+2300 {
+		t.Fatalf("next registration: id %d created %v err %v; want an id after the seeded ones", next.ID, created, err)
+	}
+}
+
+// TestSeedIsRealistic checks the generated population is one a dating app
+// could have: adults, both sexes, skewed cities, sane preferences.
+func TestSeedIsRealistic(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.MustOpenDB(t)
+	if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: 5000, Seed: 3, Today: seedDay}); err != nil {
+		t.Fatal(err)
+	}
+	rows := seeded(t, db, 0)
+	sexes := map[string]int{}
+	cities := map[string]int{}
+	vips := map[int]int{}
+	for _, r := range rows {
+		sexes[r.Sex]++
+		cities[r.Location]++
+		vips[r.VIP]++
+		age := swiper.AgeOn(r.Birthday, seedDay)
+		if age < 18 || age > 60 {
+			t.Fatalf("%+v: age %d; want 18–60", r, age)
+		}
+		if r.MinAge < 18 || r.MaxAge > 100 || r.MinAge > r.MaxAge {
+			t.Fatalf("%+v: dating ages out of order", r)
+		}
+		if r.MinAge > age || r.MaxAge < age {
+			t.Errorf("%+v: age %d outside own dating range", r, age)
+		}
+		if r.Nickname == "" {
+			t.Fatalf("%+v: no nickname", r)
+		}
+	}
+	if sexes["male"] < 2000 || sexes["female"] < 2000 {
+		t.Errorf("sexes = %v; want both well represented", sexes)
+	}
+	if len(cities) < 24 {
+		t.Errorf("%d cities; want a few dozen", len(cities))
+	}
+	if big, small := cities["Shanghai"], cities["Lhasa"]; big < 5*small {
+		t.Errorf("Shanghai %d vs Lhasa %d; want a skewed distribution", big, small)
+	}
+	for level := 0; level <= 3; level++ {
+		if vips[level] == 0 {
+			t.Errorf("no users at VIP level %d: %v", level, vips)
+		}
+	}
+	if vips[0] < vips[3] {
+		t.Errorf("vip spread %v; want most users without VIP", vips)
+	}
+}
+
+// BenchmarkSeed measures bulk loading: users per second, indexes and
+// ANALYZE included. make bench; figures in BENCHMARKS.md.
+func BenchmarkSeed(b *testing.B) {
+	ctx := context.Background()
+	const n = 200_000
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := pgtest.MustOpenDB(b)
+		b.StartTimer()
+		if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: n, Seed: uint64(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "users/s")
+}

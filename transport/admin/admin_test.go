@@ -1,0 +1,326 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/store/redis/redistest"
+	"github.com/swiperhq/swiper/transport/admin"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+)
+
+const adminToken = "test-admin-token-0123456789"
+
+type harness struct {
+	t        *testing.T
+	url      string
+	db       *postgres.DB
+	users    *postgres.UserStore
+	tokens   *redis.Store
+	settings *postgres.SettingsStore
+	notices  *redis.Notices
+	live     *swiper.LiveSettings
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	db := pgtest.MustOpenDB(t)
+	rdb, prefix := redistest.MustOpen(t)
+	h := &harness{
+		t: t, db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
+		settings: postgres.NewSettingsStore(db), notices: redis.NewNotices(rdb, prefix),
+		live: swiper.NewLiveSettings(swiper.DefaultSettings()),
+	}
+	reg := prometheus.NewRegistry()
+	metrics := swhttp.NewMetrics(reg)
+	srv := &admin.Server{
+		Token: adminToken, Users: h.users, Tokens: h.tokens, Settings: h.settings, Live: h.live,
+		Notices: h.notices, Clock: swiper.SystemClock{}, Location: time.UTC,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	}
+	ts := httptest.NewServer(metrics.Wrap("admin", srv.Handler()))
+	t.Cleanup(ts.Close)
+	h.url = ts.URL
+	return h
+}
+
+type response struct {
+	status int
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) errCode() int {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(float64)
+	return int(c)
+}
+
+func (r response) errField() string {
+	e, _ := r.body["error"].(map[string]any)
+	f, _ := e["field"].(string)
+	return f
+}
+
+func (h *harness) do(method, path, token, body string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, h.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			h.t.Fatalf("%s %s: %q is not JSON", method, path, raw)
+		}
+	}
+	return r
+}
+
+func (h *harness) newUser(phone string) int64 {
+	h.t.Helper()
+	u, _, err := h.users.LoginPhone(context.Background(), phone)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u.ID
+}
+
+func TestEveryRouteNeedsTheToken(t *testing.T) {
+	h := newHarness(t)
+	id := h.newUser("+8613900000100")
+	routes := []struct{ method, path, body string }{
+		{"GET", "/admin/v1/config", ""},
+		{"PUT", "/admin/v1/config", `{"rewind_per_day": 9}`},
+		{"PUT", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 3}`},
+		{"POST", "/admin/v1/users/" + itoa(id) + "/token", ""},
+		{"GET", "/metrics", ""},
+		{"GET", "/admin/v1/nowhere", ""},
+	}
+	for _, rt := range routes {
+		for _, tok := range []string{"", "wrong", adminToken + "x"} {
+			r := h.do(rt.method, rt.path, tok, rt.body)
+			if r.status != 401 || r.errCode() != int(swiper.ELoginRequired) {
+				t.Errorf("%s %s with token %q: got %d %s; want 401 code 1002", rt.method, rt.path, tok, r.status, r.raw)
+			}
+		}
+	}
+	// Nothing happened.
+	if got := h.live.Load(); got != swiper.DefaultSettings() {
+		t.Errorf("settings changed to %+v", got)
+	}
+	if u, _ := h.users.User(context.Background(), id); u.VIPLevel != 0 {
+		t.Errorf("vip level = %d; want 0", u.VIPLevel)
+	}
+}
+
+func itoa(id int64) string { b, _ := json.Marshal(id); return string(b) }
+
+func TestConfig(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/admin/v1/config", adminToken, "")
+	if r.status != 200 || r.body["rewind_per_day"] != 3.0 || r.body["rewind_window_seconds"] != 300.0 || r.body["superlike_per_day"] != 0.0 {
+		t.Fatalf("GET config: got %d %s; want the defaults", r.status, r.raw)
+	}
+	r = h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": 5, "superlike_per_day": 10}`)
+	if r.status != 200 || r.body["rewind_per_day"] != 5.0 || r.body["superlike_per_day"] != 10.0 || r.body["rewind_window_seconds"] != 300.0 {
+		t.Fatalf("PUT config: got %d %s", r.status, r.raw)
+	}
+	stored, err := h.settings.Settings(context.Background())
+	if err != nil || stored.RewindPerDay != 5 || stored.SuperlikePerDay != 10 {
+		t.Fatalf("stored settings = %+v, %v; want rewind_per_day 5, superlike_per_day 10", stored, err)
+	}
+	if h.live.Load() != stored {
+		t.Errorf("this node's settings = %+v; want %+v", h.live.Load(), stored)
+	}
+
+	bad := []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"unknown setting", `{"rewind_per_day": 1, "max_swipes": 3}`, 400, "max_swipes"},
+		{"negative", `{"rewind_per_day": -1}`, 400, "rewind_per_day"},
+		{"wrong type", `{"rewind_per_day": "1"}`, 400, "rewind_per_day"},
+		{"fraction", `{"rewind_window_seconds": 1.5}`, 400, "rewind_window_seconds"},
+		{"null", `{"rewind_per_day": null}`, 400, "rewind_per_day"},
+		{"malformed", `{"rewind_per_day": `, 400, ""},
+		{"not an object", `[1]`, 400, ""},
+		{"oversized", `{"rewind_per_day": 1, "x": "` + strings.Repeat("a", 70<<10) + `"}`, 413, ""},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do("PUT", "/admin/v1/config", adminToken, tt.body)
+			want := swiper.EBadRequest
+			if tt.status == 413 {
+				want = swiper.ETooLarge
+			}
+			if r.status != tt.status || r.errCode() != int(want) || r.errField() != tt.field {
+				t.Fatalf("got %d %s; want %d code %d field %q", r.status, r.raw, tt.status, want, tt.field)
+			}
+			if got, _ := h.settings.Settings(context.Background()); got != stored {
+				t.Errorf("settings changed to %+v; want %+v", got, stored)
+			}
+		})
+	}
+}
+
+// TestSettingsReachOtherNodes runs a second node's watcher against the same
+// PostgreSQL and Redis, as swiperd does, and checks a change made through the
+// admin API reaches it within 2 s.
+func TestSettingsReachOtherNodes(t *testing.T) {
+	h := newHarness(t)
+	other := swiper.NewLiveSettings(swiper.DefaultSettings())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loaded := make(chan struct{}, 1)
+	// An hour's poll: only the notice can bring the change in time.
+	go h.notices.Watch(ctx, admin.SettingsTopic, time.Hour, func(ctx context.Context) {
+		if set, err := h.settings.Settings(ctx); err == nil {
+			other.Store(set)
+		}
+		select {
+		case loaded <- struct{}{}:
+		default:
+		}
+	})
+	<-loaded
+	start := time.Now()
+	// The watcher subscribes right after its first load; a PUT that lands
+	// before the subscription is live would only be seen at the next poll,
+	// so raise the value until the other node hears of it.
+	for v := 1; ; v++ {
+		if r := h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": `+itoa(int64(v))+`}`); r.status != 200 {
+			t.Fatalf("PUT: %d %s", r.status, r.raw)
+		}
+		poll := time.Now().Add(200 * time.Millisecond)
+		for time.Now().Before(poll) {
+			if other.Load().RewindPerDay == v {
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("the other node saw the change after %s; want within 2 s", d)
+				}
+				return
+			}
+			time.Sleep(5 * time.Millisecond) // polling another goroutine's state
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the other node never saw the change")
+		}
+	}
+}
+
+// TestSettingsPollWithoutNotice: a change whose notice is lost still
+// arrives, by the watcher's poll.
+func TestSettingsPollWithoutNotice(t *testing.T) {
+	h := newHarness(t)
+	other := swiper.NewLiveSettings(swiper.DefaultSettings())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.notices.Watch(ctx, admin.SettingsTopic, 100*time.Millisecond, func(ctx context.Context) {
+		if set, err := h.settings.Settings(ctx); err == nil {
+			other.Store(set)
+		}
+	})
+	// Straight to the database: no notice is published.
+	if _, err := h.settings.UpdateSettings(ctx, map[string]int{"rewind_window_seconds": 60}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for other.Load().RewindWindowSeconds != 60 {
+		if time.Now().After(deadline) {
+			t.Fatal("the poll never brought the change")
+		}
+		time.Sleep(10 * time.Millisecond) // polling another goroutine's state
+	}
+}
+
+func TestVIP(t *testing.T) {
+	h := newHarness(t)
+	id := h.newUser("+8613900000101")
+	r := h.do("PUT", "/admin/v1/users/"+itoa(id)+"/vip", adminToken, `{"level": 2}`)
+	if r.status != 200 || r.body["user"].(map[string]any)["vip_level"] != 2.0 {
+		t.Fatalf("PUT vip: got %d %s; want 200 with vip_level 2", r.status, r.raw)
+	}
+	tests := []struct {
+		name, path, body string
+		status           int
+		code             swiper.Code
+		field            string
+	}{
+		{"level too high", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 4}`, 400, swiper.EBadRequest, "level"},
+		{"negative level", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": -1}`, 400, swiper.EBadRequest, "level"},
+		{"missing level", "/admin/v1/users/" + itoa(id) + "/vip", `{}`, 400, swiper.EBadRequest, "level"},
+		{"wrong type", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": "3"}`, 400, swiper.EBadRequest, "level"},
+		{"unknown field", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 3, "until": "2027-01-01"}`, 400, swiper.EBadRequest, "until"},
+		{"unknown user", "/admin/v1/users/999999/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"not an id", "/admin/v1/users/abc/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do("PUT", tt.path, adminToken, tt.body)
+			if r.status != tt.status || r.errCode() != int(tt.code) || r.errField() != tt.field {
+				t.Fatalf("got %d %s; want %d code %d field %q", r.status, r.raw, tt.status, tt.code, tt.field)
+			}
+			if u, _ := h.users.User(context.Background(), id); u.VIPLevel != 2 {
+				t.Errorf("vip level = %d; want 2 still", u.VIPLevel)
+			}
+		})
+	}
+}
+
+func TestTokenOnBehalf(t *testing.T) {
+	h := newHarness(t)
+	id := h.newUser("+8613900000102")
+	r := h.do("POST", "/admin/v1/users/"+itoa(id)+"/token", adminToken, "")
+	tok, _ := r.body["token"].(string)
+	if r.status != 200 || tok == "" {
+		t.Fatalf("POST token: got %d %s", r.status, r.raw)
+	}
+	if uid, err := h.tokens.TokenUser(context.Background(), tok); err != nil || uid != id {
+		t.Fatalf("the token belongs to %d, %v; want %d", uid, err, id)
+	}
+	r = h.do("POST", "/admin/v1/users/999999/token", adminToken, "")
+	if r.status != 404 || r.errCode() != int(swiper.ENotFound) {
+		t.Fatalf("unknown user: got %d %s; want 404 code 1102", r.status, r.raw)
+	}
+	r = h.do("POST", "/admin/v1/users/"+itoa(id)+"/token", adminToken, `{"ttl": 5}`)
+	if r.status != 400 || r.errField() != "ttl" {
+		t.Fatalf("unknown field: got %d %s; want 400 naming ttl", r.status, r.raw)
+	}
+}
+
+func TestMetricsExposition(t *testing.T) {
+	h := newHarness(t)
+	h.do("GET", "/admin/v1/config", adminToken, "")
+	r := h.do("GET", "/metrics", adminToken, "")
+	if r.status != 200 {
+		t.Fatalf("GET /metrics: %d", r.status)
+	}
+	want := `swiper_http_requests_total{listener="admin",method="GET",route="/admin/v1/config",status="200"} 1`
+	if !bytes.Contains(r.raw, []byte(want)) {
+		t.Errorf("/metrics lacks %q:\n%s", want, r.raw)
+	}
+	if !bytes.Contains(r.raw, []byte("swiper_http_request_duration_seconds_bucket")) {
+		t.Errorf("/metrics lacks the latency histogram")
+	}
+}
