@@ -89,8 +89,13 @@ func NewLiveSettings(s Settings) *LiveSettings {
 	return l
 }
 
-// Load returns the settings in force.
-func (l *LiveSettings) Load() Settings { return *l.v.Load() }
+// Load returns the settings in force: the defaults until a Store.
+func (l *LiveSettings) Load() Settings {
+	if s := l.v.Load(); s != nil {
+		return *s
+	}
+	return DefaultSettings()
+}
 
 // Store replaces the settings in force.
 func (l *LiveSettings) Store(s Settings) { l.v.Store(&s) }

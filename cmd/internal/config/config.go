@@ -153,7 +153,9 @@ func (c *Config) check() error {
 	if c.Env != "dev" && c.Env != "prod" {
 		errs = append(errs, fmt.Errorf("SWIPER_ENV must be dev or prod, not %q", c.Env))
 	}
-	if _, err := time.LoadLocation(c.Timezone); err != nil {
+	if c.Timezone == "" || c.Timezone == "Local" {
+		errs = append(errs, fmt.Errorf("SWIPER_TIMEZONE must name a zone, such as Asia/Shanghai, not %q", c.Timezone))
+	} else if _, err := time.LoadLocation(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("SWIPER_TIMEZONE: %w", err))
 	}
 	switch c.SMSProvider {

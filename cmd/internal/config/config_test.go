@@ -1,0 +1,495 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swiperhq/swiper/cmd/internal/config"
+)
+
+// env returns a getenv func that looks names up in vars only, so tests never
+// depend on, or touch, the process environment.
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+// writeFile writes a node file into a fresh temporary directory and returns
+// its path.
+func writeFile(tb testing.TB, content string) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		tb.Fatalf("WriteFile(%s): %v", path, err)
+	}
+	return path
+}
+
+// mustLoad calls Load and fails the test on error.
+func mustLoad(tb testing.TB, path string, vars map[string]string) config.Config {
+	tb.Helper()
+	c, err := config.Load(path, env(vars))
+	if err != nil {
+		tb.Fatalf("Load(%q, %v): got error %v; want nil", path, vars, err)
+	}
+	return c
+}
+
+// prodEnv is the least environment with which prod starts.
+func prodEnv() map[string]string {
+	return map[string]string{
+		"SWIPER_ENV":             "prod",
+		"SWIPER_ADMIN_TOKEN":     "0123456789abcdef", // 16 characters
+		"SWIPER_SMS_PROVIDER":    "webhook",
+		"SWIPER_SMS_WEBHOOK_URL": "https://sms.example/send",
+	}
+}
+
+// with returns a copy of base with the changes applied; an empty value
+// removes the variable.
+func with(base map[string]string, changes map[string]string) map[string]string {
+	m := make(map[string]string, len(base)+len(changes))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range changes {
+		if v == "" {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c := mustLoad(t, "", nil)
+	// API.md, "Configuration", every default it lists.
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"SWIPER_DATABASE_URL", c.DatabaseURL, "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable"},
+		{"SWIPER_REDIS_URL", c.RedisURL, "redis://127.0.0.1:6379/0"},
+		{"SWIPER_HTTP_ADDR", c.HTTPAddr, "127.0.0.1:8080"},
+		{"SWIPER_ADMIN_ADDR", c.AdminAddr, "127.0.0.1:9090"},
+		{"SWIPER_ADMIN_TOKEN", c.AdminToken, ""}, // none; dev mode generates one later
+		{"SWIPER_ENV", c.Env, "dev"},
+		{"SWIPER_TIMEZONE", c.Timezone, "Asia/Shanghai"},
+		{"SWIPER_STORAGE", c.Storage, "local"},
+		{"SWIPER_MEDIA_DIR", c.MediaDir, "./data/media"},
+		{"SWIPER_MEDIA_BASE_URL", c.MediaBaseURL, "http://127.0.0.1:8080/media"},
+		{"SWIPER_COS_BUCKET_URL", c.COSBucketURL, ""},
+		{"SWIPER_COS_SECRET_ID", c.COSSecretID, ""},
+		{"SWIPER_COS_SECRET_KEY", c.COSSecretKey, ""},
+		{"SWIPER_CDN_BASE_URL", c.CDNBaseURL, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("Load with no file or environment: %s = %q; want %q", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+	t.Run("AdminTokenAuto", func(t *testing.T) {
+		if c.AdminTokenAuto {
+			t.Errorf("AdminTokenAuto = true; want false before any token is generated")
+		}
+	})
+	t.Run("same as Defaults", func(t *testing.T) {
+		if d := config.Defaults(); c != d {
+			t.Errorf("Load(\"\", empty env) = %+v; want Defaults() %+v", c, d)
+		}
+	})
+	t.Run("Location", func(t *testing.T) {
+		if got := c.Location().String(); got != "Asia/Shanghai" {
+			t.Errorf("Location() = %s; want Asia/Shanghai", got)
+		}
+	})
+}
+
+func TestLoadFileOverridesDefaults(t *testing.T) {
+	path := writeFile(t, `
+# node b of a local cluster
+node: node-b
+http_addr: 127.0.0.1:8081
+admin_addr: 127.0.0.1:9091
+redis_prefix: "swiper-b:"
+timezone: Europe/Paris
+log_level: debug
+`)
+	c := mustLoad(t, path, nil)
+	want := config.Defaults()
+	want.Node = "node-b"
+	want.HTTPAddr = "127.0.0.1:8081"
+	want.AdminAddr = "127.0.0.1:9091"
+	want.RedisPrefix = "swiper-b:"
+	want.Timezone = "Europe/Paris"
+	want.LogLevel = "debug"
+	if c != want {
+		t.Errorf("Load(file):\ngot  %+v\nwant %+v", c, want)
+	}
+	if got := c.Location().String(); got != "Europe/Paris" {
+		t.Errorf("Location() = %s; want Europe/Paris", got)
+	}
+}
+
+func TestLoadFileEveryKey(t *testing.T) {
+	path := writeFile(t, `
+node: n1
+env: prod
+http_addr: 0.0.0.0:80
+admin_addr: 10.0.0.1:9000
+database_url: postgres://db/swiper
+redis_url: redis://cache:6379/2
+redis_prefix: "p:"
+timezone: UTC
+sms_provider: webhook
+sms_webhook_url: https://sms.example/send
+storage: cos
+media_dir: /var/media
+media_base_url: https://example.com/media
+cos_bucket_url: https://bucket.cos.example
+cdn_base_url: https://cdn.example
+log_level: warn
+log_format: json
+`)
+	// Secrets from the environment, as they must be.
+	vars := map[string]string{
+		"SWIPER_ADMIN_TOKEN":    "0123456789abcdef0123",
+		"SWIPER_COS_SECRET_ID":  "id",
+		"SWIPER_COS_SECRET_KEY": "key",
+	}
+	c := mustLoad(t, path, vars)
+	want := config.Config{
+		Node:          "n1",
+		Env:           "prod",
+		HTTPAddr:      "0.0.0.0:80",
+		AdminAddr:     "10.0.0.1:9000",
+		DatabaseURL:   "postgres://db/swiper",
+		RedisURL:      "redis://cache:6379/2",
+		RedisPrefix:   "p:",
+		Timezone:      "UTC",
+		SMSProvider:   "webhook",
+		SMSWebhookURL: "https://sms.example/send",
+		Storage:       "cos",
+		MediaDir:      "/var/media",
+		MediaBaseURL:  "https://example.com/media",
+		COSBucketURL:  "https://bucket.cos.example",
+		CDNBaseURL:    "https://cdn.example",
+		LogLevel:      "warn",
+		LogFormat:     "json",
+		AdminToken:    "0123456789abcdef0123",
+		COSSecretID:   "id",
+		COSSecretKey:  "key",
+	}
+	if c != want {
+		t.Errorf("Load(file with every key):\ngot  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadEnvOverridesFile(t *testing.T) {
+	path := writeFile(t, `
+node: from-file
+http_addr: 127.0.0.1:1111
+admin_addr: 127.0.0.1:2222
+log_level: debug
+`)
+	vars := map[string]string{
+		"SWIPER_NODE":      "from-env",
+		"SWIPER_HTTP_ADDR": "127.0.0.1:3333",
+		"SWIPER_LOG_LEVEL": "error",
+	}
+	c := mustLoad(t, path, vars)
+	want := config.Defaults()
+	want.Node = "from-env"
+	want.HTTPAddr = "127.0.0.1:3333"
+	want.AdminAddr = "127.0.0.1:2222" // from the file: no variable set
+	want.LogLevel = "error"
+	if c != want {
+		t.Errorf("Load(file, env):\ngot  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadEveryVariable(t *testing.T) {
+	// The file sets every field to one value, the environment to another:
+	// each variable must win over the file for its own field.
+	path := writeFile(t, `
+node: file
+env: dev
+http_addr: file:1
+admin_addr: file:2
+database_url: postgres://file/db
+redis_url: redis://file/0
+redis_prefix: "file:"
+timezone: Europe/Paris
+sms_provider: console
+sms_webhook_url: https://file.example/sms
+storage: local
+media_dir: /file/media
+media_base_url: https://file.example/media
+cos_bucket_url: https://file.example/bucket
+cdn_base_url: https://file.example/cdn
+log_level: debug
+log_format: text
+`)
+	vars := map[string]string{
+		"SWIPER_NODE":            "env",
+		"SWIPER_ENV":             "prod",
+		"SWIPER_HTTP_ADDR":       "env:1",
+		"SWIPER_ADMIN_ADDR":      "env:2",
+		"SWIPER_DATABASE_URL":    "postgres://env/db",
+		"SWIPER_REDIS_URL":       "redis://env/0",
+		"SWIPER_REDIS_PREFIX":    "env:",
+		"SWIPER_TIMEZONE":        "America/New_York",
+		"SWIPER_SMS_PROVIDER":    "webhook",
+		"SWIPER_SMS_WEBHOOK_URL": "https://env.example/sms",
+		"SWIPER_STORAGE":         "cos",
+		"SWIPER_MEDIA_DIR":       "/env/media",
+		"SWIPER_MEDIA_BASE_URL":  "https://env.example/media",
+		"SWIPER_COS_BUCKET_URL":  "https://env.example/bucket",
+		"SWIPER_CDN_BASE_URL":    "https://env.example/cdn",
+		"SWIPER_LOG_LEVEL":       "warn",
+		"SWIPER_LOG_FORMAT":      "json",
+		"SWIPER_ADMIN_TOKEN":     "env-token-0123456789",
+		"SWIPER_COS_SECRET_ID":   "env-id",
+		"SWIPER_COS_SECRET_KEY":  "env-key",
+	}
+	c := mustLoad(t, path, vars)
+	tests := []struct {
+		name string
+		got  string
+	}{
+		{"SWIPER_NODE", c.Node},
+		{"SWIPER_ENV", c.Env},
+		{"SWIPER_HTTP_ADDR", c.HTTPAddr},
+		{"SWIPER_ADMIN_ADDR", c.AdminAddr},
+		{"SWIPER_DATABASE_URL", c.DatabaseURL},
+		{"SWIPER_REDIS_URL", c.RedisURL},
+		{"SWIPER_REDIS_PREFIX", c.RedisPrefix},
+		{"SWIPER_TIMEZONE", c.Timezone},
+		{"SWIPER_SMS_PROVIDER", c.SMSProvider},
+		{"SWIPER_SMS_WEBHOOK_URL", c.SMSWebhookURL},
+		{"SWIPER_STORAGE", c.Storage},
+		{"SWIPER_MEDIA_DIR", c.MediaDir},
+		{"SWIPER_MEDIA_BASE_URL", c.MediaBaseURL},
+		{"SWIPER_COS_BUCKET_URL", c.COSBucketURL},
+		{"SWIPER_CDN_BASE_URL", c.CDNBaseURL},
+		{"SWIPER_LOG_LEVEL", c.LogLevel},
+		{"SWIPER_LOG_FORMAT", c.LogFormat},
+		{"SWIPER_ADMIN_TOKEN", c.AdminToken},
+		{"SWIPER_COS_SECRET_ID", c.COSSecretID},
+		{"SWIPER_COS_SECRET_KEY", c.COSSecretKey},
+	}
+	if len(tests) != len(vars) {
+		t.Fatalf("test has %d variables and %d checks", len(vars), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if want := vars[tt.name]; tt.got != want {
+				t.Errorf("with %s=%q the field is %q; want %q", tt.name, want, tt.got, want)
+			}
+		})
+	}
+}
+
+func TestLoadEmptyVariableKeepsFile(t *testing.T) {
+	path := writeFile(t, "http_addr: 127.0.0.1:1111\n")
+	c := mustLoad(t, path, map[string]string{"SWIPER_HTTP_ADDR": ""})
+	if c.HTTPAddr != "127.0.0.1:1111" {
+		t.Errorf("HTTPAddr with SWIPER_HTTP_ADDR empty = %q; want the file's %q", c.HTTPAddr, "127.0.0.1:1111")
+	}
+}
+
+func TestLoadFileAccepted(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"empty", ""},
+		{"blank lines", "\n\n"},
+		{"comments only", "# nothing here yet\n# still nothing\n"},
+		{"document marker only", "---\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustLoad(t, writeFile(t, tt.content), nil)
+			if d := config.Defaults(); c != d {
+				t.Errorf("Load(%q file) = %+v; want Defaults() %+v", tt.content, c, d)
+			}
+		})
+	}
+}
+
+func TestLoadFileRejected(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		mention []string // substrings the message must contain, for people
+	}{
+		{"unknown key", "node: a\nhttp_adr: 127.0.0.1:1\n", []string{"http_adr"}},
+		{"unknown nested key", "cluster:\n  seeds: [a, b]\n", []string{"cluster"}},
+		{"secret admin_token", "admin_token: 0123456789abcdef0123\n", []string{"environment", "SWIPER_ADMIN_TOKEN"}},
+		{"secret cos_secret_id", "storage: cos\ncos_secret_id: id\n", []string{"environment", "SWIPER_COS_SECRET_ID"}},
+		{"secret cos_secret_key", "cos_secret_key: key\n", []string{"environment", "SWIPER_COS_SECRET_KEY"}},
+		{"secret with empty value", "admin_token:\n", []string{"environment", "SWIPER_ADMIN_TOKEN"}},
+		{"not a mapping", "- node\n- single\n", nil},
+		{"malformed", "node: [unclosed\n", nil},
+		{"wrong type", "node:\n  name: a\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.content)
+			_, err := config.Load(path, env(nil))
+			if err == nil {
+				t.Fatalf("Load(%q): got nil error; want an error", tt.content)
+			}
+			for _, s := range tt.mention {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Load(%q) error = %q; want it to mention %q", tt.content, err, s)
+				}
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("Load(%q) error = %q; want it to name the file %s", tt.content, err, path)
+			}
+		})
+	}
+}
+
+func TestLoadSecretValueNotEchoed(t *testing.T) {
+	const secret = "s3cr3t-admin-token-value"
+	_, err := config.Load(writeFile(t, "admin_token: "+secret+"\n"), env(nil))
+	if err == nil {
+		t.Fatalf("Load(file with admin_token): got nil error; want an error")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("Load error = %q; want it not to repeat the secret", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.yaml")
+	if _, err := config.Load(path, env(nil)); err == nil {
+		t.Errorf("Load(%s): got nil error; want an error for a missing file", path)
+	}
+}
+
+func TestLoadChecks(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		ok   bool
+	}{
+		{"dev defaults", nil, true},
+		{"dev explicit", map[string]string{"SWIPER_ENV": "dev"}, true},
+		{"dev without admin token", map[string]string{"SWIPER_ENV": "dev", "SWIPER_SMS_PROVIDER": "console"}, true},
+
+		{"prod", prodEnv(), true},
+		{"prod without admin token", with(prodEnv(), map[string]string{"SWIPER_ADMIN_TOKEN": ""}), false},
+		{"prod with 15 character admin token", with(prodEnv(), map[string]string{"SWIPER_ADMIN_TOKEN": "0123456789abcde"}), false},
+		{"prod with long admin token", with(prodEnv(), map[string]string{"SWIPER_ADMIN_TOKEN": strings.Repeat("x", 64)}), true},
+		{"prod with console SMS", with(prodEnv(), map[string]string{"SWIPER_SMS_PROVIDER": "console", "SWIPER_SMS_WEBHOOK_URL": ""}), false},
+		{"prod with default SMS provider", with(prodEnv(), map[string]string{"SWIPER_SMS_PROVIDER": "", "SWIPER_SMS_WEBHOOK_URL": ""}), false},
+		{"prod with default SMS provider and a webhook URL", with(prodEnv(), map[string]string{"SWIPER_SMS_PROVIDER": ""}), false},
+		{"prod with webhook but no URL", with(prodEnv(), map[string]string{"SWIPER_SMS_WEBHOOK_URL": ""}), false},
+		{"prod with nothing else", map[string]string{"SWIPER_ENV": "prod"}, false},
+
+		{"env production", map[string]string{"SWIPER_ENV": "production"}, false},
+		{"env PROD", map[string]string{"SWIPER_ENV": "PROD"}, false},
+		{"env test", map[string]string{"SWIPER_ENV": "test"}, false},
+
+		{"timezone UTC", map[string]string{"SWIPER_TIMEZONE": "UTC"}, true},
+		{"timezone Europe/Berlin", map[string]string{"SWIPER_TIMEZONE": "Europe/Berlin"}, true},
+		{"timezone unknown", map[string]string{"SWIPER_TIMEZONE": "Mars/Olympus_Mons"}, false},
+		{"timezone offset", map[string]string{"SWIPER_TIMEZONE": "+08:00"}, false},
+
+		{"log level debug", map[string]string{"SWIPER_LOG_LEVEL": "debug"}, true},
+		{"log level info", map[string]string{"SWIPER_LOG_LEVEL": "info"}, true},
+		{"log level warn", map[string]string{"SWIPER_LOG_LEVEL": "warn"}, true},
+		{"log level error", map[string]string{"SWIPER_LOG_LEVEL": "error"}, true},
+		{"log level verbose", map[string]string{"SWIPER_LOG_LEVEL": "verbose"}, false},
+		{"log level warning", map[string]string{"SWIPER_LOG_LEVEL": "warning"}, false},
+		{"log level INFO", map[string]string{"SWIPER_LOG_LEVEL": "INFO"}, false},
+
+		{"log format json", map[string]string{"SWIPER_LOG_FORMAT": "json"}, true},
+		{"log format logfmt", map[string]string{"SWIPER_LOG_FORMAT": "logfmt"}, false},
+
+		{"sms webhook with URL", map[string]string{"SWIPER_SMS_PROVIDER": "webhook", "SWIPER_SMS_WEBHOOK_URL": "https://sms.example/send"}, true},
+		{"sms webhook without URL", map[string]string{"SWIPER_SMS_PROVIDER": "webhook"}, false},
+		{"sms unknown provider", map[string]string{"SWIPER_SMS_PROVIDER": "twilio"}, false},
+
+		{"storage local", map[string]string{"SWIPER_STORAGE": "local"}, true},
+		{"storage s3", map[string]string{"SWIPER_STORAGE": "s3"}, false},
+		{"storage cos with everything", map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}, true},
+		{"storage cos with nothing", map[string]string{"SWIPER_STORAGE": "cos"}, false},
+		{"storage cos without bucket", map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}, false},
+		{"storage cos without secret id", map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_KEY": "key"}, false},
+		{"storage cos without secret key", map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id"}, false},
+		{"prod with cos", with(prodEnv(), map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}), true},
+		{"prod with incomplete cos", with(prodEnv(), map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example"}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load("", env(tt.vars))
+			if tt.ok && err != nil {
+				t.Errorf("Load(%v): got error %v; want nil", tt.vars, err)
+			}
+			if !tt.ok && err == nil {
+				t.Errorf("Load(%v): got nil error; want an error", tt.vars)
+			}
+		})
+	}
+}
+
+func TestLoadChecksFromFile(t *testing.T) {
+	// The same checks apply to values that come from the node file.
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"env", "env: staging\n"},
+		{"timezone", "timezone: Nowhere/Special\n"},
+		{"log level", "log_level: trace\n"},
+		{"storage cos", "storage: cos\ncos_bucket_url: https://b.cos.example\n"},
+		{"prod", "env: prod\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := config.Load(writeFile(t, tt.content), env(nil)); err == nil {
+				t.Errorf("Load(%q): got nil error; want an error", tt.content)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	// An operator fixing a config should see all its problems at once.
+	vars := map[string]string{
+		"SWIPER_ENV":       "prod",
+		"SWIPER_TIMEZONE":  "Mars/Olympus_Mons",
+		"SWIPER_LOG_LEVEL": "verbose",
+		"SWIPER_STORAGE":   "cos",
+	}
+	_, err := config.Load("", env(vars))
+	if err == nil {
+		t.Fatalf("Load(%v): got nil error; want an error", vars)
+	}
+	for _, s := range []string{"SWIPER_TIMEZONE", "SWIPER_LOG_LEVEL", "SWIPER_ADMIN_TOKEN", "SWIPER_SMS_PROVIDER", "SWIPER_COS_BUCKET_URL"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("Load(%v) error = %q; want it to mention %s", vars, err, s)
+		}
+	}
+}
+
+func TestClusterConfigSingle(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "cluster-config", "single.yaml")
+	c := mustLoad(t, path, nil)
+	// single.yaml states explicitly what swiperd does with no -config.
+	if d := config.Defaults(); c != d {
+		t.Errorf("Load(%s) = %+v; want Defaults() %+v", path, c, d)
+	}
+	// It must also start in prod once the secrets and SMS are set.
+	mustLoad(t, path, prodEnv())
+}
