@@ -71,25 +71,32 @@ func (r *userRow) user() *swiper.User {
 // LoginPhone returns the user with this phone, registering it if new.
 func (s *UserStore) LoginPhone(ctx context.Context, phone string) (*swiper.User, bool, error) {
 	const op = "postgres.LoginPhone"
-	p := swiper.DefaultProfile()
+	// Most logins are returning users: a read, no write.
 	var r userRow
-	var created bool
-	// The no-op update makes RETURNING yield the row whether or not it was
-	// inserted; xmax = 0 only for a row this statement inserted.
-	err := s.db.QueryRowxContext(ctx, `
-		INSERT INTO users (phone, nickname, dating_sex, min_dating_age, max_dating_age, vibration, only_matched, auto_play)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone
-		RETURNING `+userColumns+`, (xmax = 0) AS created`,
-		phone, swiper.DefaultNickname(phone), string(p.DatingSex), p.MinDatingAge, p.MaxDatingAge,
-		p.Vibration, p.OnlyMatched, p.AutoPlay,
-	).Scan(&r.ID, &r.Phone, &r.Nickname, &r.Sex, &r.Birthday, &r.Location, &r.AvatarURL, &r.VIPLevel,
-		&r.DatingSex, &r.DatingLocation, &r.MinDatingAge, &r.MaxDatingAge, &r.Vibration, &r.OnlyMatched,
-		&r.AutoPlay, &r.CreatedAt, &created)
-	if err != nil {
+	err := s.db.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE phone = $1`, phone)
+	if err == nil {
+		return r.user(), false, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, wrap(op, err)
 	}
-	return r.user(), created, nil
+	p := swiper.DefaultProfile()
+	err = s.db.GetContext(ctx, &r, `
+		INSERT INTO users (phone, nickname, dating_sex, min_dating_age, max_dating_age, vibration, only_matched, auto_play)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (phone) DO NOTHING
+		RETURNING `+userColumns,
+		phone, swiper.DefaultNickname(phone), string(p.DatingSex), p.MinDatingAge, p.MaxDatingAge,
+		p.Vibration, p.OnlyMatched, p.AutoPlay)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Another login registered the phone between our read and insert.
+		if err := s.db.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE phone = $1`, phone); err != nil {
+			return nil, false, wrap(op, err)
+		}
+		return r.user(), false, nil
+	} else if err != nil {
+		return nil, false, wrap(op, err)
+	}
+	return r.user(), true, nil
 }
 
 // User returns the user with this id.
