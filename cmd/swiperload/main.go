@@ -1,0 +1,232 @@
+// Command swiperload is Swiper's load generator. It drives a running node
+// over HTTP, as phones would, and reports throughput and latency.
+//
+//	swiperload login -n 20000 -c 32     register and log in n new phones
+//	swiperload me -users 1000 -c 64 -d 10s
+//	                                    GET /api/v1/me as 1000 seeded users
+//
+// login needs the node to send codes to swiperload's own SMS webhook:
+// start swiperd with SWIPER_SMS_PROVIDER=webhook and
+// SWIPER_SMS_WEBHOOK_URL=http://127.0.0.1:7070/sms (see -sms). me needs the
+// admin token, to log in on the users' behalf. Every run is bounded by -n
+// or -d and talks only to the addresses given.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "login":
+		err = loginLoad(os.Args[2:])
+	case "me":
+		err = meLoad(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swiperload:", err)
+		os.Exit(1)
+	}
+}
+
+var client = &http.Client{
+	Timeout: 10 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	},
+}
+
+func post(url, token string, body any) (int, []byte, error) {
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return send(req)
+}
+
+func send(req *http.Request) (int, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, err
+}
+
+// recorder collects latencies from many goroutines.
+type recorder struct {
+	mu     sync.Mutex
+	lat    []time.Duration
+	errors atomic.Int64
+}
+
+func (r *recorder) add(d time.Duration) {
+	r.mu.Lock()
+	r.lat = append(r.lat, d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) report(what string, elapsed time.Duration) {
+	slices.Sort(r.lat)
+	q := func(p float64) time.Duration {
+		if len(r.lat) == 0 {
+			return 0
+		}
+		return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+	}
+	fmt.Printf("%s: %d ok, %d errors in %s: %.0f/s; latency p50 %s p90 %s p99 %s max %s\n",
+		what, len(r.lat), r.errors.Load(), elapsed.Round(time.Millisecond), float64(len(r.lat))/elapsed.Seconds(),
+		q(0.50).Round(time.Microsecond), q(0.90).Round(time.Microsecond), q(0.99).Round(time.Microsecond), q(1).Round(time.Microsecond))
+}
+
+func loginLoad(args []string) error {
+	fs := flag.NewFlagSet("login", flag.ExitOnError)
+	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
+	smsAddr := fs.String("sms", "127.0.0.1:7070", "where to serve the SMS webhook that receives codes")
+	n := fs.Int("n", 10000, "phones to log in (each once)")
+	c := fs.Int("c", 32, "concurrent clients")
+	first := fs.Int("first", 0, "number of the first phone, +8617<9 digits>; change it between runs, as a phone may get one code a minute")
+	fs.Parse(args)
+
+	var codes sync.Map // phone -> code
+	ln, err := net.Listen("tcp", *smsAddr)
+	if err != nil {
+		return err
+	}
+	sms := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Phone, Code string }
+		json.NewDecoder(r.Body).Decode(&m)
+		codes.Store(m.Phone, m.Code)
+	})}
+	// Stopped by sms.Shutdown when the run ends.
+	go sms.Serve(ln)
+	defer sms.Shutdown(context.Background())
+
+	var next atomic.Int64
+	var codeRec, loginRec recorder
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < *c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(*n) {
+					return
+				}
+				phone := fmt.Sprintf("+8617%09d", int64(*first)+i)
+				t0 := time.Now()
+				st, body, err := post(*addr+"/api/v1/auth/code", "", map[string]string{"phone": phone})
+				if err != nil || st != 200 {
+					codeRec.errors.Add(1)
+					logOnce(fmt.Sprintf("code: %d %s %v", st, body, err))
+					continue
+				}
+				codeRec.add(time.Since(t0))
+				code, ok := codes.Load(phone)
+				if !ok {
+					loginRec.errors.Add(1)
+					continue
+				}
+				t1 := time.Now()
+				st, body, err = post(*addr+"/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code.(string)})
+				if err != nil || st != 200 {
+					loginRec.errors.Add(1)
+					logOnce(fmt.Sprintf("login: %d %s %v", st, body, err))
+					continue
+				}
+				loginRec.add(time.Since(t1))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	codeRec.report("POST /auth/code ", elapsed)
+	loginRec.report("POST /auth/login", elapsed)
+	fmt.Printf("phones logged in: %.0f/s (a code and a login each)\n", float64(len(loginRec.lat))/elapsed.Seconds())
+	return nil
+}
+
+var logged atomic.Bool
+
+func logOnce(msg string) {
+	if logged.CompareAndSwap(false, true) {
+		fmt.Fprintln(os.Stderr, "first error:", msg)
+	}
+}
+
+func meLoad(args []string) error {
+	fs := flag.NewFlagSet("me", flag.ExitOnError)
+	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
+	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
+	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
+	users := fs.Int("users", 1000, "log in as users 1..users")
+	c := fs.Int("c", 64, "concurrent clients")
+	d := fs.Duration("d", 10*time.Second, "how long to run")
+	fs.Parse(args)
+
+	tokens := make([]string, 0, *users)
+	for id := 1; id <= *users; id++ {
+		st, body, err := post(fmt.Sprintf("%s/admin/v1/users/%d/token", *adminAddr, id), *adminToken, struct{}{})
+		if err != nil || st != 200 {
+			return fmt.Errorf("token for user %d: %d %s %v", id, st, body, err)
+		}
+		var m struct{ Token string }
+		json.Unmarshal(body, &m)
+		tokens = append(tokens, m.Token)
+	}
+	var rec recorder
+	ctx, cancel := context.WithTimeout(context.Background(), *d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < *c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ctx.Err() == nil; i += *c {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *addr+"/api/v1/me", nil)
+				req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+				t0 := time.Now()
+				st, body, err := send(req)
+				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+					return
+				}
+				if err != nil || st != 200 {
+					rec.errors.Add(1)
+					logOnce(fmt.Sprintf("me: %d %s %v", st, body, err))
+					continue
+				}
+				rec.add(time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	rec.report("GET /me", time.Since(start))
+	return nil
+}
