@@ -51,8 +51,11 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-pg_bindir() {
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+pg_bindir() { # the newest installed server's bin/, or nothing
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/initdb" ]; then echo "$d"; fi
+  done | sort -V | tail -n 1
 }
 
 # PostgreSQL refuses to run as root, so root runs it as the postgres user
@@ -79,6 +82,7 @@ start_pg() {
   if [ -z "$bindir" ]; then
     apt_install postgresql
     bindir=$(pg_bindir)
+    [ -n "$bindir" ] || { log "PostgreSQL was installed but no server binaries were found under /usr/lib/postgresql"; exit 1; }
   fi
   local data; data=$(pg_datadir)
   local sock="$data/../pgsock"

@@ -9,6 +9,7 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -87,7 +88,9 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Live.Store(set)
 	// Other nodes also poll, so a lost notice delays the change but never loses it.
-	s.Notices.Publish(r.Context(), SettingsTopic)
+	if err := s.Notices.Publish(r.Context(), SettingsTopic); err != nil {
+		slog.WarnContext(r.Context(), "announce settings change; other nodes will see it at their next poll", "err", err)
+	}
 	swhttp.WriteJSON(w, http.StatusOK, set.Map())
 }
 
