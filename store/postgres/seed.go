@@ -76,7 +76,8 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: lock users: %w", err)
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT count(*), greatest(coalesce(max(id), 0), (SELECT last_value FROM users_id_seq)) FROM users`).Scan(&existing, &base); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), greatest(coalesce(max(id), 0),
+		(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM users_id_seq)) FROM users`).Scan(&existing, &base); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT setval('users_id_seq', $1)`, base+int64(opt.Users)); err != nil {

@@ -38,6 +38,10 @@ func TestSeedIsDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var lo, hi int64
+	if err := a.QueryRow(`SELECT min(id), max(id) FROM users`).Scan(&lo, &hi); err != nil || lo != 1 || hi != 500 {
+		t.Errorf("ids %d..%d, %v; want 1..500 on an empty database", lo, hi, err)
+	}
 	ra, rb := seeded(t, a, 0), seeded(t, b, 0)
 	if len(ra) != 500 || len(rb) != 500 {
 		t.Fatalf("rows = %d, %d; want 500 each", len(ra), len(rb))
