@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -46,6 +47,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/users/{id}/vip", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
 	mux.Handle("/admin/v1/users/{id}/token", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
 	mux.Handle("/metrics", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
+	// Go's profiler, for operators chasing CPU or memory; behind the token
+	// like everything here.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", swhttp.NotFound)
 	return swhttp.Recover(s.auth(mux))
 }
