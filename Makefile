@@ -7,13 +7,13 @@ DEV   := .dev
 WITH_ENV := source $(DEV)/env.sh &&
 SEED_USERS ?= 5000
 
-.PHONY: all build services run test stop seed proto bench cluster lint vet clean
+.PHONY: all build services run test stop seed proto bench cluster lint clean
 
 all: build
 
-# build: compile swiperd and swiperctl into bin/
+# build: compile swiperd, swiperctl and swiperload into bin/
 build:
-	$(GO) build -o $(BIN)/ ./cmd/swiperd ./cmd/swiperctl
+	$(GO) build -o $(BIN)/ ./cmd/swiperd ./cmd/swiperctl ./cmd/swiperload
 
 # services: find, or install and start, the PostgreSQL and Redis to use
 services: build
