@@ -17,8 +17,8 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	if req.Phone == nil || !swiper.ValidPhone(*req.Phone) {
-		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "phone", "phone must be an E.164 number such as +8613800138000"))
+	if err := checkPhone(req.Phone); err != nil {
+		WriteError(w, r, err)
 		return
 	}
 	phone := *req.Phone
@@ -50,8 +50,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	if req.Phone == nil || !swiper.ValidPhone(*req.Phone) {
-		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "phone", "phone must be an E.164 number such as +8613800138000"))
+	if err := checkPhone(req.Phone); err != nil {
+		WriteError(w, r, err)
 		return
 	}
 	if req.Code == nil || len(*req.Code) == 0 || len(*req.Code) > 16 {
@@ -92,4 +92,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkPhone requires a phone field holding an E.164 number.
+func checkPhone(phone *string) error {
+	if phone == nil || !swiper.ValidPhone(*phone) {
+		return swiper.FieldError(swiper.EBadRequest, "phone", "phone must be an E.164 number such as +8613800138000")
+	}
+	return nil
 }

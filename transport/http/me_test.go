@@ -115,7 +115,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		method, path string
 		authed       bool
 	}
-	tests := []struct {
+	type badCase struct {
 		call   call
 		name   string
 		token  string
@@ -123,7 +123,8 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		status int
 		code   swiper.Code
 		field  string
-	}{
+	}
+	tests := []badCase{
 		{call{"POST", "/api/v1/auth/code", false}, "malformed", "", `{"phone":`, 400, swiper.EBadRequest, ""},
 		{call{"POST", "/api/v1/auth/code", false}, "unknown field", "", `{` + phone + `, "x": 1}`, 400, swiper.EBadRequest, "x"},
 		{call{"POST", "/api/v1/auth/code", false}, "wrong type", "", `{"phone": 8613900000031}`, 400, swiper.EBadRequest, "phone"},
@@ -148,15 +149,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 	// Every authenticated endpoint refuses a missing, malformed or unknown token.
 	for _, c := range []call{{"POST", "/api/v1/auth/logout", true}, {"GET", "/api/v1/me", true}, {"PATCH", "/api/v1/me", true}} {
 		for _, bad := range []struct{ name, token string }{{"no token", ""}, {"unknown token", "nope"}, {"long token", strings.Repeat("x", 300)}} {
-			tests = append(tests, struct {
-				call   call
-				name   string
-				token  string
-				body   string
-				status int
-				code   swiper.Code
-				field  string
-			}{c, bad.name, bad.token, `{"nickname": "Hacked"}`, 401, swiper.ELoginRequired, ""})
+			tests = append(tests, badCase{c, bad.name, bad.token, `{"nickname": "Hacked"}`, 401, swiper.ELoginRequired, ""})
 		}
 	}
 	before := h.do("GET", "/api/v1/me", tok, nil).raw
