@@ -244,8 +244,19 @@ func TestGracefulShutdown(t *testing.T) {
 	br.ReadString('\n') // the blank line after it
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	n.waitLog(regexp.MustCompile(`(shutting down)`))
-	if _, err := http.Get(n.client + "/healthz"); err == nil {
-		t.Errorf("the node still accepts new connections after SIGTERM")
+	// The listener closes right after that log line: new connections are
+	// refused from then on.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := fresh.Get(n.client + "/healthz")
+		if err != nil {
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the node still accepts new connections 5 s after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process
 	}
 	fmt.Fprint(conn, patch)
 	resp, err := http.ReadResponse(br, nil)
