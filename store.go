@@ -40,11 +40,19 @@ type SettingsStore interface {
 // phone too recently, EInvalidCode, EUnavailable.
 type CodeStore interface {
 	// IssueCode stores code for phone for ttl, unless a code was issued to the
-	// phone less than resendAfter ago.
+	// phone less than resendAfter ago. It is atomic: either both the code and
+	// the resend gate are stored, or neither.
 	IssueCode(ctx context.Context, phone, code string, ttl, resendAfter time.Duration) error
-	// CheckCode consumes the phone's code if code matches it. A wrong code
-	// counts as a try; after MaxCodeTries wrong tries the code is void.
+	// ForgetCode withdraws the phone's code and its resend gate: the code
+	// could not be sent, so the phone may ask again at once.
+	ForgetCode(ctx context.Context, phone string) error
+	// CheckCode tells whether code is the phone's code, without using it up.
+	// A wrong code counts as a try; after MaxCodeTries wrong tries the code
+	// is void.
 	CheckCode(ctx context.Context, phone, code string) error
+	// ConsumeCode uses the phone's code up if code matches it. Of several
+	// callers with the right code, exactly one succeeds.
+	ConsumeCode(ctx context.Context, phone, code string) error
 }
 
 // MaxCodeTries is how many wrong tries void a login code.

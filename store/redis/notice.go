@@ -29,13 +29,18 @@ func (n *Notices) Publish(ctx context.Context, topic string) error {
 	return nil
 }
 
-// Watch calls reload once at once, then whenever topic is announced, and
-// otherwise every poll, until ctx is done. It runs in the caller's goroutine
+// Watch subscribes to topic, then calls reload once, then again whenever
+// topic is announced, and otherwise every poll, until ctx is done. It runs in the caller's goroutine
 // and returns when ctx is done. Failures of reload are the caller's to log;
 // a broken subscription is re-made with a short backoff.
 func (n *Notices) Watch(ctx context.Context, topic string, poll time.Duration, reload func(context.Context)) {
 	sub := n.rdb.Subscribe(ctx, n.prefix+"notice:"+topic)
 	defer sub.Close()
+	// Wait for the subscription to be live before the first load, so no
+	// change can fall between the two. If Redis is down, the poll still works.
+	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
+		slog.Warn("notice subscription failed; relying on polling until it recovers", "topic", topic, "err", err)
+	}
 	// The channel is go-redis's: it reconnects by itself and is closed by sub.Close.
 	ch := sub.Channel(goredis.WithChannelHealthCheckInterval(10 * time.Second))
 	reload(ctx)

@@ -64,38 +64,37 @@ func (s *Store) tokenKey(token string) string {
 	return s.prefix + "token:" + hex.EncodeToString(h[:])
 }
 
+// issueCode sets the resend gate and the code together, or neither. It
+// answers the gate's remaining milliseconds when the gate is closed, else 0.
+var issueCode = goredis.NewScript(`
+if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[3]) == false then
+  return math.max(redis.call('PTTL', KEYS[2]), 1)
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'tries', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+`)
+
 // IssueCode stores code for phone unless one was issued too recently.
 func (s *Store) IssueCode(ctx context.Context, phone, code string, ttl, resendAfter time.Duration) error {
 	const op = "redis.IssueCode"
-	ok, err := s.rdb.SetNX(ctx, s.gateKey(phone), 1, resendAfter).Result()
+	if ttl < time.Millisecond || resendAfter < time.Millisecond {
+		return swiper.Internal(op, errors.New("code ttl and resend gate must be at least a millisecond"))
+	}
+	wait, err := issueCode.Run(ctx, s.rdb, []string{s.codeKey(phone), s.gateKey(phone)},
+		code, ttl.Milliseconds(), resendAfter.Milliseconds()).Int64()
 	if err != nil {
 		return unavailable(op, err)
 	}
-	if !ok {
-		wait, err := s.rdb.TTL(ctx, s.gateKey(phone)).Result()
-		if err != nil {
-			return unavailable(op, err)
-		}
-		secs := int((wait + time.Second - 1) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
+	if wait > 0 {
+		secs := int((wait + 999) / 1000)
 		return &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "a code was sent to this phone recently", RetryAfterSeconds: secs}
-	}
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, s.codeKey(phone))
-		p.HSet(ctx, s.codeKey(phone), "code", code, "tries", 0)
-		p.Expire(ctx, s.codeKey(phone), ttl)
-		return nil
-	})
-	if err != nil {
-		return unavailable(op, err)
 	}
 	return nil
 }
 
-// ForgetCode removes a phone's code and its resend gate: the code could not
-// be sent, so the phone may ask again at once.
+// ForgetCode removes a phone's code and its resend gate.
 func (s *Store) ForgetCode(ctx context.Context, phone string) error {
 	if err := s.rdb.Del(ctx, s.codeKey(phone), s.gateKey(phone)).Err(); err != nil {
 		return unavailable("redis.ForgetCode", err)
@@ -103,14 +102,14 @@ func (s *Store) ForgetCode(ctx context.Context, phone string) error {
 	return nil
 }
 
-// checkCode consumes the code if it matches; a wrong guess counts a try and
-// the last allowed wrong guess voids the code. Atomic, so two logins with
-// one code cannot both succeed.
+// checkCode answers 1 if the code matches, else counts a wrong try and
+// voids the code at the last one allowed. With ARGV[3] = "consume", a match
+// also deletes the code, so only one caller can use it.
 var checkCode = goredis.NewScript(`
 local stored = redis.call('HGET', KEYS[1], 'code')
 if not stored then return 0 end
 if stored == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+  if ARGV[3] == 'consume' then redis.call('DEL', KEYS[1]) end
   return 1
 end
 local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
@@ -118,10 +117,18 @@ if tries >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
 return 0
 `)
 
-// CheckCode consumes the phone's code if code matches it.
+// CheckCode tells whether code is the phone's code, without using it up.
 func (s *Store) CheckCode(ctx context.Context, phone, code string) error {
-	const op = "redis.CheckCode"
-	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone)}, code, swiper.MaxCodeTries).Int()
+	return s.checkCode(ctx, "redis.CheckCode", phone, code, "check")
+}
+
+// ConsumeCode uses the phone's code up if code matches it.
+func (s *Store) ConsumeCode(ctx context.Context, phone, code string) error {
+	return s.checkCode(ctx, "redis.ConsumeCode", phone, code, "consume")
+}
+
+func (s *Store) checkCode(ctx context.Context, op, phone, code, mode string) error {
+	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone)}, code, swiper.MaxCodeTries, mode).Int()
 	if err != nil {
 		return unavailable(op, err)
 	}

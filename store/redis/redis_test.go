@@ -1,30 +1,34 @@
-package redis
+package redis_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
-func newStore(t *testing.T) *Store {
+func newStore(t *testing.T) (*redis.Store, *goredis.Client, string) {
 	rdb, prefix := redistest.MustOpen(t)
-	return New(rdb, prefix)
+	return redis.New(rdb, prefix), rdb, prefix
 }
 
 func TestCodeExpires(t *testing.T) {
-	s := newStore(t)
+	s, rdb, _ := newStore(t)
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000004", "123456", 100*time.Millisecond, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.rdb.Exists(ctx, s.codeKey("+8613900000004")).Val() == 1 {
+	for rdb.Exists(ctx, s.CodeKey("+8613900000004")).Val() == 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the code never expired")
 		}
@@ -35,8 +39,63 @@ func TestCodeExpires(t *testing.T) {
 	}
 }
 
+func TestCheckDoesNotConsume(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	if err := s.IssueCode(ctx, "+8613900000011", "111111", time.Minute, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.CheckCode(ctx, "+8613900000011", "111111"); err != nil {
+			t.Fatalf("CheckCode #%d: %v", i+1, err)
+		}
+	}
+	if err := s.ConsumeCode(ctx, "+8613900000011", "111111"); err != nil {
+		t.Fatalf("ConsumeCode: %v", err)
+	}
+	for _, f := range []func(context.Context, string, string) error{s.CheckCode, s.ConsumeCode} {
+		if err := f(ctx, "+8613900000011", "111111"); swiper.ErrorCode(err) != swiper.EInvalidCode {
+			t.Fatalf("after consuming: %v; want code %d", err, swiper.EInvalidCode)
+		}
+	}
+}
+
+func TestIssueCodeGate(t *testing.T) {
+	s, rdb, prefix := newStore(t)
+	ctx := context.Background()
+	if err := s.IssueCode(ctx, "+8613900000012", "222222", time.Minute, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	err := s.IssueCode(ctx, "+8613900000012", "333333", time.Minute, time.Minute)
+	var e *swiper.Error
+	if !errors.As(err, &e) || e.Code != swiper.ERateLimited || e.RetryAfterSeconds < 59 || e.RetryAfterSeconds > 60 {
+		t.Fatalf("second IssueCode: %v; want rate_limited with about 60 s to wait", err)
+	}
+	// The gated request did not replace the code.
+	if err := s.CheckCode(ctx, "+8613900000012", "222222"); err != nil {
+		t.Fatalf("the first code no longer works: %v", err)
+	}
+	// Forgetting opens the gate and withdraws the code.
+	if err := s.ForgetCode(ctx, "+8613900000012"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckCode(ctx, "+8613900000012", "222222"); swiper.ErrorCode(err) != swiper.EInvalidCode {
+		t.Fatalf("a forgotten code: %v; want code %d", err, swiper.EInvalidCode)
+	}
+	if err := s.IssueCode(ctx, "+8613900000012", "444444", time.Minute, time.Minute); err != nil {
+		t.Fatalf("IssueCode after ForgetCode: %v", err)
+	}
+	// Both keys expire: nothing is left for ever.
+	keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+	for _, k := range keys {
+		if ttl := rdb.PTTL(ctx, k).Val(); ttl <= 0 {
+			t.Errorf("key %s has no expiry (%s)", k, ttl)
+		}
+	}
+}
+
 func TestCodeUsedOnceUnderRace(t *testing.T) {
-	s := newStore(t)
+	s, _, _ := newStore(t)
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000010", "654321", time.Minute, time.Minute); err != nil {
 		t.Fatal(err)
@@ -47,7 +106,7 @@ func TestCodeUsedOnceUnderRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if s.CheckCode(ctx, "+8613900000010", "654321") == nil {
+			if s.ConsumeCode(ctx, "+8613900000010", "654321") == nil {
 				ok.Add(1)
 			}
 		}()
@@ -59,7 +118,7 @@ func TestCodeUsedOnceUnderRace(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
-	s := newStore(t)
+	s, rdb, prefix := newStore(t)
 	ctx := context.Background()
 	tok, err := s.NewToken(ctx, 42)
 	if err != nil {
@@ -69,7 +128,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("TokenUser = %d, %v; want 42", uid, err)
 	}
 	// Only a hash of the token is stored.
-	keys, _ := s.rdb.Keys(ctx, s.prefix+"*").Result()
+	keys, _ := rdb.Keys(ctx, prefix+"*").Result()
 	for _, k := range keys {
 		if strings.Contains(k, tok) {
 			t.Errorf("key %q holds the token itself", k)
@@ -88,23 +147,19 @@ func TestTokens(t *testing.T) {
 
 func TestNoticesReachWatchers(t *testing.T) {
 	rdb, prefix := redistest.MustOpen(t)
-	n := NewNotices(rdb, prefix)
+	n := redis.NewNotices(rdb, prefix)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reloads := make(chan struct{}, 16)
 	// An hour's poll: only the notice can cause a second reload in time.
 	go n.Watch(ctx, "settings", time.Hour, func(context.Context) { reloads <- struct{}{} })
-	<-reloads // the initial load
-	deadline := time.After(2 * time.Second)
-	for {
-		// The subscription may not be live yet: publish until it is heard.
-		n.Publish(ctx, "settings")
-		select {
-		case <-reloads:
-			return
-		case <-deadline:
-			t.Fatal("no reload within 2 s of the notice")
-		case <-time.After(50 * time.Millisecond):
-		}
+	<-reloads // the initial load, made once the subscription is live
+	if err := n.Publish(ctx, "settings"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloads:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no reload within 2 s of the notice")
 	}
 }

@@ -58,17 +58,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "code", "code must be the code sent by SMS"))
 		return
 	}
-	if err := s.Codes.CheckCode(r.Context(), *req.Phone, *req.Code); err != nil {
+	// Check the code, do the work, and only then use the code up: a login
+	// that fails on the way leaves the code for the next try.
+	ctx := r.Context()
+	if err := s.Codes.CheckCode(ctx, *req.Phone, *req.Code); err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	u, created, err := s.Users.LoginPhone(r.Context(), *req.Phone)
+	u, created, err := s.Users.LoginPhone(ctx, *req.Phone)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	token, err := s.Tokens.NewToken(r.Context(), u.ID)
+	token, err := s.Tokens.NewToken(ctx, u.ID)
 	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := s.Codes.ConsumeCode(ctx, *req.Phone, *req.Code); err != nil {
+		// Another login with the same code got there first.
+		s.Tokens.RevokeToken(ctx, token)
 		WriteError(w, r, err)
 		return
 	}

@@ -1,6 +1,8 @@
 package http_test
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -45,6 +47,7 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 		if r.status == 200 || time.Now().After(deadline) {
 			break
 		}
+		time.Sleep(5 * time.Millisecond) // polling Redis's expiry of the 20 ms gate
 	}
 	if r.status != 200 {
 		t.Fatalf("second code: got %d %s", r.status, r.raw)
@@ -154,5 +157,72 @@ func TestLogout(t *testing.T) {
 	wantError(t, h.do("POST", "/api/v1/auth/logout", tok, nil), 401, swiper.ELoginRequired)
 	if r := h.do("GET", "/api/v1/me", other, nil); r.status != 200 {
 		t.Errorf("another user's token: got %d; want 200", r.status)
+	}
+}
+
+// flakyTokens is the real token store with one injected fault: the next
+// NewToken fails as if Redis were down.
+type flakyTokens struct {
+	swiper.TokenStore
+	failNext bool
+}
+
+func (f *flakyTokens) NewToken(ctx context.Context, uid int64) (string, error) {
+	if f.failNext {
+		f.failNext = false
+		return "", swiper.Unavailable("test", errors.New("injected fault"))
+	}
+	return f.TokenStore.NewToken(ctx, uid)
+}
+
+// TestFailedLoginKeepsTheCode: a login that fails after the code was
+// checked (here, storing the token) leaves the code for the next try.
+func TestFailedLoginKeepsTheCode(t *testing.T) {
+	var flaky *flakyTokens
+	h := newHarness(t, func(s *swhttp.Server) {
+		flaky = &flakyTokens{TokenStore: s.Tokens, failNext: true}
+		s.Tokens = flaky
+	})
+	const phone = "+8613900000008"
+	h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
+	code := h.sms.code(phone)
+	r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+	wantError(t, r, 503, swiper.EUnavailable)
+	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+	if r.status != 200 {
+		t.Fatalf("retry with the same code: got %d %s; want 200", r.status, r.raw)
+	}
+	// And now it is used up.
+	wantError(t, h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code}), 400, swiper.EInvalidCode)
+}
+
+// TestConcurrentLoginsOneCode: of several logins racing with one code,
+// exactly one gets a token that works.
+func TestConcurrentLoginsOneCode(t *testing.T) {
+	h := newHarness(t)
+	const phone = "+8613900000009"
+	h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
+	code := h.sms.code(phone)
+	results := make(chan response, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			results <- h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+		}()
+	}
+	ok := 0
+	for i := 0; i < 8; i++ {
+		r := <-results
+		switch {
+		case r.status == 200:
+			ok++
+			if me := h.do("GET", "/api/v1/me", r.body["token"].(string), nil); me.status != 200 {
+				t.Errorf("the winning token does not work: %d", me.status)
+			}
+		case r.errCode() != int(swiper.EInvalidCode):
+			t.Errorf("a losing login: %d %s; want 400 code 1001", r.status, r.raw)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d logins succeeded with one code; want 1", ok)
 	}
 }

@@ -18,17 +18,10 @@ import (
 	"github.com/swiperhq/swiper"
 )
 
-// CodeStore is the login-code store this package needs: swiper.CodeStore and
-// the means to withdraw a code that could not be sent.
-type CodeStore interface {
-	swiper.CodeStore
-	ForgetCode(ctx context.Context, phone string) error
-}
-
 // Server serves the client API.
 type Server struct {
 	Users    swiper.UserStore
-	Codes    CodeStore
+	Codes    swiper.CodeStore
 	Tokens   swiper.TokenStore
 	SMS      swiper.SMSSender
 	Clock    swiper.Clock
