@@ -1,7 +1,9 @@
 package swiper
 
 import (
+	"context"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -99,3 +101,25 @@ func (l *LiveSettings) Load() Settings {
 
 // Store replaces the settings in force.
 func (l *LiveSettings) Store(s Settings) { l.v.Store(&s) }
+
+// SettingsFeed keeps a node's LiveSettings in step with the SettingsStore.
+// Reloads are serialised, each reading after the one before it, so a slow
+// read can never put back settings older than what a later read stored.
+type SettingsFeed struct {
+	Store SettingsStore
+	Live  *LiveSettings
+	mu    sync.Mutex
+}
+
+// Reload reads the settings in force from the store into Live and returns
+// them. On error Live keeps what it had.
+func (f *SettingsFeed) Reload(ctx context.Context) (Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.Store.Settings(ctx)
+	if err != nil {
+		return Settings{}, err
+	}
+	f.Live.Store(s)
+	return s, nil
+}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,7 +46,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, logger); err != nil {
+	if err := run(ctx, stop, cfg, logger); err != nil {
 		logger.Error("swiperd stopped", "err", err)
 		os.Exit(1)
 	}
@@ -62,8 +63,10 @@ func newLogger(cfg config.Config) *slog.Logger {
 	return slog.New(h).With("node", cfg.Node)
 }
 
-// run serves until ctx is done, then shuts down gracefully.
-func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// run serves until ctx is done (or a listener fails), then shuts down
+// gracefully: stop accepting, finish requests in flight, stop background
+// work, close the stores. stopSignals restores default signal handling.
+func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.Logger) error {
 	if cfg.AdminToken == "" { // dev only: config.Load refuses this in prod
 		var b [24]byte
 		rand.Read(b[:])
@@ -94,25 +97,32 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
 	clock := swiper.SystemClock{}
 
-	initial, err := settingsStore.Settings(ctx)
-	if err != nil {
+	feed := &swiper.SettingsFeed{Store: settingsStore, Live: swiper.NewLiveSettings(swiper.DefaultSettings())}
+	if _, err := feed.Reload(ctx); err != nil {
 		return err
 	}
-	live := swiper.NewLiveSettings(initial)
-	// Stopped by ctx, at shutdown.
-	go notices.Watch(ctx, admin.SettingsTopic, time.Second, func(ctx context.Context) {
-		set, err := settingsStore.Settings(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reload settings", "err", err)
+	// The node's own context: cancelled when ctx is, or when a listener fails.
+	nodeCtx, cancelNode := context.WithCancel(ctx)
+	defer cancelNode()
+	var background sync.WaitGroup
+	background.Add(1)
+	// Stopped by cancelNode, before the stores close.
+	go func() {
+		defer background.Done()
+		notices.Watch(nodeCtx, admin.SettingsTopic, time.Second, func(ctx context.Context) {
+			before := feed.Live.Load()
+			set, err := feed.Reload(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("reload settings", "err", err)
+				}
+				return
 			}
-			return
-		}
-		if set != live.Load() {
-			log.Info("run-time settings changed", "settings", set.Map())
-		}
-		live.Store(set)
-	})
+			if set != before {
+				log.Info("run-time settings changed", "settings", set.Map())
+			}
+		})
+	}()
 
 	var sender swiper.SMSSender = &sms.Console{Logger: log}
 	if cfg.SMSProvider == "webhook" {
@@ -139,7 +149,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	adm := &admin.Server{
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
-		Live: live, Notices: notices, Clock: clock, Location: cfg.Location(),
+		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location(),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}
 
@@ -158,12 +168,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("swiperd ready", "env", cfg.Env)
 
+	var failed error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case err := <-errc:
-		log.Error("listener failed", "err", err)
+	case failed = <-errc:
+		log.Error("listener failed; shutting down", "err", failed)
 	}
+	stopSignals() // a second Ctrl-C ends the process at once
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for _, l := range servers {
@@ -171,8 +183,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Warn("shutdown", "listener", l.name, "err", err)
 		}
 	}
+	cancelNode()
+	background.Wait()
 	log.Info("stopped")
-	return nil
+	return failed
 }
 
 // listener is one HTTP listener of the node.

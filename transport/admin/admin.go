@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"sort"
 	"strconv"
 	"time"
 
@@ -33,7 +34,7 @@ type Server struct {
 	Users    swiper.UserStore
 	Tokens   swiper.TokenStore
 	Settings swiper.SettingsStore
-	Live     *swiper.LiveSettings // this node's settings in force
+	Feed     *swiper.SettingsFeed // this node's settings in force
 	Notices  Announcer
 	Metrics  http.Handler // the Prometheus exposition handler
 	Clock    swiper.Clock
@@ -69,7 +70,7 @@ func (s *Server) auth(h http.Handler) http.Handler {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
-	swhttp.WriteJSON(w, http.StatusOK, s.Live.Load().Map())
+	swhttp.WriteJSON(w, http.StatusOK, s.Feed.Live.Load().Map())
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
@@ -78,21 +79,31 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		swhttp.WriteError(w, r, err)
 		return
 	}
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same body always reports the same field
 	patch := make(map[string]int, len(obj))
-	for name, raw := range obj {
+	for _, name := range names {
 		var v int
-		if err := swhttp.Field(name, raw, &v); err != nil {
+		if err := swhttp.Field(name, obj[name], &v); err != nil {
 			swhttp.WriteError(w, r, err)
 			return
 		}
 		patch[name] = v
 	}
-	set, err := s.Settings.UpdateSettings(r.Context(), patch)
+	if _, err := s.Settings.UpdateSettings(r.Context(), patch); err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	// Through the feed, not straight into Live, so this node's own watcher
+	// cannot put back what it read before the change.
+	set, err := s.Feed.Reload(r.Context())
 	if err != nil {
 		swhttp.WriteError(w, r, err)
 		return
 	}
-	s.Live.Store(set)
 	// Other nodes also poll, so a lost notice delays the change but never loses it.
 	if err := s.Notices.Publish(r.Context(), SettingsTopic); err != nil {
 		slog.WarnContext(r.Context(), "announce settings change; other nodes will see it at their next poll", "err", err)
