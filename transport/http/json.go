@@ -1,11 +1,14 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -76,7 +79,8 @@ func ErrorBodyOf(err error) ErrorBody {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := swiper.AsError(err)
 	status := StatusOf(e.Code)
-	if status >= 500 {
+	// A client that hung up is not a fault of ours worth an error line.
+	if status >= 500 && r.Context().Err() == nil {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", int(e.Code), "err", err)
 	}
 	if e.Code == swiper.ERateLimited && e.RetryAfterSeconds > 0 {
@@ -99,25 +103,61 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads r's body, at most MaxBodyBytes, into dst, rejecting
-// unknown fields, wrong types and trailing data. An empty body is an error
-// unless emptyOK. Errors are *swiper.Error: EBadRequest (naming the field
-// where one is at fault) or ETooLarge.
+// unknown fields (names match exactly, not case-insensitively as
+// encoding/json would), wrong types and trailing data. An empty body is an
+// error unless emptyOK. Errors are *swiper.Error: EBadRequest (naming the
+// field where one is at fault) or ETooLarge.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		if errors.Is(err, io.EOF) && emptyOK {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if emptyOK {
 			return nil
 		}
+		return decodeError(io.EOF)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
 		return swiper.Errorf(swiper.EBadRequest, "the body must hold exactly one JSON value")
+	}
+	return exactFields(data, dst)
+}
+
+// exactFields rejects an object key that matched one of dst's fields only
+// by ignoring case ("PHONE" for "phone").
+func exactFields(data []byte, dst any) error {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	known := make(map[string]bool, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil // not an object ("null"): decoding already judged it
+	}
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !known[name] {
+			return swiper.FieldError(swiper.EBadRequest, name, "unknown field %q", name)
+		}
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		{call{"POST", "/api/v1/auth/code", false}, "unknown field", "", `{` + phone + `, "x": 1}`, 400, swiper.EBadRequest, "x"},
 		{call{"POST", "/api/v1/auth/code", false}, "wrong type", "", `{"phone": 8613900000031}`, 400, swiper.EBadRequest, "phone"},
 		{call{"POST", "/api/v1/auth/code", false}, "missing phone", "", `{}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "field name in capitals", "", `{"PHONE": "+8613900000031"}`, 400, swiper.EBadRequest, "PHONE"},
 		{call{"POST", "/api/v1/auth/code", false}, "not E.164", "", `{"phone": "13900000031"}`, 400, swiper.EBadRequest, "phone"},
 		{call{"POST", "/api/v1/auth/code", false}, "empty body", "", ``, 400, swiper.EBadRequest, ""},
 		{call{"POST", "/api/v1/auth/code", false}, "oversized", "", big, 413, swiper.ETooLarge, ""},

@@ -44,7 +44,7 @@ func (m *Metrics) Wrap(listener string, h http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		status := strconv.Itoa(sw.status)
-		m.requests.WithLabelValues(listener, route, r.Method, status).Inc()
+		m.requests.WithLabelValues(listener, route, methodLabel(r.Method), status).Inc()
 		m.latency.WithLabelValues(listener, route, status).Observe(time.Since(start).Seconds())
 	})
 }
@@ -71,3 +71,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (the
 // WebSocket upgrade needs its Hijacker).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// methodLabel keeps the method label to a known set: any client can send a
+// made-up method, and each would otherwise become a new time series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}

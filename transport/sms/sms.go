@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -24,9 +26,11 @@ type Console struct {
 
 var _ swiper.SMSSender = (*Console)(nil)
 
-// SendCode logs the code.
+// SendCode logs the code. The phone and code are written into the message
+// itself, so the line reads the same in text and JSON logs, and at warning
+// level, so it shows at any log level but error.
 func (c *Console) SendCode(ctx context.Context, phone, code string) error {
-	c.Logger.LogAttrs(ctx, slog.LevelInfo, "login code (console SMS provider)", slog.String("phone", phone), slog.String("code", code))
+	c.Logger.WarnContext(ctx, "login code (console SMS provider, dev only): phone="+phone+" code="+code)
 	return nil
 }
 
@@ -62,6 +66,11 @@ func (w *Webhook) SendCode(ctx context.Context, phone, code string) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// Not the *url.Error itself: the gateway's URL may carry a key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return &swiper.Error{Code: swiper.ESMSFailed, Op: op, Message: "could not send the code", Err: err}
 	}
 	resp.Body.Close()
