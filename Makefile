@@ -24,9 +24,9 @@ run: services
 	$(WITH_ENV) $(BIN)/swiperctl seed -users $(SEED_USERS) -if-empty
 	@echo
 	@echo "Swiper is starting on http://127.0.0.1:8080 (admin API on http://127.0.0.1:9090)."
-	@echo "Log in as a demo user (phones +8619000000000 and up); the code appears in the log below:"
-	@echo "  curl -s -X POST localhost:8080/api/v1/auth/code  -d '{\"phone\":\"+8619000000000\"}'"
-	@echo "  curl -s -X POST localhost:8080/api/v1/auth/login -d '{\"phone\":\"+8619000000000\",\"code\":\"<code>\"}'"
+	@echo "Log in as a demo user (phones +9990000000000 and up); the code appears in the log below:"
+	@echo "  curl -s -X POST localhost:8080/api/v1/auth/code  -d '{\"phone\":\"+9990000000000\"}'"
+	@echo "  curl -s -X POST localhost:8080/api/v1/auth/login -d '{\"phone\":\"+9990000000000\",\"code\":\"<code>\"}'"
 	@echo
 	$(WITH_ENV) exec $(BIN)/swiperd -config cluster-config/single.yaml
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"time"
@@ -134,7 +135,7 @@ func check(ctx context.Context, cfg config.Config, args []string) error {
 	if *only != "postgres" {
 		rdb, err := redis.Open(ctx, cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("redis %s: %w", cfg.RedisURL, err)
+			return fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
 		}
 		rdb.Close()
 	}
@@ -142,4 +143,13 @@ func check(ctx context.Context, cfg config.Config, args []string) error {
 		fmt.Println("ok")
 	}
 	return nil
+}
+
+// redactURL hides a URL's password, for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
 }

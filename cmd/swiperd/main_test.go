@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,11 +65,11 @@ func startNode(t *testing.T, dbURL, redisPrefix string, env ...string) *node {
 func startProcess(t *testing.T, dbURL, redisPrefix string, env ...string) *node {
 	t.Helper()
 	n := &node{t: t, exited: make(chan struct{}), logSignal: make(chan struct{}, 1)}
-	n.client, n.admin = "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
 	n.cmd = exec.Command(binary, "-config", "../../cluster-config/single.yaml")
+	// Port 0: the kernel picks free ports and the node logs them.
 	n.cmd.Env = append(os.Environ(),
 		"SWIPER_DATABASE_URL="+dbURL, "SWIPER_REDIS_URL="+redistest.URL(), "SWIPER_REDIS_PREFIX="+redisPrefix,
-		"SWIPER_HTTP_ADDR="+n.client, "SWIPER_ADMIN_ADDR="+n.admin, "SWIPER_ADMIN_TOKEN=", "SWIPER_ENV=", "SWIPER_SMS_PROVIDER=")
+		"SWIPER_HTTP_ADDR=127.0.0.1:0", "SWIPER_ADMIN_ADDR=127.0.0.1:0", "SWIPER_ADMIN_TOKEN=", "SWIPER_ENV=", "SWIPER_SMS_PROVIDER=")
 	n.cmd.Env = append(n.cmd.Env, env...)
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
@@ -96,18 +97,7 @@ func startProcess(t *testing.T, dbURL, redisPrefix string, env ...string) *node 
 			t.Logf("swiperd log:\n%s", n.logText())
 		}
 	})
-	n.client, n.admin = "http://"+n.client, "http://"+n.admin
 	return n
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
 }
 
 func (n *node) logText() string {
@@ -140,6 +130,8 @@ func (n *node) waitLog(re *regexp.Regexp) string {
 func (n *node) waitReady() {
 	n.t.Helper()
 	n.adminTok = n.waitLog(regexp.MustCompile(`admin_token=(\S+)`))
+	n.client = "http://" + n.waitLog(regexp.MustCompile(`listener=client addr=(\S+)`))
+	n.admin = "http://" + n.waitLog(regexp.MustCompile(`listener=admin addr=(\S+)`))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(n.client + "/readyz")
@@ -300,8 +292,14 @@ func TestProdRefusesInsecureDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(binary)
-			cmd.Env = append(os.Environ(), "SWIPER_ADMIN_TOKEN=", "SWIPER_SMS_PROVIDER=")
+			// Should the refusal regress, the node must not get far: no
+			// database to reach, ports of its own, and a deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary)
+			cmd.Env = append(os.Environ(), "SWIPER_ADMIN_TOKEN=", "SWIPER_SMS_PROVIDER=",
+				"SWIPER_DATABASE_URL=postgres://nobody@127.0.0.1:1/none?sslmode=disable",
+				"SWIPER_HTTP_ADDR=127.0.0.1:0", "SWIPER_ADMIN_ADDR=127.0.0.1:0")
 			cmd.Env = append(cmd.Env, tt.env...)
 			out, err := cmd.CombinedOutput()
 			if err == nil {

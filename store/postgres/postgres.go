@@ -112,9 +112,10 @@ func SchemaVersion() string {
 	return b.String()
 }
 
-// EnsureDatabase creates the database named in dsn if it does not exist,
-// connecting to the server's "postgres" database to do so. Several callers
-// may race; all of them succeed.
+// EnsureDatabase creates the database named in dsn if it does not exist.
+// Only then does it connect to the server's "postgres" database, so a role
+// that may connect to nothing but its own database is fine once that
+// exists. Several callers may race; all of them succeed.
 func EnsureDatabase(ctx context.Context, dsn string) error {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -124,18 +125,19 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	if name == "" {
 		return errors.New("postgres: database url names no database")
 	}
+	db, err := Open(ctx, dsn)
+	if err == nil {
+		db.Close()
+		return nil
+	}
+	if !isCode(err, "3D000") { // invalid_catalog_name: no such database
+		return err
+	}
 	admin, err := Open(ctx, WithDatabase(dsn, "postgres"))
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
-	var exists bool
-	if err := admin.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
-		return fmt.Errorf("postgres: look up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
 	_, err = admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
 	if err != nil && !isCode(err, "42P04", "23505") { // duplicate_database; unique_violation when two creators race
 		return fmt.Errorf("postgres: create database %s: %w", name, err)

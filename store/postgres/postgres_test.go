@@ -126,8 +126,11 @@ func TestUserNotFound(t *testing.T) {
 	}
 }
 
-// TestUpdateUserSerialises: two patches that are each valid alone but not
-// together (min above the other's max) cannot both be stored.
+// TestUpdateUserSerialises: two patches that are each valid against the
+// stored row but not together (a minimum above the other's maximum) race.
+// Each must see the other's result: exactly one succeeds, the other gets
+// invalid_profile, and the row holds the winner's change. Without the row
+// lock both would succeed and one change would be lost.
 func TestUpdateUserSerialises(t *testing.T) {
 	db := pgtest.MustOpenDB(t)
 	users := postgres.NewUserStore(db)
@@ -136,19 +139,39 @@ func TestUpdateUserSerialises(t *testing.T) {
 	today := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 20; i++ {
 		lo, hi := 18, 100
-		users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MinDatingAge: &lo, MaxDatingAge: &hi}, today)
+		if _, err := users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MinDatingAge: &lo, MaxDatingAge: &hi}, today); err != nil {
+			t.Fatal(err)
+		}
 		minAge, maxAge := 60, 30
 		var wg sync.WaitGroup
+		var errMin, errMax error
 		wg.Add(2)
-		go func() { defer wg.Done(); users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MinDatingAge: &minAge}, today) }()
-		go func() { defer wg.Done(); users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MaxDatingAge: &maxAge}, today) }()
+		go func() {
+			defer wg.Done()
+			_, errMin = users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MinDatingAge: &minAge}, today)
+		}()
+		go func() {
+			defer wg.Done()
+			_, errMax = users.UpdateUser(ctx, u.ID, &swiper.UserPatch{MaxDatingAge: &maxAge}, today)
+		}()
 		wg.Wait()
 		got, err := users.User(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Profile.MinDatingAge > got.Profile.MaxDatingAge {
-			t.Fatalf("round %d: stored min %d > max %d", i, got.Profile.MinDatingAge, got.Profile.MaxDatingAge)
+		p := got.Profile
+		switch {
+		case errMin == nil && swiper.ErrorCode(errMax) == swiper.EInvalidProfile:
+			if p.MinDatingAge != 60 || p.MaxDatingAge != 100 {
+				t.Fatalf("round %d: min won but the row holds %d–%d; want 60–100", i, p.MinDatingAge, p.MaxDatingAge)
+			}
+		case errMax == nil && swiper.ErrorCode(errMin) == swiper.EInvalidProfile:
+			if p.MinDatingAge != 18 || p.MaxDatingAge != 30 {
+				t.Fatalf("round %d: max won but the row holds %d–%d; want 18–30", i, p.MinDatingAge, p.MaxDatingAge)
+			}
+		default:
+			t.Fatalf("round %d: min patch %v, max patch %v; want exactly one to fail with invalid_profile (row %d–%d)",
+				i, errMin, errMax, p.MinDatingAge, p.MaxDatingAge)
 		}
 	}
 }

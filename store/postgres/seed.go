@@ -30,13 +30,17 @@ type SeedResult struct {
 	Elapsed               time.Duration
 }
 
-// seedPhonePrefix starts every seeded phone: +86 19x xxxx xxxx, a range of
-// Chinese mobile numbers, numbered from 0 so each seeding run continues where
-// the last one stopped.
-const seedPhonePrefix = "+8619"
+// Seeded phones are +999 followed by ten digits, numbered from 0 so each
+// seeding run continues where the last one stopped. Country code 999 is
+// reserved and assigned to no one, so a demo user never shares a number
+// with a real phone.
+const (
+	seedPhonePrefix = "+999"
+	seedPhoneDigits = 10
+)
 
 // SeedPhone returns the phone number of the n-th seeded user.
-func SeedPhone(n int) string { return fmt.Sprintf("%s%09d", seedPhonePrefix, n) }
+func SeedPhone(n int) string { return fmt.Sprintf("%s%0*d", seedPhonePrefix, seedPhoneDigits, n) }
 
 // Seed bulk-loads realistic users with COPY: names, both sexes, birthdays 18
 // to 60 years back, a few dozen cities of very different sizes, dating
@@ -50,20 +54,6 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	if today.IsZero() {
 		today = time.Now().UTC()
 	}
-	var maxPhone *string
-	if err := db.GetContext(ctx, &maxPhone,
-		`SELECT max(phone) FROM users WHERE phone >= $1 AND phone < $2`, seedPhonePrefix, seedPhonePrefix+":"); err != nil {
-		return SeedResult{}, fmt.Errorf("seed: find seeded phones: %w", err)
-	}
-	first := 0
-	if maxPhone != nil {
-		n, err := strconv.Atoi((*maxPhone)[len(seedPhonePrefix):])
-		if err != nil {
-			return SeedResult{}, fmt.Errorf("seed: unexpected phone %q", *maxPhone)
-		}
-		first = n + 1
-	}
-
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return SeedResult{}, err
@@ -80,6 +70,21 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 		(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM users_id_seq)) FROM users`).Scan(&existing, &base); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: %w", err)
 	}
+	var maxPhone *string
+	if err := tx.GetContext(ctx, &maxPhone,
+		`SELECT max(phone) FROM users WHERE phone >= $1 AND phone < $2 AND length(phone) = $3`,
+		seedPhonePrefix, seedPhonePrefix+":", len(seedPhonePrefix)+seedPhoneDigits); err != nil {
+		return SeedResult{}, fmt.Errorf("seed: find seeded phones: %w", err)
+	}
+	first := 0
+	if maxPhone != nil {
+		n, err := strconv.Atoi((*maxPhone)[len(seedPhonePrefix):])
+		if err != nil {
+			return SeedResult{}, fmt.Errorf("seed: unexpected phone %q", *maxPhone)
+		}
+		first = n + 1
+	}
+
 	if _, err := tx.ExecContext(ctx, `SELECT setval('users_id_seq', $1)`, base+int64(opt.Users)); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: reserve ids: %w", err)
 	}

@@ -52,7 +52,9 @@ func TestSeedIsDeterministic(t *testing.T) {
 		}
 	}
 	c := pgtest.MustOpenDB(t)
-	postgres.Seed(ctx, c, postgres.SeedOptions{Users: 500, Seed: 8, Today: seedDay})
+	if _, err := postgres.Seed(ctx, c, postgres.SeedOptions{Users: 500, Seed: 8, Today: seedDay}); err != nil {
+		t.Fatal(err)
+	}
 	same := 0
 	for i, r := range seeded(t, c, 0) {
 		if r == ra[i] {

@@ -42,10 +42,9 @@ type Config struct {
 	LogFormat string `yaml:"log_format"` // text or json
 
 	// Secrets: environment only.
-	AdminToken     string `yaml:"-"`
-	COSSecretID    string `yaml:"-"`
-	COSSecretKey   string `yaml:"-"`
-	AdminTokenAuto bool   `yaml:"-"` // the admin token was generated (dev mode)
+	AdminToken   string `yaml:"-"`
+	COSSecretID  string `yaml:"-"`
+	COSSecretKey string `yaml:"-"`
 }
 
 // Defaults returns the configuration before any file or environment.

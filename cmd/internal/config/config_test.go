@@ -93,11 +93,6 @@ func TestLoadDefaults(t *testing.T) {
 			}
 		})
 	}
-	t.Run("AdminTokenAuto", func(t *testing.T) {
-		if c.AdminTokenAuto {
-			t.Errorf("AdminTokenAuto = true; want false before any token is generated")
-		}
-	})
 	t.Run("same as Defaults", func(t *testing.T) {
 		if d := config.Defaults(); c != d {
 			t.Errorf("Load(\"\", empty env) = %+v; want Defaults() %+v", c, d)
