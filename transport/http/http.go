@@ -68,7 +68,8 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}{ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
 }
 
-// Methods is methods, for other listeners' routes.
+// Methods routes one path by method for other listeners (the admin API),
+// answering other methods with a JSON 405 that lists the allowed ones.
 func Methods(m map[string]http.HandlerFunc) http.Handler { return methods(m) }
 
 // NotFound answers any unknown path with a JSON 404.
