@@ -203,15 +203,24 @@ func TestConcurrentLoginsOneCode(t *testing.T) {
 	const phone = "+8613900000009"
 	h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
 	code := h.sms.code(phone)
-	results := make(chan response, 8)
+	type result struct {
+		r   response
+		err error
+	}
+	results := make(chan result, 8)
 	for i := 0; i < 8; i++ {
 		go func() {
-			results <- h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+			r, err := h.try("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+			results <- result{r, err}
 		}()
 	}
 	ok := 0
 	for i := 0; i < 8; i++ {
-		r := <-results
+		res := <-results
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		r := res.r
 		switch {
 		case r.status == 200:
 			ok++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,9 +123,25 @@ func (r response) errField() string {
 	return f
 }
 
-// do sends a request; body is sent as is when a string, else as JSON.
+// do sends a request; body is sent as is when a string, else as JSON. It
+// fails the test on a transport error or a body that is not JSON, so call
+// it from the test's goroutine only; other goroutines use try.
 func (h *harness) do(method, path, token string, body any) response {
 	h.t.Helper()
+	r, err := h.try(method, path, token, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(r.raw) > 0 {
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			h.t.Errorf("%s %s: Content-Type = %q; want application/json", method, path, ct)
+		}
+	}
+	return r
+}
+
+// try is do for any goroutine: it reports failures as errors.
+func (h *harness) try(method, path, token string, body any) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -138,27 +155,24 @@ func (h *harness) do(method, path, token string, body any) response {
 	}
 	req, err := http.NewRequest(method, h.url+path, rd)
 	if err != nil {
-		h.t.Fatal(err)
+		return response{}, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
-			h.t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
-		}
-		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			h.t.Errorf("%s %s: Content-Type = %q; want application/json", method, path, ct)
+			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, raw)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // wantError checks that r is an error response with this status and code.
