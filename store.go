@@ -29,9 +29,9 @@ type UserStore interface {
 type SettingsStore interface {
 	// Settings returns the settings in force.
 	Settings(ctx context.Context) (Settings, error)
-	// UpdateSettings applies patch (see Settings.With) atomically and returns
-	// the settings now in force.
-	UpdateSettings(ctx context.Context, patch map[string]int) (Settings, error)
+	// UpdateSettings applies patch (see Settings.With) atomically. Read the
+	// result back with Settings (or a SettingsFeed's Reload).
+	UpdateSettings(ctx context.Context, patch map[string]int) error
 }
 
 // CodeStore keeps one-time login codes (store/redis).

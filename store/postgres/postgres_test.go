@@ -183,13 +183,16 @@ func TestSettingsStore(t *testing.T) {
 	if err != nil || got != swiper.DefaultSettings() {
 		t.Fatalf("Settings = %+v, %v; want the defaults", got, err)
 	}
-	if _, err := s.UpdateSettings(ctx, map[string]int{"rewind_per_day": 7, "bogus": 1}); swiper.ErrorCode(err) != swiper.EBadRequest {
+	if err := s.UpdateSettings(ctx, map[string]int{"rewind_per_day": 7, "bogus": 1}); swiper.ErrorCode(err) != swiper.EBadRequest {
 		t.Fatalf("UpdateSettings with an unknown name: %v; want code %d", err, swiper.EBadRequest)
 	}
 	if got, _ := s.Settings(ctx); got != swiper.DefaultSettings() {
 		t.Fatalf("a rejected update changed the settings to %+v", got)
 	}
-	got, err = s.UpdateSettings(ctx, map[string]int{"rewind_per_day": 7})
+	if err := s.UpdateSettings(ctx, map[string]int{"rewind_per_day": 7}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Settings(ctx)
 	want := swiper.DefaultSettings()
 	want.RewindPerDay = 7
 	if err != nil || got != want {

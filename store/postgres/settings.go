@@ -41,26 +41,23 @@ func (s *SettingsStore) Settings(ctx context.Context) (swiper.Settings, error) {
 	return set, nil
 }
 
-// UpdateSettings applies patch atomically and returns the settings in force.
-func (s *SettingsStore) UpdateSettings(ctx context.Context, patch map[string]int) (swiper.Settings, error) {
+// UpdateSettings applies patch atomically.
+func (s *SettingsStore) UpdateSettings(ctx context.Context, patch map[string]int) error {
 	const op = "postgres.UpdateSettings"
 	if _, err := swiper.DefaultSettings().With(patch); err != nil {
-		return swiper.Settings{}, err
+		return err
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return swiper.Settings{}, wrap(op, err)
+		return wrap(op, err)
 	}
 	defer tx.Rollback()
 	for name, v := range patch {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO settings (name, value) VALUES ($1, $2)
 			ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, name, v); err != nil {
-			return swiper.Settings{}, wrap(op, err)
+			return wrap(op, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return swiper.Settings{}, wrap(op, err)
-	}
-	return s.Settings(ctx)
+	return wrap(op, tx.Commit())
 }

@@ -93,7 +93,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		}
 		patch[name] = v
 	}
-	if _, err := s.Settings.UpdateSettings(r.Context(), patch); err != nil {
+	if err := s.Settings.UpdateSettings(r.Context(), patch); err != nil {
 		swhttp.WriteError(w, r, err)
 		return
 	}

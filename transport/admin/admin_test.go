@@ -249,7 +249,7 @@ func TestSettingsPollWithoutNotice(t *testing.T) {
 	loads := h.watchAsOtherNode(100 * time.Millisecond)
 	<-loads
 	// Straight to the database: no notice is published.
-	if _, err := h.settings.UpdateSettings(context.Background(), map[string]int{"rewind_window_seconds": 60}); err != nil {
+	if err := h.settings.UpdateSettings(context.Background(), map[string]int{"rewind_window_seconds": 60}); err != nil {
 		t.Fatal(err)
 	}
 	want := swiper.DefaultSettings()
