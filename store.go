@@ -15,6 +15,9 @@ type UserStore interface {
 	LoginPhone(ctx context.Context, phone string) (u *User, created bool, err error)
 	// User returns the user with this id.
 	User(ctx context.Context, id int64) (*User, error)
+	// Users returns the users with these ids, in the order of ids; ids with
+	// no user are left out.
+	Users(ctx context.Context, ids []int64) ([]*User, error)
 	// UpdateUser validates patch against the stored user (see UserPatch.Apply)
 	// and stores the result atomically; on error nothing is changed.
 	UpdateUser(ctx context.Context, id int64, patch *UserPatch, today time.Time) (*User, error)

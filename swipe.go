@@ -1,0 +1,192 @@
+package swiper
+
+import (
+	"context"
+	"time"
+)
+
+// Mark is what one user thought of another.
+type Mark string
+
+// The marks a swipe can carry.
+const (
+	Like      Mark = "like"
+	Superlike Mark = "superlike"
+	Dislike   Mark = "dislike"
+)
+
+// ParseMark checks a mark from a request (EBadRequest, field "mark").
+func ParseMark(s string) (Mark, error) {
+	switch m := Mark(s); m {
+	case Like, Superlike, Dislike:
+		return m, nil
+	}
+	return "", FieldError(EBadRequest, "mark", "mark must be like, superlike or dislike")
+}
+
+// Likes reports whether the mark is a like of either kind: the marks that
+// can make a match and that the swiped person sees in liked-me.
+func (m Mark) Likes() bool { return m == Like || m == Superlike }
+
+// Score is what a swipe with this mark adds to the swiped person's hot
+// ranking score (API.md: like +5, superlike +7, dislike −5).
+func (m Mark) Score() int64 {
+	switch m {
+	case Like:
+		return 5
+	case Superlike:
+		return 7
+	case Dislike:
+		return -5
+	}
+	return 0
+}
+
+// Swipe is one user's verdict on another. A user swipes a person at most
+// once; a rewind deletes the swipe.
+type Swipe struct {
+	UID  int64 // who swiped
+	SID  int64 // who was swiped
+	Mark Mark
+	At   time.Time
+}
+
+// CheckSwipe applies the rules that need no state: no self swipe, a valid id.
+func CheckSwipe(uid, sid int64) error {
+	if sid <= 0 {
+		return FieldError(EBadRequest, "sid", "sid must be a user id")
+	}
+	if uid == sid {
+		return FieldError(ESelfSwipe, "sid", "you cannot swipe yourself")
+	}
+	return nil
+}
+
+// SwipeResult is the answer to a swipe.
+type SwipeResult struct {
+	Matched bool
+	Friend  *User // set when Matched
+}
+
+// Rewound is the answer to a rewind: the swipe that was undone.
+type Rewound struct {
+	SID            int64
+	Mark           Mark
+	Unmatched      bool // the swipe had made a friendship, now gone
+	RemainingToday int
+}
+
+// Candidate is a recommended user.
+type Candidate struct {
+	User
+	SuperlikedMe bool
+}
+
+// Liker is someone who liked the caller and whom the caller has not swiped.
+type Liker struct {
+	User
+	Mark Mark
+	At   time.Time
+}
+
+// Friend is a user the caller matched with.
+type Friend struct {
+	User
+	Since time.Time
+}
+
+// Ranked is a user on the hot ranking.
+type Ranked struct {
+	User
+	Score int64
+	Rank  int // 1 for the top
+}
+
+// PendingLike is a like a user received and has not answered.
+type PendingLike struct {
+	From int64
+	Mark Mark
+	At   time.Time
+}
+
+// SocialState is what a user's actor loads when it is activated.
+type SocialState struct {
+	VIPLevel int
+	Swiped   []int64 // everyone the user swiped, ascending
+	LastAt   time.Time
+	Pending  []PendingLike // oldest first
+	Friends  []int64       // ascending
+	// RewindsUsed and SuperlikesUsed count what the user used on Day.
+	Day            time.Time
+	RewindsUsed    int
+	SuperlikesUsed int
+}
+
+// RewindOutcome is what the store did for a rewind.
+type RewindOutcome struct {
+	Used      int  // rewinds used today, this one included
+	Unmatched bool // a friendship was deleted
+	// TheirLike is the swiped person's like of the caller, if they liked
+	// them: unanswered again now.
+	TheirLike *PendingLike
+}
+
+// ActorInfo describes a live user actor (admin API).
+type ActorInfo struct {
+	UserID       int64
+	Node         string
+	Active       bool
+	Swiped       int
+	PendingLikes int
+	Friends      int
+	RewindsToday int
+	Sessions     int
+	ActivatedAt  time.Time
+}
+
+// SocialStore keeps swipes, friendships and rewind quotas (store/postgres).
+// Its callers are user actors: each user's writes come from one actor at a
+// time, but the store stays correct when two actors of one user overlap
+// (writes are idempotent or versioned).
+//
+// Errors: ENotFound (an unknown caller), EInvalidSID, EAlreadySwiped,
+// ERewindLimit, ENothingToRewind, ENotFriend, EUnavailable, EInternal.
+type SocialStore interface {
+	// LoadSocial returns the user's social state; day is today, for the
+	// daily counters, and dayStart the instant today began.
+	LoadSocial(ctx context.Context, uid int64, day, dayStart time.Time) (*SocialState, error)
+	// Swipe stores s durably (EInvalidSID if s.SID is no user,
+	// EAlreadySwiped if the pair exists). When s likes someone who liked
+	// s.UID, it also makes their friendship, exactly once however the two
+	// swipes race, and reports matched. Of two likes racing each other, at
+	// least one reports matched.
+	Swipe(ctx context.Context, s Swipe) (matched bool, err error)
+	// LastSwipe returns the user's most recent swipe, or nil.
+	LastSwipe(ctx context.Context, uid int64) (*Swipe, error)
+	// Rewind deletes swipe s (ENothingToRewind if it is gone) and any
+	// friendship it made, and counts a rewind on day unless limit are used
+	// (ERewindLimit), all in one transaction.
+	Rewind(ctx context.Context, s Swipe, day time.Time, limit int) (RewindOutcome, error)
+	// Unmatch deletes the friendship of uid and fid (ENotFriend if none).
+	Unmatch(ctx context.Context, uid, fid int64) error
+	// Recommendations returns up to limit users matching uid's preferences
+	// whom uid has not swiped: first those who superliked uid, newest first,
+	// then others. today is the date ages are reckoned on.
+	Recommendations(ctx context.Context, uid int64, today time.Time, limit int) ([]Candidate, error)
+	// LikedMe returns who liked uid and is not swiped by uid, newest first.
+	LikedMe(ctx context.Context, uid int64) ([]Liker, error)
+	// Friends returns uid's friends, newest friendship first.
+	Friends(ctx context.Context, uid int64) ([]Friend, error)
+	// Friend returns friend fid of uid (ENotFriend if they are not friends).
+	Friend(ctx context.Context, uid, fid int64) (*User, error)
+}
+
+// Ranking keeps the hot ranking (store/redis): a score per swiped user.
+//
+// Errors: EUnavailable.
+type Ranking interface {
+	// AddScore adds delta to uid's score.
+	AddScore(ctx context.Context, uid int64, delta int64) error
+	// Top returns up to n user ids with their scores, best first.
+	Top(ctx context.Context, n int) (ids []int64, scores []int64, err error)
+}
