@@ -1,6 +1,6 @@
 // Package postgres keeps Swiper's durable state in PostgreSQL, the source of
-// truth: users and profiles, swipes, friendships and run-time settings. It
-// uses sqlx over lib/pq and migrates its own schema.
+// truth: users and profiles, swipes, friendships, rewind quotas and run-time
+// settings. It uses sqlx over lib/pq and migrates its own schema.
 //
 // It depends on the root package only.
 package postgres

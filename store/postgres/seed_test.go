@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -174,4 +175,122 @@ func BenchmarkSeed(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// TestSeedSwipes: each swiper swipes the first users of its own
+// recommendations, in that order, and mutual likes are friends.
+func TestSeedSwipes(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.MustOpenDB(t)
+	const users, swipes, swipers = 3000, 40, 100
+	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: users, Seed: 5, Today: seedDay, Swipes: swipes, Swipers: swipers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM swipes`); res.Swipes != n || n < swipers*swipes/2 {
+		t.Errorf("SeedResult.Swipes = %d, %d stored; want them equal and at least %d", res.Swipes, n, swipers*swipes/2)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid > $1`, swipers); n != 0 {
+		t.Errorf("%d swipes by users after the first %d; want none", n, swipers)
+	}
+
+	type row struct {
+		ID                   int64
+		Sex, Location        string
+		Birthday             time.Time
+		DatingSex, DatingLoc string
+		MinAge, MaxAge, VIP  int
+	}
+	var all []row
+	if err := db.Select(&all, `SELECT id, sex, location, birthday, dating_sex AS datingsex, dating_location AS datingloc,
+		min_dating_age AS minage, max_dating_age AS maxage, vip_level AS vip FROM users ORDER BY birthday, id`); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]row{}
+	for _, u := range all {
+		byID[u.ID] = u
+	}
+	social := postgres.NewSocialStore(db)
+	defer social.Close()
+	marks := map[string]int{}
+	for uid := int64(1); uid <= swipers; uid++ {
+		me := byID[uid]
+		loc := me.DatingLoc
+		if loc == "" {
+			loc = me.Location
+		}
+		var want []int64
+		for _, c := range all {
+			age := swiper.AgeOn(c.Birthday, seedDay)
+			if c.ID != uid && c.Location == loc && (me.DatingSex == "any" || c.Sex == me.DatingSex) &&
+				age >= me.MinAge && age <= me.MaxAge && len(want) < swipes {
+				want = append(want, c.ID)
+			}
+		}
+		var got []struct {
+			SID  int64     `db:"sid"`
+			Mark string    `db:"mark"`
+			At   time.Time `db:"created_at"`
+		}
+		if err := db.Select(&got, `SELECT sid, mark, created_at FROM swipes WHERE uid = $1 ORDER BY created_at`, uid); err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []int64
+		for _, g := range got {
+			gotIDs = append(gotIDs, g.SID)
+			marks[g.Mark]++
+			if g.Mark == "superlike" && me.VIP < swiper.VIPSuperlike {
+				t.Errorf("user %d at VIP %d superliked", uid, me.VIP)
+			}
+			if !g.At.Before(seedDay) || g.At.Before(seedDay.AddDate(0, 0, -30)) {
+				t.Errorf("user %d swiped at %v; want within the 30 days before %v", uid, g.At, seedDay)
+			}
+		}
+		if !slices.Equal(gotIDs, want) {
+			t.Fatalf("user %d swiped %v in time order; want its first candidates %v", uid, gotIDs, want)
+		}
+		cands, err := social.Recommendations(ctx, uid, seedDay, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cands {
+			if slices.Contains(gotIDs, c.ID) {
+				t.Errorf("user %d is recommended %d, whom it swiped", uid, c.ID)
+			}
+		}
+	}
+	if total := marks["like"] + marks["dislike"] + marks["superlike"]; marks["like"] < total*6/10 || marks["dislike"] < total/10 || marks["superlike"] == 0 || marks["superlike"] > total/20 {
+		t.Errorf("marks %v; want mostly likes, some dislikes, a few superlikes", marks)
+	}
+	mutual := countRows(t, db, `SELECT count(*) FROM swipes a JOIN swipes b ON b.uid = a.sid AND b.sid = a.uid
+		WHERE a.uid < a.sid AND a.mark <> 'dislike' AND b.mark <> 'dislike'`)
+	if n := countRows(t, db, `SELECT count(*) FROM friendships`); n != mutual || res.Friendships != n || n == 0 {
+		t.Errorf("%d friendships (SeedResult %d); want one per mutual like, %d (and some)", n, res.Friendships, mutual)
+	}
+	var indexes []string
+	db.Select(&indexes, `SELECT indexname FROM pg_indexes WHERE tablename = 'swipes' ORDER BY indexname`)
+	if want := []string{"swipes_pkey", "swipes_sid", "swipes_superliked"}; !slices.Equal(indexes, want) {
+		t.Errorf("swipes indexes = %v; want %v", indexes, want)
+	}
+
+	// The same seed on the same database state gives the same swipes.
+	other := pgtest.MustOpenDB(t)
+	if _, err := postgres.Seed(ctx, other, postgres.SeedOptions{Users: users, Seed: 5, Today: seedDay, Swipes: swipes, Swipers: swipers}); err != nil {
+		t.Fatal(err)
+	}
+	const digest = `SELECT md5(string_agg(uid || ' ' || sid || ' ' || mark || ' ' || created_at, ',' ORDER BY uid, sid)) FROM swipes`
+	var a, b string
+	db.Get(&a, digest)
+	other.Get(&b, digest)
+	if a != b || a == "" {
+		t.Errorf("swipes differ between two runs with one seed")
+	}
+
+	// Seeding again without swipes adds none, and keeps the indexes.
+	if r, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: 100, Seed: 6, Today: seedDay}); err != nil || r.Swipes != 0 {
+		t.Errorf("Seed without swipes = %+v, %v; want no swipes", r, err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM swipes`); n != res.Swipes {
+		t.Errorf("%d swipes after a seed without swipes; want %d", n, res.Swipes)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/swiperhq/swiper"
 )
 
@@ -102,6 +104,34 @@ func (s *UserStore) LoginPhone(ctx context.Context, phone string) (*swiper.User,
 // User returns the user with this id.
 func (s *UserStore) User(ctx context.Context, id int64) (*swiper.User, error) {
 	return s.get(ctx, s.db, "postgres.User", id, false)
+}
+
+// Users returns the users with these ids, in the order of ids, leaving out
+// ids with no user. One query serves any number of ids; an id asked for twice
+// appears twice, each a copy of its own.
+func (s *UserStore) Users(ctx context.Context, ids []int64) ([]*swiper.User, error) {
+	const op = "postgres.Users"
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []userRow
+	// The array travels as text ("{1,2,3}"), which binary_parameters leaves
+	// alone: lib/pq sends only []byte values in binary.
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(ids))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	byID := make(map[int64]*userRow, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	users := make([]*swiper.User, 0, len(rows))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			users = append(users, r.user())
+		}
+	}
+	return users, nil
 }
 
 type queryer interface {
