@@ -1,6 +1,8 @@
 // Package redis keeps Swiper's short-lived and shared state in Redis: login
-// codes, login tokens and the notices that tell every node a run-time setting
-// changed. Nothing here is the only copy of anything that must survive.
+// codes, login tokens, the hot ranking and the notices that tell every node a
+// run-time setting changed. Nothing here is the only copy of anything that
+// must survive: the ranking's scores follow from the swipes, which
+// PostgreSQL keeps.
 //
 // It depends on the root package only. Every key starts with a prefix, so
 // tests (and several deployments) can share one Redis.
@@ -47,6 +49,10 @@ func Open(ctx context.Context, url string) (*goredis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every call stops at its context's deadline, not only at the client's
+	// read timeout: a Redis that accepts but never answers must not hold a
+	// request longer than its caller allows.
+	opt.ContextTimeoutEnabled = true
 	rdb := goredis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
