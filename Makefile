@@ -53,8 +53,13 @@ bench: services
 	$(WITH_ENV) $(GO) test -run '^$$' -bench . -benchmem ./...
 
 # proto: regenerate actors/actorpb from its .proto files (protoc from Debian's protobuf-compiler)
+# (installed with apt when missing) and protoc-gen-go, pinned to go.mod's
+# google.golang.org/protobuf, from the module proxy.
+PROTOC_GEN_GO_VERSION = $(shell go list -m -f '{{.Version}}' google.golang.org/protobuf)
 proto:
-	@echo "no protobuf messages yet"
+	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; sudo -n true 2>/dev/null && SUDO=sudo; $$SUDO apt-get install -y protobuf-compiler; }
+	GOBIN=$(CURDIR)/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	cd actors/actorpb && PATH="$(CURDIR)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative *.proto
 
 # cluster: three local nodes (arrives with the multi-node issue)
 cluster:

@@ -1,0 +1,225 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/actorpb"
+)
+
+// Client calls user actors through the cluster, wherever they live, and
+// speaks the root package's types: it is what transport/http's Social
+// interface is wired to.
+type Client struct {
+	Cluster *cluster.Cluster
+	// Timeout bounds one call, activation included.
+	Timeout time.Duration
+}
+
+func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, error) {
+	const op = "user.call"
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, swiper.Unavailable(op, err)
+	}
+	res, err := c.Cluster.Request(strconv.FormatInt(uid, 10), Kind, req,
+		cluster.WithTimeout(timeout), cluster.WithRetryCount(4),
+		cluster.WithRetryAction(func(i int) int {
+			time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
+			return i + 1
+		}))
+	if err != nil {
+		return nil, swiper.Unavailable(op, err)
+	}
+	if e, ok := res.(*actorpb.Error); ok {
+		return nil, errorOf(e)
+	}
+	if res == nil {
+		return nil, swiper.Unavailable(op, errors.New("no reply"))
+	}
+	return res, nil
+}
+
+func reply[T any](c *Client, ctx context.Context, uid int64, req proto.Message) (T, error) {
+	var zero T
+	res, err := c.call(ctx, uid, req)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := res.(T)
+	if !ok {
+		return zero, swiper.Internal("user.call", errors.New("unexpected reply type"))
+	}
+	return r, nil
+}
+
+// Swipe records uid's swipe on sid.
+func (c *Client) Swipe(ctx context.Context, uid, sid int64, mark swiper.Mark) (*swiper.SwipeResult, error) {
+	r, err := reply[*actorpb.SwipeReply](c, ctx, uid, &actorpb.SwipeRequest{Sid: sid, Mark: string(mark)})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	res := &swiper.SwipeResult{Matched: r.Matched}
+	if r.Friend != nil {
+		res.Friend = userOf(r.Friend)
+	}
+	return res, nil
+}
+
+// Rewind undoes uid's most recent swipe.
+func (c *Client) Rewind(ctx context.Context, uid int64) (*swiper.Rewound, error) {
+	r, err := reply[*actorpb.RewindReply](c, ctx, uid, &actorpb.RewindRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	return &swiper.Rewound{SID: r.Sid, Mark: swiper.Mark(r.Mark), Unmatched: r.Unmatched, RemainingToday: int(r.RemainingToday)}, nil
+}
+
+// Recommendations returns up to limit candidates for uid.
+func (c *Client) Recommendations(ctx context.Context, uid int64, limit int) ([]swiper.Candidate, error) {
+	r, err := reply[*actorpb.RecommendationsReply](c, ctx, uid, &actorpb.RecommendationsRequest{Limit: int32(limit)})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	out := make([]swiper.Candidate, 0, len(r.Users))
+	for _, u := range r.Users {
+		out = append(out, swiper.Candidate{User: *userOf(u.User), SuperlikedMe: u.SuperlikedMe})
+	}
+	return out, nil
+}
+
+// LikedMe returns who liked uid and is not answered.
+func (c *Client) LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error) {
+	r, err := reply[*actorpb.LikedMeReply](c, ctx, uid, &actorpb.LikedMeRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	out := make([]swiper.Liker, 0, len(r.Users))
+	for _, u := range r.Users {
+		out = append(out, swiper.Liker{User: *userOf(u.User), Mark: swiper.Mark(u.Mark), At: time.UnixMicro(u.AtUnixMicro).UTC()})
+	}
+	return out, nil
+}
+
+// Friends returns uid's friends.
+func (c *Client) Friends(ctx context.Context, uid int64) ([]swiper.Friend, error) {
+	r, err := reply[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	out := make([]swiper.Friend, 0, len(r.Friends))
+	for _, f := range r.Friends {
+		out = append(out, swiper.Friend{User: *userOf(f.User), Since: time.UnixMicro(f.SinceUnixMicro).UTC()})
+	}
+	return out, nil
+}
+
+// Friend returns uid's friend fid.
+func (c *Client) Friend(ctx context.Context, uid, fid int64) (*swiper.User, error) {
+	r, err := reply[*actorpb.FriendReply](c, ctx, uid, &actorpb.FriendRequest{Id: fid})
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, errorOf(r.Error)
+	}
+	return userOf(r.User), nil
+}
+
+// Unmatch ends the friendship of uid and fid.
+func (c *Client) Unmatch(ctx context.Context, uid, fid int64) error {
+	r, err := reply[*actorpb.UnmatchReply](c, ctx, uid, &actorpb.UnmatchRequest{Id: fid})
+	if err != nil {
+		return err
+	}
+	if r.Error != nil {
+		return errorOf(r.Error)
+	}
+	return nil
+}
+
+// Inspect returns what uid's actor holds, activating it if needed.
+func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
+	r, err := reply[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return &swiper.ActorInfo{
+		UserID: r.UserId, Node: r.Node, Active: true,
+		Swiped: int(r.Swiped), PendingLikes: int(r.PendingLikes), Friends: int(r.Friends),
+		RewindsToday: int(r.RewindsToday), Sessions: int(r.Sessions),
+		ActivatedAt: time.UnixMicro(r.ActivatedAtUnixMicro).UTC(),
+	}, nil
+}
+
+// Refresh tells uid's actor that the user changed in the database.
+func (c *Client) Refresh(ctx context.Context, uid int64) error {
+	_, err := reply[*actorpb.Ack](c, ctx, uid, &actorpb.RefreshRequest{})
+	return err
+}
+
+func errorPB(err error) *actorpb.Error {
+	var e *swiper.Error
+	if !errors.As(err, &e) {
+		return &actorpb.Error{Code: int32(swiper.EInternal), Message: "internal error"}
+	}
+	msg := e.Message
+	if e.Code == swiper.EInternal {
+		msg = "internal error"
+	}
+	return &actorpb.Error{Code: int32(e.Code), Message: msg, Field: e.Field,
+		RequiredLevel: int32(e.RequiredLevel), RetryAfterSeconds: int32(e.RetryAfterSeconds)}
+}
+
+func errorOf(e *actorpb.Error) error {
+	return &swiper.Error{Code: swiper.Code(e.Code), Op: "user actor", Message: e.Message, Field: e.Field,
+		RequiredLevel: int(e.RequiredLevel), RetryAfterSeconds: int(e.RetryAfterSeconds)}
+}
+
+func userPB(u *swiper.User) *actorpb.User {
+	p := &actorpb.User{Id: u.ID, Nickname: u.Nickname, Sex: string(u.Sex), Location: u.Location,
+		AvatarUrl: u.AvatarURL, VipLevel: int32(u.VIPLevel)}
+	if !u.Birthday.IsZero() {
+		p.Birthday = u.Birthday.Format(time.DateOnly)
+	}
+	return p
+}
+
+func userOf(p *actorpb.User) *swiper.User {
+	if p == nil {
+		return &swiper.User{}
+	}
+	u := &swiper.User{ID: p.Id, Nickname: p.Nickname, Sex: swiper.Sex(p.Sex), Location: p.Location,
+		AvatarURL: p.AvatarUrl, VIPLevel: int(p.VipLevel)}
+	if p.Birthday != "" {
+		u.Birthday, _ = time.Parse(time.DateOnly, p.Birthday)
+	}
+	return u
+}

@@ -1,0 +1,496 @@
+// Package user is the user grain: one virtual actor per online user, keyed
+// by user id, the single writer of that user's social state (swipes,
+// rewinds, pending likes, friends). It persists every change through the
+// root package's SocialStore before it replies, so its memory is a cache of
+// the database: a restart, a passivation or a second activation during a
+// membership change loses nothing.
+//
+// It depends on the root package, protoactor-go and actors/actorpb.
+package user
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/actorpb"
+)
+
+// Kind is the grain kind of user actors.
+const Kind = "user"
+
+// Deps is what user actors share on a node.
+type Deps struct {
+	Node     string
+	Social   swiper.SocialStore
+	Users    swiper.UserStore
+	Ranking  swiper.Ranking
+	Settings *swiper.LiveSettings
+	Clock    swiper.Clock
+	Location *time.Location // local midnight resets the daily quotas
+	Log      *slog.Logger
+
+	// Idle is how long an actor lives without messages; each actor adds
+	// up to a fifth at random, so users who went quiet together do not all
+	// passivate in the same instant.
+	Idle time.Duration
+	// StoreTimeout bounds each database call.
+	StoreTimeout time.Duration
+	// TellTimeout bounds each attempt to deliver a message to another user
+	// actor; TellAttempts is how many attempts are made.
+	TellTimeout  time.Duration
+	TellAttempts int
+}
+
+// NewKind returns the cluster kind of user actors.
+//
+// Supervision: a panic in a user actor is logged with the user id and
+// answered with 1107, then the actor system's default strategy restarts the
+// actor (the failing message is dropped), and the new incarnation reloads
+// its state from the database.
+func NewKind(d *Deps) *cluster.Kind {
+	if d.Idle <= 0 {
+		d.Idle = 10 * time.Minute
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = 5 * time.Second
+	}
+	if d.TellTimeout <= 0 {
+		d.TellTimeout = 2 * time.Second
+	}
+	if d.TellAttempts <= 0 {
+		d.TellAttempts = 6
+	}
+	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &grain{d: d} }))
+}
+
+// pendingLike is a like received and not answered, kept small: actors of
+// heavy users hold thousands.
+type pendingLike struct {
+	from  int64
+	at    int64 // unix microseconds
+	super bool
+}
+
+// grain is one user's actor. Its fields are its state; only its own
+// goroutine (the mailbox's) touches them.
+type grain struct {
+	d           *Deps
+	uid         int64
+	loaded      bool
+	vip         int8
+	rewinds     int16 // used on day
+	superlikes  int32 // used on day
+	day         time.Time
+	lastAt      int64   // unix microseconds of the latest swipe
+	swiped      []int64 // ascending
+	friends     []int64 // ascending
+	pending     []pendingLike
+	activatedAt int64
+	out         *outbox
+	c           *cluster.Cluster
+}
+
+// Receive handles one message.
+func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			g.d.Log.Error("user actor panicked; restarting it from the database",
+				"user_id", g.uid, "message", fmt.Sprintf("%T", ctx.Message()), "panic", v, "stack", string(debug.Stack()))
+			if ctx.Sender() != nil {
+				ctx.Respond(&actorpb.Error{Code: int32(swiper.EInternal), Message: "internal error"})
+			}
+			panic(v) // the supervisor restarts the actor
+		}
+	}()
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		id, err := strconv.ParseInt(m.Identity.Identity, 10, 64)
+		if err != nil {
+			g.d.Log.Error("user actor with a bad identity", "identity", m.Identity.Identity)
+			ctx.Stop(ctx.Self())
+			return
+		}
+		g.uid = id
+		g.c = m.Cluster
+		g.activatedAt = g.d.Clock.Now().UnixMicro()
+		idle := g.d.Idle + rand.N(g.d.Idle/5+1)
+		ctx.SetReceiveTimeout(idle)
+	case *actor.ReceiveTimeout:
+		// Every change is already in the database.
+		ctx.Poison(ctx.Self())
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	default:
+		g.handle(ctx, m)
+	}
+}
+
+// handle serves requests; it loads the state on first use, so an actor
+// woken only to be asked whether it is alive costs one query, not a
+// failure, if the database is down.
+func (g *grain) handle(ctx actor.Context, msg any) {
+	if !g.loaded {
+		if err := g.load(); err != nil {
+			g.d.Log.Warn("load user actor", "user_id", g.uid, "err", err)
+			if ctx.Sender() != nil {
+				ctx.Respond(errorPB(err))
+			}
+			if swiper.ErrorCode(err) == swiper.ENotFound {
+				ctx.Poison(ctx.Self())
+			}
+			return
+		}
+	}
+	var reply any
+	switch m := msg.(type) {
+	case *actorpb.SwipeRequest:
+		reply = g.swipe(m)
+	case *actorpb.RewindRequest:
+		reply = g.rewind()
+	case *actorpb.RecommendationsRequest:
+		reply = g.recommendations(m)
+	case *actorpb.LikedMeRequest:
+		reply = g.likedMe()
+	case *actorpb.FriendsRequest:
+		reply = g.friendList()
+	case *actorpb.FriendRequest:
+		reply = g.friend(m)
+	case *actorpb.UnmatchRequest:
+		reply = g.unmatch(m)
+	case *actorpb.InspectRequest:
+		reply = g.inspect()
+	case *actorpb.RefreshRequest:
+		if err := g.refreshVIP(); err != nil {
+			reply = errorPB(err)
+		} else {
+			reply = &actorpb.Ack{}
+		}
+	case *actorpb.Liked:
+		g.onLiked(m)
+		reply = &actorpb.Ack{}
+	case *actorpb.Unliked:
+		g.dropPending(m.From)
+		reply = &actorpb.Ack{}
+	case *actorpb.Matched:
+		g.friends = insertSorted(g.friends, m.Friend)
+		g.dropPending(m.Friend)
+		reply = &actorpb.Ack{}
+	case *actorpb.Unmatched:
+		g.friends = removeSorted(g.friends, m.Friend)
+		reply = &actorpb.Ack{}
+	default:
+		g.d.Log.Warn("user actor got an unknown message", "user_id", g.uid, "type", fmt.Sprintf("%T", msg))
+		if ctx.Sender() != nil {
+			reply = &actorpb.Error{Code: int32(swiper.EInternal), Message: "internal error"}
+		}
+	}
+	if reply != nil && ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
+}
+
+// today returns the local date, resetting the daily counters when it
+// changed since they were counted.
+func (g *grain) today() time.Time {
+	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
+	if !day.Equal(g.day) {
+		g.day, g.rewinds, g.superlikes = day, 0, 0
+	}
+	return day
+}
+
+// dayStart is the instant the local day began.
+func (g *grain) dayStart(day time.Time) time.Time {
+	y, m, d := day.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, g.d.Location)
+}
+
+func (g *grain) load() error {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
+	st, err := g.d.Social.LoadSocial(ctx, g.uid, day, g.dayStart(day))
+	if err != nil {
+		return err
+	}
+	g.vip = int8(st.VIPLevel)
+	g.swiped = st.Swiped
+	g.friends = st.Friends
+	if !st.LastAt.IsZero() {
+		g.lastAt = st.LastAt.UnixMicro()
+	}
+	g.pending = make([]pendingLike, 0, len(st.Pending))
+	for _, p := range st.Pending {
+		g.pending = append(g.pending, pendingLike{from: p.From, at: p.At.UnixMicro(), super: p.Mark == swiper.Superlike})
+	}
+	g.day = day
+	if st.Day.Equal(day) {
+		g.rewinds, g.superlikes = int16(st.RewindsUsed), int32(st.SuperlikesUsed)
+	}
+	g.loaded = true
+	return nil
+}
+
+// requireVIP checks the cached VIP level, re-reading it before it refuses:
+// an operator may have raised it since the actor loaded.
+func (g *grain) requireVIP(level int) error {
+	if int(g.vip) >= level {
+		return nil
+	}
+	if err := g.refreshVIP(); err != nil {
+		return err
+	}
+	if int(g.vip) >= level {
+		return nil
+	}
+	return &swiper.Error{Code: swiper.EVIPRequired, Message: fmt.Sprintf("this needs VIP level %d", level), RequiredLevel: level}
+}
+
+func (g *grain) refreshVIP() error {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	u, err := g.d.Users.User(ctx, g.uid)
+	if err != nil {
+		return err
+	}
+	g.vip = int8(u.VIPLevel)
+	return nil
+}
+
+func (g *grain) swipe(m *actorpb.SwipeRequest) *actorpb.SwipeReply {
+	mark, err := swiper.ParseMark(m.Mark)
+	if err == nil {
+		err = swiper.CheckSwipe(g.uid, m.Sid)
+	}
+	if err == nil && mark == swiper.Superlike {
+		err = g.requireVIP(swiper.VIPSuperlike)
+	}
+	if err != nil {
+		return &actorpb.SwipeReply{Error: errorPB(err)}
+	}
+	if _, found := slices.BinarySearch(g.swiped, m.Sid); found {
+		return &actorpb.SwipeReply{Error: errorPB(swiper.FieldError(swiper.EAlreadySwiped, "sid", "you already swiped this person"))}
+	}
+	now := g.d.Clock.Now()
+	g.today()
+	if mark == swiper.Superlike {
+		if limit := g.d.Settings.Load().SuperlikePerDay; limit > 0 && int(g.superlikes) >= limit {
+			e := swiper.Errorf(swiper.ERateLimited, "no superlikes left today")
+			e.RetryAfterSeconds = int(g.dayStart(g.day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
+			return &actorpb.SwipeReply{Error: errorPB(e)}
+		}
+	}
+	// Swipe times are strictly increasing per user, so "the most recent
+	// swipe" is well defined even for swipes in the same microsecond.
+	at := now.UnixMicro()
+	if at <= g.lastAt {
+		at = g.lastAt + 1
+	}
+	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: time.UnixMicro(at).UTC()}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	matched, err := g.d.Social.Swipe(ctx, s)
+	if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
+		// Another activation of this user got there first: the database
+		// is the truth.
+		g.swiped = insertSorted(g.swiped, m.Sid)
+	}
+	if err != nil {
+		return &actorpb.SwipeReply{Error: errorPB(err)}
+	}
+	g.swiped = insertSorted(g.swiped, m.Sid)
+	g.lastAt = at
+	g.dropPending(m.Sid)
+	if mark == swiper.Superlike {
+		g.superlikes++
+	}
+	if err := g.d.Ranking.AddScore(ctx, m.Sid, mark.Score()); err != nil {
+		// The swipe is committed; the hot ranking is best effort.
+		g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
+	}
+	reply := &actorpb.SwipeReply{}
+	if mark.Likes() {
+		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at})
+	}
+	if matched {
+		g.friends = insertSorted(g.friends, m.Sid)
+		g.tell(m.Sid, &actorpb.Matched{Friend: g.uid})
+		reply.Matched = true
+		if f, err := g.d.Users.User(ctx, m.Sid); err == nil {
+			reply.Friend = userPB(f)
+		} else {
+			g.d.Log.Warn("load matched friend", "user_id", g.uid, "friend", m.Sid, "err", err)
+			reply.Friend = &actorpb.User{Id: m.Sid}
+		}
+	}
+	return reply
+}
+
+func (g *grain) rewind() *actorpb.RewindReply {
+	if err := g.requireVIP(swiper.VIPRewind); err != nil {
+		return &actorpb.RewindReply{Error: errorPB(err)}
+	}
+	set := g.d.Settings.Load()
+	day := g.today()
+	if int(g.rewinds) >= set.RewindPerDay {
+		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ERewindLimit, "no rewinds left today"))}
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	last, err := g.d.Social.LastSwipe(ctx, g.uid)
+	if err != nil {
+		return &actorpb.RewindReply{Error: errorPB(err)}
+	}
+	if last == nil {
+		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ENothingToRewind, "there is no swipe to rewind"))}
+	}
+	if g.d.Clock.Now().Sub(last.At) > time.Duration(set.RewindWindowSeconds)*time.Second {
+		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ERewindExpired, "your last swipe is too old to rewind"))}
+	}
+	out, err := g.d.Social.Rewind(ctx, *last, day, set.RewindPerDay)
+	if err != nil {
+		if swiper.ErrorCode(err) == swiper.ERewindLimit {
+			g.rewinds = int16(set.RewindPerDay) // another activation used them
+		}
+		return &actorpb.RewindReply{Error: errorPB(err)}
+	}
+	g.rewinds = int16(out.Used)
+	g.swiped = removeSorted(g.swiped, last.SID)
+	if l := out.TheirLike; l != nil {
+		g.dropPending(l.From)
+		g.pending = append(g.pending, pendingLike{from: l.From, at: l.At.UnixMicro(), super: l.Mark == swiper.Superlike})
+	}
+	if last.Mark == swiper.Superlike && !last.At.Before(g.dayStart(day)) && g.superlikes > 0 {
+		g.superlikes--
+	}
+	if err := g.d.Ranking.AddScore(ctx, last.SID, -last.Mark.Score()); err != nil {
+		g.d.Log.Warn("ranking: take score back", "user_id", g.uid, "sid", last.SID, "err", err)
+	}
+	if last.Mark.Likes() {
+		g.tell(last.SID, &actorpb.Unliked{From: g.uid})
+	}
+	if out.Unmatched {
+		g.friends = removeSorted(g.friends, last.SID)
+		g.tell(last.SID, &actorpb.Unmatched{Friend: g.uid})
+	}
+	return &actorpb.RewindReply{
+		Sid: last.SID, Mark: string(last.Mark), Unmatched: out.Unmatched,
+		RemainingToday: int32(max(0, set.RewindPerDay-out.Used)),
+	}
+}
+
+func (g *grain) recommendations(m *actorpb.RecommendationsRequest) *actorpb.RecommendationsReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	cs, err := g.d.Social.Recommendations(ctx, g.uid, swiper.Date(g.d.Clock.Now(), g.d.Location), int(m.Limit))
+	if err != nil {
+		return &actorpb.RecommendationsReply{Error: errorPB(err)}
+	}
+	reply := &actorpb.RecommendationsReply{Users: make([]*actorpb.Candidate, 0, len(cs))}
+	for i := range cs {
+		reply.Users = append(reply.Users, &actorpb.Candidate{User: userPB(&cs[i].User), SuperlikedMe: cs[i].SuperlikedMe})
+	}
+	return reply
+}
+
+func (g *grain) likedMe() *actorpb.LikedMeReply {
+	if err := g.requireVIP(swiper.VIPLikedMe); err != nil {
+		return &actorpb.LikedMeReply{Error: errorPB(err)}
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	ls, err := g.d.Social.LikedMe(ctx, g.uid)
+	if err != nil {
+		return &actorpb.LikedMeReply{Error: errorPB(err)}
+	}
+	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls))}
+	for i := range ls {
+		reply.Users = append(reply.Users, &actorpb.Liker{User: userPB(&ls[i].User), Mark: string(ls[i].Mark), AtUnixMicro: ls[i].At.UnixMicro()})
+	}
+	return reply
+}
+
+func (g *grain) friendList() *actorpb.FriendsReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	fs, err := g.d.Social.Friends(ctx, g.uid)
+	if err != nil {
+		return &actorpb.FriendsReply{Error: errorPB(err)}
+	}
+	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs))}
+	for i := range fs {
+		reply.Friends = append(reply.Friends, &actorpb.Friend{User: userPB(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
+	}
+	return reply
+}
+
+func (g *grain) friend(m *actorpb.FriendRequest) *actorpb.FriendReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	u, err := g.d.Social.Friend(ctx, g.uid, m.Id)
+	if err != nil {
+		return &actorpb.FriendReply{Error: errorPB(err)}
+	}
+	return &actorpb.FriendReply{User: userPB(u)}
+}
+
+func (g *grain) unmatch(m *actorpb.UnmatchRequest) *actorpb.UnmatchReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	if err := g.d.Social.Unmatch(ctx, g.uid, m.Id); err != nil {
+		return &actorpb.UnmatchReply{Error: errorPB(err)}
+	}
+	g.friends = removeSorted(g.friends, m.Id)
+	g.tell(m.Id, &actorpb.Unmatched{Friend: g.uid})
+	return &actorpb.UnmatchReply{}
+}
+
+func (g *grain) inspect() *actorpb.InspectReply {
+	g.today()
+	return &actorpb.InspectReply{
+		UserId: g.uid, Node: g.d.Node,
+		Swiped: int32(len(g.swiped)), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
+		RewindsToday: int32(g.rewinds), ActivatedAtUnixMicro: g.activatedAt,
+	}
+}
+
+func (g *grain) onLiked(m *actorpb.Liked) {
+	if _, found := slices.BinarySearch(g.swiped, m.From); found {
+		return // answered already
+	}
+	g.dropPending(m.From)
+	g.pending = append(g.pending, pendingLike{from: m.From, at: m.AtUnixMicro, super: m.Mark == string(swiper.Superlike)})
+}
+
+func (g *grain) dropPending(from int64) {
+	g.pending = slices.DeleteFunc(g.pending, func(p pendingLike) bool { return p.from == from })
+}
+
+func insertSorted(s []int64, v int64) []int64 {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+func removeSorted(s []int64, v int64) []int64 {
+	i, found := slices.BinarySearch(s, v)
+	if !found {
+		return s
+	}
+	return slices.Delete(s, i, i+1)
+}
