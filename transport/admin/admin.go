@@ -39,6 +39,30 @@ type Server struct {
 	Metrics  http.Handler // the Prometheus exposition handler
 	Clock    swiper.Clock
 	Location *time.Location
+	Actors   Actors // this node's actors
+}
+
+// Actors is what the admin API asks of the node's actor system (cmd/swiperd
+// wires it to the cluster and actors/user.Client).
+type Actors interface {
+	// Node is this node's name.
+	Node() string
+	// Counts tells how many actors of each kind run on this node.
+	Counts() (users, sessions, uploaders int)
+	// Members lists the cluster members this node knows.
+	Members() []Member
+	// Inspect returns the state of a user's actor, activating it if needed
+	// (ENotFound for an unknown user).
+	Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error)
+	// Refresh tells a user's actor that the user changed in the database.
+	Refresh(ctx context.Context, uid int64) error
+}
+
+// Member is a cluster member as GET /admin/v1/cluster shows it.
+type Member struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Alive   bool   `json:"alive"`
 }
 
 // Handler returns the admin API's routes.
@@ -47,6 +71,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/config", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getConfig, http.MethodPut: s.putConfig}))
 	mux.Handle("/admin/v1/users/{id}/vip", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
 	mux.Handle("/admin/v1/users/{id}/token", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
+	mux.Handle("/admin/v1/users/{id}/actor", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
+	mux.Handle("/admin/v1/actors", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
+	mux.Handle("/admin/v1/cluster", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
 	mux.Handle("/metrics", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
 	// Go's profiler, for operators chasing CPU or memory; behind the token
 	// like everything here.
@@ -141,6 +168,12 @@ func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 		swhttp.WriteError(w, r, err)
 		return
 	}
+	// The user's actor caches the level. If it cannot be told now, it
+	// re-reads the level before refusing a feature, and a lowered level
+	// takes effect when the actor next activates.
+	if err := s.Actors.Refresh(r.Context(), id); err != nil {
+		slog.WarnContext(r.Context(), "tell user actor of a new VIP level", "user_id", id, "err", err)
+	}
 	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": swhttp.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
 }
 
@@ -165,4 +198,49 @@ func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	swhttp.WriteJSON(w, http.StatusOK, map[string]string{"token": token})
+}
+
+func (s *Server) getActors(w http.ResponseWriter, r *http.Request) {
+	users, sessions, uploaders := s.Actors.Counts()
+	swhttp.WriteJSON(w, http.StatusOK, map[string]any{
+		"node": s.Actors.Node(), "users": users, "sessions": sessions, "uploaders": uploaders,
+	})
+}
+
+func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
+	members := s.Actors.Members()
+	if members == nil {
+		members = []Member{}
+	}
+	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"node": s.Actors.Node(), "members": members})
+}
+
+// ActorInfo is the body of GET /admin/v1/users/{id}/actor.
+type ActorInfo struct {
+	UserID       int64     `json:"user_id"`
+	Node         string    `json:"node"`
+	Active       bool      `json:"active"`
+	Swiped       int       `json:"swiped"`
+	PendingLikes int       `json:"pending_likes"`
+	Friends      int       `json:"friends"`
+	RewindsToday int       `json:"rewinds_today"`
+	Sessions     int       `json:"sessions"`
+	ActivatedAt  time.Time `json:"activated_at"`
+}
+
+func (s *Server) getActor(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	a, err := s.Actors.Inspect(r.Context(), id)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	swhttp.WriteJSON(w, http.StatusOK, ActorInfo{
+		UserID: a.UserID, Node: a.Node, Active: a.Active, Swiped: a.Swiped, PendingLikes: a.PendingLikes,
+		Friends: a.Friends, RewindsToday: a.RewindsToday, Sessions: a.Sessions, ActivatedAt: a.ActivatedAt.UTC(),
+	})
 }

@@ -1,5 +1,6 @@
 // Package http serves Swiper's client API (API.md): login, the caller's own
-// user and profile, health and readiness. It also holds the wire forms and
+// user and profile, the social calls (served by users' actors), health and
+// readiness. It also holds the wire forms and
 // the JSON error handling that the admin listener shares.
 //
 // It depends on the root package only; stores arrive as the root package's
@@ -24,6 +25,8 @@ type Server struct {
 	Codes    swiper.CodeStore
 	Tokens   swiper.TokenStore
 	SMS      swiper.SMSSender
+	Social   Social         // users' actors
+	Ranking  swiper.Ranking // the hot ranking
 	Clock    swiper.Clock
 	Location *time.Location // the time zone "today" is reckoned in
 	// Ready reports whether the node's dependencies answer (GET /readyz).
@@ -40,6 +43,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/auth/login", methods{http.MethodPost: s.login})
 	mux.Handle("/api/v1/auth/logout", methods{http.MethodPost: s.authed(s.logout)})
 	mux.Handle("/api/v1/me", methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)})
+	mux.Handle("/api/v1/swipes", methods{http.MethodPost: s.authed(s.swipe)})
+	mux.Handle("/api/v1/swipes/rewind", methods{http.MethodPost: s.authed(s.rewind)})
+	mux.Handle("/api/v1/recommendations", methods{http.MethodGet: s.authed(s.recommendations)})
+	mux.Handle("/api/v1/liked-me", methods{http.MethodGet: s.authed(s.likedMe)})
+	mux.Handle("/api/v1/friends", methods{http.MethodGet: s.authed(s.friends)})
+	mux.Handle("/api/v1/friends/{id}", methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
+	mux.Handle("/api/v1/ranking", methods{http.MethodGet: s.authed(s.ranking)})
 	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})
 	mux.HandleFunc("/", NotFound)

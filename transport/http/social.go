@@ -1,0 +1,295 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+// Social is what the client API asks of users' actors (actors/user.Client
+// in swiperd). Errors are *swiper.Error with API.md's codes.
+type Social interface {
+	Swipe(ctx context.Context, uid, sid int64, mark swiper.Mark) (*swiper.SwipeResult, error)
+	Rewind(ctx context.Context, uid int64) (*swiper.Rewound, error)
+	Recommendations(ctx context.Context, uid int64, limit int) ([]swiper.Candidate, error)
+	LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error)
+	Friends(ctx context.Context, uid int64) ([]swiper.Friend, error)
+	Friend(ctx context.Context, uid, fid int64) (*swiper.User, error)
+	Unmatch(ctx context.Context, uid, fid int64) error
+}
+
+// Candidate is the wire form of a recommended user.
+type Candidate struct {
+	User
+	SuperlikedMe bool `json:"superliked_me"`
+}
+
+// Liker is the wire form of a liked-me entry.
+type Liker struct {
+	User
+	Mark string `json:"mark"`
+}
+
+// Friend is the wire form of a friend in the friends list.
+type Friend struct {
+	User
+	Since time.Time `json:"since"`
+}
+
+// FriendUser is a user as their friends see them: with the birthday.
+type FriendUser struct {
+	User
+	Birthday *string `json:"birthday"`
+}
+
+// Ranked is the wire form of a user on the hot ranking.
+type Ranked struct {
+	User
+	Score int64 `json:"score"`
+	Rank  int   `json:"rank"`
+}
+
+// SwipeReply is the body of POST /api/v1/swipes.
+type SwipeReply struct {
+	Matched bool  `json:"matched"`
+	Friend  *User `json:"friend,omitempty"`
+}
+
+// RewindReply is the body of POST /api/v1/swipes/rewind.
+type RewindReply struct {
+	Rewound struct {
+		SID  int64  `json:"sid"`
+		Mark string `json:"mark"`
+	} `json:"rewound"`
+	Unmatched      bool `json:"unmatched"`
+	RemainingToday int  `json:"remaining_today"`
+}
+
+// SwipeRequest is the body of POST /api/v1/swipes.
+type SwipeRequest struct {
+	SID  *int64  `json:"sid"`
+	Mark *string `json:"mark"`
+}
+
+// Check validates the request and returns its swipe.
+func (q *SwipeRequest) Check() (int64, swiper.Mark, error) {
+	if q.SID == nil {
+		return 0, "", swiper.FieldError(swiper.EBadRequest, "sid", "sid is required")
+	}
+	if q.Mark == nil {
+		return 0, "", swiper.FieldError(swiper.EBadRequest, "mark", "mark is required")
+	}
+	if *q.SID <= 0 {
+		return 0, "", swiper.FieldError(swiper.EBadRequest, "sid", "sid must be a user id")
+	}
+	mark, err := swiper.ParseMark(*q.Mark)
+	return *q.SID, mark, err
+}
+
+// SwipeReplyOf returns the wire form of a swipe's result.
+func SwipeReplyOf(r *swiper.SwipeResult, today time.Time) SwipeReply {
+	out := SwipeReply{Matched: r.Matched}
+	if r.Friend != nil {
+		f := UserOf(r.Friend, today)
+		out.Friend = &f
+	}
+	return out
+}
+
+// RewindReplyOf returns the wire form of a rewind's result.
+func RewindReplyOf(r *swiper.Rewound) RewindReply {
+	var out RewindReply
+	out.Rewound.SID, out.Rewound.Mark = r.SID, string(r.Mark)
+	out.Unmatched, out.RemainingToday = r.Unmatched, r.RemainingToday
+	return out
+}
+
+// CandidatesOf returns the wire form of recommendations.
+func CandidatesOf(cs []swiper.Candidate, today time.Time) []Candidate {
+	out := make([]Candidate, len(cs))
+	for i := range cs {
+		out[i] = Candidate{User: UserOf(&cs[i].User, today), SuperlikedMe: cs[i].SuperlikedMe}
+	}
+	return out
+}
+
+// LikersOf returns the wire form of liked-me.
+func LikersOf(ls []swiper.Liker, today time.Time) []Liker {
+	out := make([]Liker, len(ls))
+	for i := range ls {
+		out[i] = Liker{User: UserOf(&ls[i].User, today), Mark: string(ls[i].Mark)}
+	}
+	return out
+}
+
+// FriendsOf returns the wire form of a friends list.
+func FriendsOf(fs []swiper.Friend, today time.Time) []Friend {
+	out := make([]Friend, len(fs))
+	for i := range fs {
+		out[i] = Friend{User: UserOf(&fs[i].User, today), Since: fs[i].Since.UTC()}
+	}
+	return out
+}
+
+// LimitParam reads the "limit" query parameter: def when absent, EBadRequest
+// (field "limit") when it is not a whole number in [1, max].
+func LimitParam(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query()["limit"]
+	if len(v) == 0 {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < 1 || n > max || len(v) > 1 {
+		return 0, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be a whole number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// IDParam reads a user id from the path.
+func IDParam(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, swiper.FieldError(swiper.EBadRequest, name, "%s must be a user id", name)
+	}
+	return id, nil
+}
+
+func (s *Server) swipe(w http.ResponseWriter, r *http.Request) {
+	var q SwipeRequest
+	if err := DecodeJSON(w, r, &q, false); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	sid, mark, err := q.Check()
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	res, err := s.Social.Swipe(r.Context(), callerID(r), sid, mark)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, SwipeReplyOf(res, s.today()))
+}
+
+func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
+	var q struct{}
+	if err := DecodeJSON(w, r, &q, true); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	res, err := s.Social.Rewind(r.Context(), callerID(r))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, RewindReplyOf(res))
+}
+
+func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
+	limit, err := LimitParam(r, 20, 50)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	cs, err := s.Social.Recommendations(r.Context(), callerID(r), limit)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		Users []Candidate `json:"users"`
+	}{CandidatesOf(cs, s.today())})
+}
+
+func (s *Server) likedMe(w http.ResponseWriter, r *http.Request) {
+	ls, err := s.Social.LikedMe(r.Context(), callerID(r))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		Users []Liker `json:"users"`
+	}{LikersOf(ls, s.today())})
+}
+
+func (s *Server) friends(w http.ResponseWriter, r *http.Request) {
+	fs, err := s.Social.Friends(r.Context(), callerID(r))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		Friends []Friend `json:"friends"`
+	}{FriendsOf(fs, s.today())})
+}
+
+func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
+	fid, err := IDParam(r, "id")
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, err := s.Social.Friend(r.Context(), callerID(r), fid)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	out := FriendUser{User: UserOf(u, s.today())}
+	if !u.Birthday.IsZero() {
+		b := u.Birthday.Format(time.DateOnly)
+		out.Birthday = &b
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		User FriendUser `json:"user"`
+	}{out})
+}
+
+func (s *Server) unmatch(w http.ResponseWriter, r *http.Request) {
+	fid, err := IDParam(r, "id")
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := s.Social.Unmatch(r.Context(), callerID(r), fid); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
+	limit, err := LimitParam(r, 10, 100)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	ids, scores, err := s.Ranking.Top(r.Context(), limit)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	users, err := s.Users.Users(r.Context(), ids)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	byID := make(map[int64]*swiper.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	today := s.today()
+	out := make([]Ranked, 0, len(ids))
+	for i, id := range ids {
+		if u, ok := byID[id]; ok {
+			out = append(out, Ranked{User: UserOf(u, today), Score: scores[i], Rank: i + 1})
+		}
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		Users []Ranked `json:"users"`
+	}{out})
+}
