@@ -1,7 +1,8 @@
 // Command swiperctl is the Swiper operator's tool.
 //
 //	swiperctl migrate                      create the database if missing and migrate it
-//	swiperctl seed -users N [-seed S]      bulk-load N realistic users
+//	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]]
+//	                                        bulk-load N realistic users
 //	swiperctl check                        exit 0 if PostgreSQL and Redis answer
 //
 // It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md).
@@ -25,7 +26,7 @@ const usage = `usage: swiperctl <command> [flags]
 
 commands:
   migrate                          create the database if missing and migrate it
-  seed -users N [-seed S] [-if-empty]
+  seed -users N [-seed S] [-if-empty] [-swipes K [-swipers M]]
                                    bulk-load N realistic demo users (migrates first)
   check [-quiet] [-only postgres|redis]
                                    exit 0 if PostgreSQL and Redis answer
@@ -88,9 +89,14 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 	n := fs.Int("users", 1000, "how many users to create")
 	s := fs.Uint64("seed", 1, "random seed: the same seed gives the same users")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing if the database already has users")
+	swipes := fs.Int("swipes", 0, "swipes per swiping user: each swipes the first of its own recommendations")
+	swipers := fs.Int("swipers", 0, "how many of the new users swipe, the first ones (0: all of them)")
 	fs.Parse(args)
 	if *n < 1 {
 		return fmt.Errorf("seed: -users must be at least 1")
+	}
+	if *swipes < 0 || *swipers < 0 {
+		return fmt.Errorf("seed: -swipes and -swipers must not be negative")
 	}
 	db, err := migrated(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -107,12 +113,15 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 			return nil
 		}
 	}
-	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: *n, Seed: *s})
+	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: *n, Seed: *s, Swipes: *swipes, Swipers: *swipers})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("seeded %d users in %s (%.0f users/s); phones %s … %s\n",
 		res.Users, res.Elapsed.Round(time.Millisecond), float64(res.Users)/res.Elapsed.Seconds(), res.FirstPhone, res.LastPhone)
+	if res.Swipes > 0 {
+		fmt.Printf("seeded %d swipes\n", res.Swipes)
+	}
 	return nil
 }
 

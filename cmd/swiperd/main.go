@@ -26,6 +26,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/cmd/internal/config"
+	swnode "github.com/swiperhq/swiper/cmd/internal/node"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/transport/admin"
@@ -97,6 +98,11 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
 	clock := swiper.SystemClock{}
 
+	social := postgres.NewSocialStore(db)
+	defer social.Close()
+	ranking := redis.NewRanking(rdb, cfg.RedisPrefix)
+	defer ranking.Close()
+
 	feed := &swiper.SettingsFeed{Store: settingsStore, Live: swiper.NewLiveSettings(swiper.DefaultSettings())}
 	if _, err := feed.Reload(ctx); err != nil {
 		return err
@@ -124,6 +130,21 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		})
 	}()
 
+	host, port, _ := cfg.ClusterHostPort() // checked by config.Load
+	nd, err := swnode.Start(ctx, swnode.Options{
+		Name: cfg.Node, Social: social, Users: users, Ranking: ranking, Settings: feed.Live,
+		Clock: clock, Location: cfg.Location(), Log: log,
+		Host: host, Port: port, Provider: cfg.ClusterProvider,
+		Idle: cfg.UserIdleDuration(), CallTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	// Stops every user actor, then leaves the cluster: after the listeners
+	// close, before the stores do (explicitly below; this covers early
+	// returns).
+	defer nd.Stop()
+
 	var sender swiper.SMSSender = &sms.Console{Logger: log}
 	if cfg.SMSProvider == "webhook" {
 		sender = &sms.Webhook{URL: cfg.SMSWebhookURL}
@@ -134,7 +155,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	metrics := swhttp.NewMetrics(reg)
 
 	client := &swhttp.Server{
-		Users: users, Codes: rstore, Tokens: rstore, SMS: sender,
+		Users: users, Codes: rstore, Tokens: rstore, SMS: sender, Social: nd.Users, Ranking: ranking,
 		Clock: clock, Location: cfg.Location(),
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
 		Ready: func(ctx context.Context) error {
@@ -144,13 +165,16 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 			if err := rdb.Ping(ctx).Err(); err != nil {
 				return fmt.Errorf("redis: %w", err)
 			}
+			if len(nd.Members()) == 0 {
+				return errors.New("cluster: no members known")
+			}
 			return nil
 		},
 	}
 	adm := &admin.Server{
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
 		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location(),
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Actors: nd,
 	}
 
 	servers := []*listener{
@@ -183,6 +207,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 			log.Warn("shutdown", "listener", l.name, "err", err)
 		}
 	}
+	nd.Stop()
 	cancelNode()
 	background.Wait()
 	log.Info("stopped")

@@ -4,6 +4,11 @@
 //	swiperload login -n 20000 -c 32     register and log in n new phones
 //	swiperload me -users 1000 -c 64 -d 10s
 //	                                    GET /api/v1/me as 1000 seeded users
+//	swiperload swipe -users 10000 -targets 100000 -c 256 -d 10s
+//	                                    POST /api/v1/swipes: each of the
+//	                                    users likes or dislikes targets in turn
+//	swiperload recs -users 1000 -c 8 -d 10s
+//	                                    GET /api/v1/recommendations
 //
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
@@ -31,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -40,6 +45,10 @@ func main() {
 		err = loginLoad(os.Args[2:])
 	case "me":
 		err = meLoad(os.Args[2:])
+	case "swipe":
+		err = swipeLoad(os.Args[2:])
+	case "recs":
+		err = recsLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -190,28 +199,36 @@ func meLoad(args []string) error {
 	d := fs.Duration("d", 10*time.Second, "how long to run")
 	fs.Parse(args)
 
-	tokens := make([]string, 0, *users)
-	for id := 1; id <= *users; id++ {
-		st, body, err := post(fmt.Sprintf("%s/admin/v1/users/%d/token", *adminAddr, id), *adminToken, struct{}{})
-		if err != nil || st != 200 {
-			return fmt.Errorf("token for user %d: %d %s %v", id, st, body, err)
-		}
-		var m struct{ Token string }
-		json.Unmarshal(body, &m)
-		tokens = append(tokens, m.Token)
+	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	if err != nil {
+		return err
 	}
+	drive(*c, *d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *addr+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+		return req
+	}, nil)
+	return nil
+}
+
+// drive runs c workers for d. Worker w makes requests i = w, w+c, w+2c…
+// (next returns nil to skip one) and times each; a reply other than 200 is
+// an error. ok, if set, sees every successful body.
+func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) {
 	var rec recorder
-	ctx, cancel := context.WithTimeout(context.Background(), *d)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for w := 0; w < *c; w++ {
+	for w := 0; w < c; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; ctx.Err() == nil; i += *c {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *addr+"/api/v1/me", nil)
-				req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+			for i := w; ctx.Err() == nil; i += c {
+				req := next(ctx, w, i)
+				if req == nil {
+					continue
+				}
 				t0 := time.Now()
 				st, body, err := send(req)
 				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
@@ -219,14 +236,114 @@ func meLoad(args []string) error {
 				}
 				if err != nil || st != 200 {
 					rec.errors.Add(1)
-					logOnce(fmt.Sprintf("me: %d %s %v", st, body, err))
+					logOnce(fmt.Sprintf("%s: %d %s %v", what, st, body, err))
 					continue
 				}
 				rec.add(time.Since(t0))
+				if ok != nil {
+					ok(body)
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	rec.report("GET /me", time.Since(start))
+	rec.report(what, time.Since(start))
+}
+
+// adminTokens logs in as users 1..n through the admin API, 32 at a time.
+func adminTokens(adminAddr, adminToken string, n int) ([]string, error) {
+	tokens := make([]string, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			id := i + 1
+			st, body, err := post(fmt.Sprintf("%s/admin/v1/users/%d/token", adminAddr, id), adminToken, struct{}{})
+			if err != nil || st != 200 {
+				errs <- fmt.Errorf("token for user %d: %d %s %v", id, st, body, err)
+				return
+			}
+			var m struct{ Token string }
+			json.Unmarshal(body, &m)
+			tokens[i] = m.Token
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return tokens, <-errs
+}
+
+// swipeLoad has users 1..users swipe targets 1..targets: worker w plays
+// the users w, w+c, …, each swiping the next target it has not swiped
+// (like or dislike, at random), as one phone per user would.
+func swipeLoad(args []string) error {
+	fs := flag.NewFlagSet("swipe", flag.ExitOnError)
+	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
+	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
+	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
+	users := fs.Int("users", 10000, "swipe as users 1..users")
+	targets := fs.Int("targets", 100000, "swipe users 1..targets")
+	start0 := fs.Int("start", 1, "the first target offset (use a new one per run on the same database)")
+	c := fs.Int("c", 256, "concurrent clients")
+	d := fs.Duration("d", 10*time.Second, "how long to run")
+	fs.Parse(args)
+	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	if err != nil {
+		return err
+	}
+	var matches atomic.Int64
+	next := make([]map[int]int, *c) // per worker: swipes made by each user
+	drive(*c, *d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+		if next[w] == nil {
+			next[w] = map[int]int{}
+		}
+		u := i%len(tokens) + 1
+		k := next[w][u] + *start0
+		next[w][u]++
+		sid := (u+k-1)%*targets + 1
+		if sid == u {
+			return nil
+		}
+		mark := "like"
+		if (u+k)%3 == 0 {
+			mark = "dislike"
+		}
+		data := fmt.Sprintf(`{"sid":%d,"mark":%q}`, sid, mark)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, *addr+"/api/v1/swipes", bytes.NewReader([]byte(data)))
+		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
+		return req
+	}, func(body []byte) {
+		if bytes.Contains(body, []byte(`"matched":true`)) {
+			matches.Add(1)
+		}
+	})
+	fmt.Printf("matches: %d\n", matches.Load())
+	return nil
+}
+
+// recsLoad asks for recommendations as users 1..users.
+func recsLoad(args []string) error {
+	fs := flag.NewFlagSet("recs", flag.ExitOnError)
+	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
+	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
+	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
+	users := fs.Int("users", 1000, "ask as users 1..users")
+	limit := fs.Int("limit", 20, "recommendations per call")
+	c := fs.Int("c", 8, "concurrent clients")
+	d := fs.Duration("d", 10*time.Second, "how long to run")
+	fs.Parse(args)
+	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	if err != nil {
+		return err
+	}
+	drive(*c, *d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", *addr, *limit), nil)
+		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+		return req
+	}, nil)
 	return nil
 }

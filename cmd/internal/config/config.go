@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,13 @@ type Config struct {
 	COSBucketURL string `yaml:"cos_bucket_url"`
 	CDNBaseURL   string `yaml:"cdn_base_url"`
 
+	// The cluster: membership provider ("single": a one-node cluster), the
+	// address the cluster transport listens on (port 0: any free port), and
+	// how long an idle user actor lives (a Go duration such as 10m).
+	ClusterProvider string `yaml:"cluster_provider"`
+	ClusterAddr     string `yaml:"cluster_addr"`
+	UserIdle        string `yaml:"user_idle"`
+
 	LogLevel  string `yaml:"log_level"`  // debug, info, warn, error
 	LogFormat string `yaml:"log_format"` // text or json
 
@@ -50,46 +59,52 @@ type Config struct {
 // Defaults returns the configuration before any file or environment.
 func Defaults() Config {
 	return Config{
-		Node:         "single",
-		Env:          "dev",
-		HTTPAddr:     "127.0.0.1:8080",
-		AdminAddr:    "127.0.0.1:9090",
-		DatabaseURL:  "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable",
-		RedisURL:     "redis://127.0.0.1:6379/0",
-		RedisPrefix:  "swiper:",
-		Timezone:     "Asia/Shanghai",
-		SMSProvider:  "console",
-		Storage:      "local",
-		MediaDir:     "./data/media",
-		MediaBaseURL: "http://127.0.0.1:8080/media",
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Node:            "single",
+		Env:             "dev",
+		HTTPAddr:        "127.0.0.1:8080",
+		AdminAddr:       "127.0.0.1:9090",
+		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable",
+		RedisURL:        "redis://127.0.0.1:6379/0",
+		RedisPrefix:     "swiper:",
+		Timezone:        "Asia/Shanghai",
+		SMSProvider:     "console",
+		Storage:         "local",
+		ClusterProvider: "single",
+		ClusterAddr:     "127.0.0.1:0",
+		UserIdle:        "10m",
+		MediaDir:        "./data/media",
+		MediaBaseURL:    "http://127.0.0.1:8080/media",
+		LogLevel:        "info",
+		LogFormat:       "text",
 	}
 }
 
 // envVars maps each environment variable to the field it sets.
 func (c *Config) envVars() map[string]*string {
 	return map[string]*string{
-		"SWIPER_NODE":            &c.Node,
-		"SWIPER_ENV":             &c.Env,
-		"SWIPER_HTTP_ADDR":       &c.HTTPAddr,
-		"SWIPER_ADMIN_ADDR":      &c.AdminAddr,
-		"SWIPER_DATABASE_URL":    &c.DatabaseURL,
-		"SWIPER_REDIS_URL":       &c.RedisURL,
-		"SWIPER_REDIS_PREFIX":    &c.RedisPrefix,
-		"SWIPER_TIMEZONE":        &c.Timezone,
-		"SWIPER_SMS_PROVIDER":    &c.SMSProvider,
-		"SWIPER_SMS_WEBHOOK_URL": &c.SMSWebhookURL,
-		"SWIPER_STORAGE":         &c.Storage,
-		"SWIPER_MEDIA_DIR":       &c.MediaDir,
-		"SWIPER_MEDIA_BASE_URL":  &c.MediaBaseURL,
-		"SWIPER_COS_BUCKET_URL":  &c.COSBucketURL,
-		"SWIPER_CDN_BASE_URL":    &c.CDNBaseURL,
-		"SWIPER_LOG_LEVEL":       &c.LogLevel,
-		"SWIPER_LOG_FORMAT":      &c.LogFormat,
-		"SWIPER_ADMIN_TOKEN":     &c.AdminToken,
-		"SWIPER_COS_SECRET_ID":   &c.COSSecretID,
-		"SWIPER_COS_SECRET_KEY":  &c.COSSecretKey,
+		"SWIPER_NODE":             &c.Node,
+		"SWIPER_ENV":              &c.Env,
+		"SWIPER_HTTP_ADDR":        &c.HTTPAddr,
+		"SWIPER_ADMIN_ADDR":       &c.AdminAddr,
+		"SWIPER_DATABASE_URL":     &c.DatabaseURL,
+		"SWIPER_REDIS_URL":        &c.RedisURL,
+		"SWIPER_REDIS_PREFIX":     &c.RedisPrefix,
+		"SWIPER_TIMEZONE":         &c.Timezone,
+		"SWIPER_SMS_PROVIDER":     &c.SMSProvider,
+		"SWIPER_SMS_WEBHOOK_URL":  &c.SMSWebhookURL,
+		"SWIPER_STORAGE":          &c.Storage,
+		"SWIPER_MEDIA_DIR":        &c.MediaDir,
+		"SWIPER_MEDIA_BASE_URL":   &c.MediaBaseURL,
+		"SWIPER_COS_BUCKET_URL":   &c.COSBucketURL,
+		"SWIPER_CDN_BASE_URL":     &c.CDNBaseURL,
+		"SWIPER_CLUSTER_PROVIDER": &c.ClusterProvider,
+		"SWIPER_CLUSTER_ADDR":     &c.ClusterAddr,
+		"SWIPER_USER_IDLE":        &c.UserIdle,
+		"SWIPER_LOG_LEVEL":        &c.LogLevel,
+		"SWIPER_LOG_FORMAT":       &c.LogFormat,
+		"SWIPER_ADMIN_TOKEN":      &c.AdminToken,
+		"SWIPER_COS_SECRET_ID":    &c.COSSecretID,
+		"SWIPER_COS_SECRET_KEY":   &c.COSSecretKey,
 	}
 }
 
@@ -136,6 +151,25 @@ func (c *Config) readYAML(data []byte) error {
 	return nil
 }
 
+// ClusterHostPort splits ClusterAddr.
+func (c *Config) ClusterHostPort() (string, int, error) {
+	host, port, err := net.SplitHostPort(c.ClusterAddr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", port)
+	}
+	return host, p, nil
+}
+
+// UserIdleDuration is UserIdle parsed (checked by Load).
+func (c *Config) UserIdleDuration() time.Duration {
+	d, _ := time.ParseDuration(c.UserIdle)
+	return d
+}
+
 // Location returns the time zone of the configuration.
 func (c *Config) Location() *time.Location {
 	loc, err := time.LoadLocation(c.Timezone)
@@ -174,6 +208,15 @@ func (c *Config) check() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("SWIPER_STORAGE must be local or cos, not %q", c.Storage))
+	}
+	if c.ClusterProvider != "single" {
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_PROVIDER must be single, not %q", c.ClusterProvider))
+	}
+	if _, _, err := c.ClusterHostPort(); err != nil {
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADDR must be host:port, not %q", c.ClusterAddr))
+	}
+	if d, err := time.ParseDuration(c.UserIdle); err != nil || d < time.Second {
+		errs = append(errs, fmt.Errorf("SWIPER_USER_IDLE must be a duration of at least 1s, such as 10m, not %q", c.UserIdle))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -148,6 +148,9 @@ media_dir: /var/media
 media_base_url: https://example.com/media
 cos_bucket_url: https://bucket.cos.example
 cdn_base_url: https://cdn.example
+cluster_provider: single
+cluster_addr: 10.0.0.1:7000
+user_idle: 90s
 log_level: warn
 log_format: json
 `)
@@ -159,26 +162,29 @@ log_format: json
 	}
 	c := mustLoad(t, path, vars)
 	want := config.Config{
-		Node:          "n1",
-		Env:           "prod",
-		HTTPAddr:      "0.0.0.0:80",
-		AdminAddr:     "10.0.0.1:9000",
-		DatabaseURL:   "postgres://db/swiper",
-		RedisURL:      "redis://cache:6379/2",
-		RedisPrefix:   "p:",
-		Timezone:      "UTC",
-		SMSProvider:   "webhook",
-		SMSWebhookURL: "https://sms.example/send",
-		Storage:       "cos",
-		MediaDir:      "/var/media",
-		MediaBaseURL:  "https://example.com/media",
-		COSBucketURL:  "https://bucket.cos.example",
-		CDNBaseURL:    "https://cdn.example",
-		LogLevel:      "warn",
-		LogFormat:     "json",
-		AdminToken:    "0123456789abcdef0123",
-		COSSecretID:   "id",
-		COSSecretKey:  "key",
+		Node:            "n1",
+		Env:             "prod",
+		HTTPAddr:        "0.0.0.0:80",
+		AdminAddr:       "10.0.0.1:9000",
+		DatabaseURL:     "postgres://db/swiper",
+		RedisURL:        "redis://cache:6379/2",
+		RedisPrefix:     "p:",
+		Timezone:        "UTC",
+		SMSProvider:     "webhook",
+		SMSWebhookURL:   "https://sms.example/send",
+		Storage:         "cos",
+		MediaDir:        "/var/media",
+		MediaBaseURL:    "https://example.com/media",
+		COSBucketURL:    "https://bucket.cos.example",
+		CDNBaseURL:      "https://cdn.example",
+		ClusterProvider: "single",
+		ClusterAddr:     "10.0.0.1:7000",
+		UserIdle:        "90s",
+		LogLevel:        "warn",
+		LogFormat:       "json",
+		AdminToken:      "0123456789abcdef0123",
+		COSSecretID:     "id",
+		COSSecretKey:    "key",
 	}
 	if c != want {
 		t.Errorf("Load(file with every key):\ngot  %+v\nwant %+v", c, want)

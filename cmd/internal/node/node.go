@@ -1,0 +1,173 @@
+// Package node starts one Swiper cluster member: the actor system, the
+// protoactor-go cluster with Swiper's placement, the user grain kind and
+// the stores the actors use. swiperd serves HTTP on top of it; tests start
+// one in-process to drive the real thing.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/placement"
+	"github.com/swiperhq/swiper/actors/user"
+	"github.com/swiperhq/swiper/transport/admin"
+)
+
+// Options configure a node.
+type Options struct {
+	Name     string // shown by the admin API
+	Social   swiper.SocialStore
+	Users    swiper.UserStore
+	Ranking  swiper.Ranking
+	Settings *swiper.LiveSettings
+	Clock    swiper.Clock
+	Location *time.Location
+	Log      *slog.Logger
+
+	// Host and Port are where the node's cluster transport listens; port 0
+	// picks a free one.
+	Host string
+	Port int
+	// Provider is the membership provider: "single" (a one-node cluster,
+	// the default).
+	Provider string
+
+	// Idle is how long a user actor lives without messages.
+	Idle time.Duration
+	// CallTimeout bounds a call to a user actor.
+	CallTimeout time.Duration
+}
+
+// Node is a running cluster member.
+type Node struct {
+	name     string
+	System   *actor.ActorSystem
+	Cluster  *cluster.Cluster
+	Lookup   *placement.Lookup
+	Users    *user.Client
+	log      *slog.Logger
+	stopOnce sync.Once
+}
+
+// Start starts the member and waits until it can place grains.
+func Start(ctx context.Context, o Options) (n *Node, err error) {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Provider == "" {
+		o.Provider = "single"
+	}
+	if o.Provider != "single" {
+		return nil, fmt.Errorf("cluster provider %q: only single is supported", o.Provider)
+	}
+	// protoactor-go logs routine events (shutdown, passivation retries) at
+	// ERROR and actor panics at INFO; we log what matters ourselves, so it
+	// gets only its warnings and errors, tagged.
+	plog := slog.New(minLevel{o.Log.Handler(), slog.LevelWarn}).With("component", "protoactor")
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return plog }))
+	lookup := placement.New()
+	kind := user.NewKind(&user.Deps{
+		Node: o.Name, Social: o.Social, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
+		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle,
+	})
+	cfg := cluster.Configure("swiper", test.NewTestProvider(test.NewInMemAgent()), lookup,
+		remote.Configure(o.Host, o.Port),
+		cluster.WithKinds(kind),
+		cluster.WithRequestTimeout(o.CallTimeout),
+	)
+	c := cluster.New(system, cfg)
+	defer func() {
+		// StartMember panics when it cannot listen.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("start cluster member: %v", v)
+		}
+	}()
+	c.StartMember()
+	select {
+	case <-lookup.Ready():
+	case <-ctx.Done():
+		c.Shutdown(false)
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		c.Shutdown(false)
+		return nil, fmt.Errorf("cluster member did not see itself in the topology within 30s")
+	}
+	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
+	return &Node{
+		name: o.Name, System: system, Cluster: c, Lookup: lookup, log: o.Log,
+		Users: &user.Client{Cluster: c, Timeout: o.CallTimeout},
+	}, nil
+}
+
+// Stop stops every local grain, then leaves the cluster. Calls after the
+// first do nothing.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() {
+		n.Lookup.Shutdown()
+		n.Cluster.Shutdown(true)
+	})
+}
+
+// StopActors stops every user actor on this node (they reload from the
+// database when next asked): for operators and tests.
+func (n *Node) StopActors() { n.Lookup.StopAll(10 * time.Second) }
+
+var _ admin.Actors = (*Node)(nil)
+
+// Node returns the node's name.
+func (n *Node) Node() string { return n.name }
+
+// Counts returns how many actors of each kind are active here.
+func (n *Node) Counts() (users, sessions, uploaders int) {
+	return n.Lookup.Count(user.Kind), 0, 0
+}
+
+// Members lists the members of the last topology this node saw.
+func (n *Node) Members() []admin.Member {
+	var out []admin.Member
+	for _, m := range n.Lookup.Members() {
+		out = append(out, admin.Member{ID: m.Id, Address: m.Address(), Alive: true})
+	}
+	return out
+}
+
+// Inspect returns the state of uid's actor.
+func (n *Node) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
+	return n.Users.Inspect(ctx, uid)
+}
+
+// Refresh tells uid's actor that the user changed.
+func (n *Node) Refresh(ctx context.Context, uid int64) error {
+	return n.Users.Refresh(ctx, uid)
+}
+
+// Identity is the cluster identity of a user's actor.
+func Identity(uid int64) string { return strconv.FormatInt(uid, 10) }
+
+// minLevel drops records below its level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
