@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"testing"
@@ -27,14 +28,13 @@ func TestMassPassivation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("activates 100,000 actors")
 	}
-	const idle = 3 * time.Second
-	h := newHarness(t, func(o *harnessOptions) { o.idle = idle })
-	const probes = 60
-	var real []int64
-	for range probes {
-		id, _ := h.user(person{})
-		real = append(real, id)
+	// Long enough for every activation to finish before the first actor
+	// goes idle.
+	idle := 3 * time.Second
+	if raceEnabled {
+		idle = 25 * time.Second
 	}
+	h := newHarness(t, func(o *harnessOptions) { o.idle = idle })
 	base := heapInUse()
 
 	const n = 100_000
@@ -53,34 +53,47 @@ func TestMassPassivation(t *testing.T) {
 	t.Logf("activated %d actors in %v (%.0f/s); heap %.1f MB → %.1f MB (%.2f KB per idle actor)",
 		n, activated, n/activated.Seconds(), mb(base), mb(peak), float64(peak-base)/n/1024)
 
-	// Probe while they passivate: each probe activates a real user's
-	// actor and waits for its reply (a database load included).
+	// Probe while they passivate: each probe activates the actor of an
+	// unknown user, which loads from the database and answers 404.
 	for time.Since(start) < idle*9/10 {
-		time.Sleep(20 * time.Millisecond) // pacing the probe, not synchronising
+		time.Sleep(20 * time.Millisecond) // waiting for the idle timeout, not synchronising
 	}
 	var worst time.Duration
-	for i, id := range real {
-		t0 := time.Now()
-		h.actor(id)
-		if d := time.Since(t0); d > worst {
-			worst = d
-		}
-		if i%10 == 0 {
-			users, _, _ := h.node.Counts()
-			t.Logf("t=%v active=%d probe=%v", time.Since(start).Round(time.Millisecond), users, time.Since(t0).Round(time.Microsecond))
-		}
-		time.Sleep(25 * time.Millisecond) // spreads the probes over the passivation
-	}
-	eventually(t, 30*time.Second, "the idle actors passivate", func() bool {
+	probes := 0
+	deadline := time.Now().Add(idle + 30*time.Second)
+	for {
 		users, _, _ := h.node.Counts()
-		return users <= probes
-	})
+		if users == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d actors still active %v after the idle timeout", users, time.Since(start)-idle)
+		}
+		t0 := time.Now()
+		r := h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", 2_000_000_000+probes), nil)
+		d := time.Since(t0)
+		if r.status != 404 {
+			t.Fatalf("probe: %d %s; want 404", r.status, r.raw)
+		}
+		worst = max(worst, d)
+		if probes%25 == 0 {
+			t.Logf("t=%v active=%d probe=%v", time.Since(start).Round(time.Millisecond), users, d.Round(time.Microsecond))
+		}
+		probes++
+		time.Sleep(20 * time.Millisecond) // spreads the probes over the passivation
+	}
 	passivated := time.Since(start) - idle
 	after := heapInUse()
-	t.Logf("passivated within %v of the idle timeout; worst activation meanwhile %v; heap after %.1f MB",
-		passivated.Round(time.Millisecond), worst, mb(after))
-	if worst > time.Second {
-		t.Errorf("an activation during the mass passivation took %v; want under 1s", worst)
+	t.Logf("passivated within %v of the idle timeout; worst of %d activations meanwhile %v; heap after %.1f MB",
+		passivated.Round(time.Millisecond), probes, worst, mb(after))
+	// The race detector slows the 100k stops ten times over on two cores;
+	// make test also runs this test without it, where the bound is 1s.
+	bound := time.Second
+	if raceEnabled {
+		bound = 5 * time.Second
+	}
+	if worst > bound {
+		t.Errorf("an activation during the mass passivation took %v; want under %v", worst, bound)
 	}
 	if grown := int64(after) - int64(base); grown > int64(peak-base)/5 {
 		t.Errorf("heap after passivation %.1f MB, base %.1f MB, peak %.1f MB: the memory did not come back", mb(after), mb(base), mb(peak))
