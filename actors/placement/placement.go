@@ -175,6 +175,13 @@ func (l *Lookup) Count(kind string) int {
 	return 0
 }
 
+// OwnedHere reports whether this node owns the grain (it would be activated
+// here), as far as the last topology says.
+func (l *Lookup) OwnedHere(ci *cluster.ClusterIdentity) bool {
+	rdv := l.rdv.Load()
+	return rdv != nil && rdv.GetByClusterIdentity(ci) == l.self
+}
+
 // Local returns the PID of an active local grain, or nil.
 func (l *Lookup) Local(ci *cluster.ClusterIdentity) *actor.PID {
 	key := ci.Kind + "/" + ci.Identity

@@ -11,7 +11,7 @@ import (
 )
 
 // outbox delivers one actor's messages to other user actors, one at a time
-// and in order, each by request with retry. Order matters: a Liked followed
+// and in order, each by request with retry, to the actors that are active. Order matters: a Liked followed
 // by an Unliked (a rewind) must not arrive the other way round. Retrying
 // matters because a plain Send to a grain that just passivated vanishes.
 // Every message is also backed by the database: if all attempts fail, the
@@ -61,6 +61,18 @@ func (o *outbox) drain(d *Deps, c *cluster.Cluster, from int64) {
 			continue
 		}
 		id := strconv.FormatInt(m.to, 10)
+		ci := cluster.NewClusterIdentity(id, Kind)
+		if d.Placement != nil && d.Placement.OwnedHere(ci) {
+			// Only an active actor needs telling: one that is not loads
+			// the change from the database when it activates. Activating
+			// every liked user to tell it would cost a load per like.
+			if pid := d.Placement.Local(ci); pid != nil {
+				// A reply error means the actor stopped meanwhile; its next
+				// activation loads the change.
+				c.ActorSystem.Root.RequestFuture(pid, m.msg, d.TellTimeout).Wait()
+			}
+			continue
+		}
 		var err error
 		for attempt := 0; attempt < d.TellAttempts; attempt++ {
 			if attempt > 0 {

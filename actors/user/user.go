@@ -38,6 +38,8 @@ type Deps struct {
 	Clock    swiper.Clock
 	Location *time.Location // local midnight resets the daily quotas
 	Log      *slog.Logger
+	// Placement says where grains are active (actors/placement.Lookup).
+	Placement Placement
 
 	// Idle is how long an actor lives without messages; each actor adds
 	// up to a fifth at random, so users who went quiet together do not all
@@ -49,6 +51,14 @@ type Deps struct {
 	// actor; TellAttempts is how many attempts are made.
 	TellTimeout  time.Duration
 	TellAttempts int
+}
+
+// Placement is what user actors ask of the node's grain placement.
+type Placement interface {
+	// OwnedHere reports whether this node owns the grain.
+	OwnedHere(ci *cluster.ClusterIdentity) bool
+	// Local returns the grain's PID if it is active here, or nil.
+	Local(ci *cluster.ClusterIdentity) *actor.PID
 }
 
 // NewKind returns the cluster kind of user actors.

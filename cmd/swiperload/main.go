@@ -296,14 +296,16 @@ func swipeLoad(args []string) error {
 		return err
 	}
 	var matches atomic.Int64
-	next := make([]map[int]int, *c) // per worker: swipes made by each user
+	if *c > len(tokens) {
+		*c = len(tokens)
+	}
 	drive(*c, *d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
-		if next[w] == nil {
-			next[w] = map[int]int{}
-		}
-		u := i%len(tokens) + 1
-		k := next[w][u] + *start0
-		next[w][u]++
+		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
+		// k-th target after each, so no pair repeats.
+		mine := (len(tokens)-w-1) / *c + 1
+		j := (i - w) / *c
+		u := w + 1 + *c*(j%mine)
+		k := j/mine + *start0
 		sid := (u+k-1)%*targets + 1
 		if sid == u {
 			return nil

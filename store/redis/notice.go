@@ -61,3 +61,25 @@ func (n *Notices) Watch(ctx context.Context, topic string, poll time.Duration, r
 		}
 	}
 }
+
+// Bump counts a change of topic and announces it. Unlike a bare Publish, a
+// watcher that missed the announcement (its subscription was down) still
+// sees the change when it next polls Version.
+func (n *Notices) Bump(ctx context.Context, topic string) error {
+	if err := n.rdb.Incr(ctx, n.prefix+"notice:"+topic+":version").Err(); err != nil {
+		return unavailable("redis.Bump", err)
+	}
+	return n.Publish(ctx, topic)
+}
+
+// Version returns how many times topic was bumped.
+func (n *Notices) Version(ctx context.Context, topic string) (int64, error) {
+	v, err := n.rdb.Get(ctx, n.prefix+"notice:"+topic+":version").Int64()
+	if err == goredis.Nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable("redis.Version", err)
+	}
+	return v, nil
+}

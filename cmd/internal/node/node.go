@@ -78,7 +78,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	lookup := placement.New()
 	kind := user.NewKind(&user.Deps{
 		Node: o.Name, Social: o.Social, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
-		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle,
+		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle, Placement: lookup,
 	})
 	cfg := cluster.Configure("swiper", test.NewTestProvider(test.NewInMemAgent()), lookup,
 		remote.Configure(o.Host, o.Port),
