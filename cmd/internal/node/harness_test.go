@@ -170,13 +170,17 @@ type person struct {
 	likes    swiper.Sex // dating_sex
 	min, max int
 	vip      int
+	phone    string // default: a fresh one
 }
 
 // user makes a user with a complete profile and returns its id and token.
 func (h *harness) user(p person) (int64, string) {
 	h.t.Helper()
 	ctx := context.Background()
-	u, _, err := h.users.LoginPhone(ctx, fmt.Sprintf("+1555%07d", nextPhone()))
+	if p.phone == "" {
+		p.phone = fmt.Sprintf("+1555%07d", nextPhone())
+	}
+	u, _, err := h.users.LoginPhone(ctx, p.phone)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,0 +1,73 @@
+package node_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(got, &v); err != nil {
+		t.Fatalf("golden %s: %v in %q", name, err, got)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	pretty = append(pretty, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, pretty, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
+	}
+	if !bytes.Equal(pretty, want) {
+		t.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
+	}
+}
+
+// TestSocialWireForms pins the JSON bodies of the social calls (API.md,
+// "Social"): ids, times and names are fixed by a fresh database, a fixed
+// clock and fixed phones.
+func TestSocialWireForms(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC))
+	h.settings.Live.Store(swiper.Settings{RewindPerDay: 3, RewindWindowSeconds: 300})
+	a, ta := h.user(person{phone: "+8613800000001", sex: swiper.Male, likes: swiper.Female, vip: swiper.VIPLikedMe, age: 30})
+	b, tb := h.user(person{phone: "+8613800000002", age: 27, vip: swiper.VIPSuperlike})
+	c, tc := h.user(person{phone: "+8613800000003", age: 24})
+	if a != 1 || b != 2 || c != 3 {
+		t.Fatalf("ids %d, %d, %d; want 1, 2, 3 in a fresh database", a, b, c)
+	}
+	_, tplain := h.user(person{phone: "+8613800000004"})
+
+	h.mustSwipe(tb, a, swiper.Superlike)
+	h.clock.Add(time.Second)
+	h.mustSwipe(tc, a, swiper.Like)
+	h.clock.Add(time.Second)
+	golden(t, "recommendations.golden", h.do("GET", "/api/v1/recommendations?limit=5", ta, nil).raw)
+	golden(t, "liked_me.golden", h.do("GET", "/api/v1/liked-me", ta, nil).raw)
+	golden(t, "swipe_match.golden", h.mustSwipe(ta, b, swiper.Like).raw)
+	golden(t, "swipe.golden", h.mustSwipe(ta, c, swiper.Dislike).raw)
+	golden(t, "friends.golden", h.do("GET", "/api/v1/friends", ta, nil).raw)
+	golden(t, "friend.golden", h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil).raw)
+	golden(t, "ranking.golden", h.do("GET", "/api/v1/ranking", ta, nil).raw)
+	golden(t, "rewind.golden", h.do("POST", "/api/v1/swipes/rewind", ta, nil).raw)
+	golden(t, "error_vip_required.golden", h.do("POST", "/api/v1/swipes/rewind", tplain, nil).raw)
+	golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Like).raw)
+	golden(t, "actor.golden", h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", a), nil).raw)
+}
