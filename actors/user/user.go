@@ -47,6 +47,9 @@ type Deps struct {
 	Idle time.Duration
 	// StoreTimeout bounds each database call.
 	StoreTimeout time.Duration
+	// RankingTimeout bounds each hot-ranking update: the ranking is best
+	// effort and must not hold a user's mailbox when Redis stalls.
+	RankingTimeout time.Duration
 	// TellTimeout bounds each attempt to deliver a message to another user
 	// actor; TellAttempts is how many attempts are made.
 	TellTimeout  time.Duration
@@ -72,7 +75,13 @@ func NewKind(d *Deps) *cluster.Kind {
 		d.Idle = 10 * time.Minute
 	}
 	if d.StoreTimeout <= 0 {
-		d.StoreTimeout = 5 * time.Second
+		// Below callers' timeouts (CallTimeout, 8 s in swiperd) by more
+		// than a swipe batch's own bound (3 s): an actor learns the outcome
+		// of every write before its caller gives up on it.
+		d.StoreTimeout = 2 * time.Second
+	}
+	if d.RankingTimeout <= 0 {
+		d.RankingTimeout = 500 * time.Millisecond
 	}
 	if d.TellTimeout <= 0 {
 		d.TellTimeout = 2 * time.Second
@@ -327,7 +336,7 @@ func (g *grain) swipe(m *actorpb.SwipeRequest) *actorpb.SwipeReply {
 	if mark == swiper.Superlike {
 		g.superlikes++
 	}
-	if err := g.d.Ranking.AddScore(ctx, m.Sid, mark.Score()); err != nil {
+	if err := g.addScore(m.Sid, mark.Score()); err != nil {
 		// The swipe is committed; the hot ranking is best effort.
 		g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
 	}
@@ -347,6 +356,12 @@ func (g *grain) swipe(m *actorpb.SwipeRequest) *actorpb.SwipeReply {
 		}
 	}
 	return reply
+}
+
+func (g *grain) addScore(uid, delta int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), g.d.RankingTimeout)
+	defer cancel()
+	return g.d.Ranking.AddScore(ctx, uid, delta)
 }
 
 func (g *grain) rewind() *actorpb.RewindReply {
@@ -386,7 +401,7 @@ func (g *grain) rewind() *actorpb.RewindReply {
 	if last.Mark == swiper.Superlike && !last.At.Before(g.dayStart(day)) && g.superlikes > 0 {
 		g.superlikes--
 	}
-	if err := g.d.Ranking.AddScore(ctx, last.SID, -last.Mark.Score()); err != nil {
+	if err := g.addScore(last.SID, -last.Mark.Score()); err != nil {
 		g.d.Log.Warn("ranking: take score back", "user_id", g.uid, "sid", last.SID, "err", err)
 	}
 	if last.Mark.Likes() {

@@ -165,7 +165,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		Name: cfg.Node, Social: social, Users: users, Ranking: ranking, Settings: feed.Live,
 		Clock: clock, Location: cfg.Location(), Log: log,
 		Host: host, Port: port, Provider: cfg.ClusterProvider,
-		Idle: cfg.UserIdleDuration(), CallTimeout: 5 * time.Second,
+		Idle: cfg.UserIdleDuration(), CallTimeout: 8 * time.Second,
 	})
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func WithMaxBatch(n int) SocialOption {
 }
 
 // WithFlushTimeout bounds how long the writing of one batch may take
-// (default 10 s). It does not depend on any caller's context: a batch serves
+// (default 3 s); a Swipe whose batch started waits for it that long at most. It does not depend on any caller's context: a batch serves
 // many callers, and one of them giving up must not fail the others.
 func WithFlushTimeout(d time.Duration) SocialOption {
 	return func(c *socialConfig) {
@@ -86,7 +86,7 @@ func WithFlushTimeout(d time.Duration) SocialOption {
 // NewSocialStore returns a SocialStore on db and starts its flushers. Call
 // Close when done with it.
 func NewSocialStore(db *DB, opts ...SocialOption) *SocialStore {
-	cfg := socialConfig{flushers: 2, maxBatch: 1000, flushTimeout: 10 * time.Second}
+	cfg := socialConfig{flushers: 2, maxBatch: 1000, flushTimeout: 3 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -131,7 +131,16 @@ type swipeReq struct {
 	s    swiper.Swipe
 	at   int64 // s.At in Unix microseconds: what is stored
 	done chan swipeResult
+	// state is queued until a flusher takes the swipe into a batch, or
+	// abandoned if its caller gave up first (it is then never written).
+	state atomic.Int32
 }
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
 
 type swipeResult struct {
 	matched bool
@@ -176,9 +185,15 @@ func (s *SocialStore) Swipe(ctx context.Context, sw swiper.Swipe) (bool, error) 
 	case res := <-r.done:
 		return res.matched, res.err
 	case <-ctx.Done():
-		// The swipe may still be written; the caller will take a later
-		// already_swiped for it as a success.
-		return false, swiper.Unavailable(op, ctx.Err())
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			// Never written: the caller may say so.
+			return false, swiper.Unavailable(op, ctx.Err())
+		}
+		// Its batch is being written: wait for the outcome (bounded by
+		// the flush timeout), so that a swipe is never committed behind
+		// its caller's back, to be refused as already swiped on retry.
+		res := <-r.done
+		return res.matched, res.err
 	}
 }
 
@@ -189,7 +204,10 @@ func (s *SocialStore) flusher() {
 	defer s.wg.Done()
 	batch := make([]*swipeReq, 0, s.cfg.maxBatch)
 	for r := range s.queue {
-		batch = append(batch[:0], r)
+		batch = batch[:0]
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			batch = append(batch, r)
+		}
 	fill:
 		for len(batch) < s.cfg.maxBatch {
 			select {
@@ -197,10 +215,15 @@ func (s *SocialStore) flusher() {
 				if !ok {
 					break fill
 				}
-				batch = append(batch, r)
+				if r.state.CompareAndSwap(reqQueued, reqTaken) {
+					batch = append(batch, r)
+				}
 			default:
 				break fill
 			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		s.flush(batch)
 		clear(batch) // let the requests go
@@ -463,15 +486,17 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 	defer tx.Rollback()
 
 	// The quota first: its row lock orders concurrent rewinds of one user,
-	// and each sees the count the one before it left. A day other than the
-	// stored one starts the count afresh.
+	// and each sees the count the one before it left. A later day than the
+	// stored one starts the count afresh; an earlier one (a node whose clock
+	// is behind, around midnight) is refused rather than let it reset the
+	// count.
 	var out swiper.RewindOutcome
 	err = tx.GetContext(ctx, &out.Used, `
 		INSERT INTO rewinds AS r (uid, day, used) VALUES ($1, $2::date, 1)
 		ON CONFLICT (uid) DO UPDATE
 			SET day = EXCLUDED.day,
 				used = CASE WHEN r.day = EXCLUDED.day THEN r.used + 1 ELSE 1 END
-			WHERE r.day <> EXCLUDED.day OR r.used < $3
+			WHERE r.day < EXCLUDED.day OR (r.day = EXCLUDED.day AND r.used < $3)
 		RETURNING used`, sw.UID, day.Format(time.DateOnly), limit)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -1077,3 +1077,51 @@ func TestRecommendationsLeapDay(t *testing.T) {
 		t.Errorf("Recommendations = %+v; want only %d (not %d)", cands, in, out)
 	}
 }
+
+// TestRewindRacesTheOtherSidesLike: A rewinds its like of B while B likes A.
+// Whatever the interleaving, a friendship exists exactly when both likes
+// do: the pair's advisory lock orders the rewind against the match.
+func TestRewindRacesTheOtherSidesLike(t *testing.T) {
+	s, db := newSocial(t)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	const rounds = 60
+	ids := addUsers(t, db, 2*rounds)
+	var rewound, stale int
+	for i := range rounds {
+		a, b := ids[2*i], ids[2*i+1]
+		at := base.Add(time.Duration(i) * time.Second)
+		mustSwipe(t, s, a, b, swiper.Like, at)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := s.Rewind(ctx, swiper.Swipe{UID: a, SID: b, Mark: swiper.Like, At: at}, day, 100); err != nil {
+				t.Errorf("Rewind: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := s.Swipe(ctx, swiper.Swipe{UID: b, SID: a, Mark: swiper.Like, At: at.Add(time.Millisecond)}); err != nil {
+				t.Errorf("Swipe: %v", err)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		ab := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, a, b)
+		ba := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, b, a)
+		friends := areFriends(t, db, a, b)
+		if ab != 0 || ba != 1 {
+			t.Fatalf("round %d: swipes a→b %d, b→a %d; want 0 and 1", i, ab, ba)
+		}
+		if friends {
+			t.Errorf("round %d: a friendship stands on a rewound like", i)
+			stale++
+		}
+		rewound++
+	}
+	t.Logf("%d rounds, %d left a stale friendship", rewound, stale)
+}

@@ -78,8 +78,11 @@ func (c *TokenCache) TokenUser(ctx context.Context, token string) (int64, error)
 }
 
 // RevokeToken forgets the token here, revokes it in the store and tells
-// the other nodes.
+// the other nodes. It finishes even if ctx is cancelled (a client that
+// hangs up mid-logout is still logged out everywhere).
 func (c *TokenCache) RevokeToken(ctx context.Context, token string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	c.mu.Lock()
 	delete(c.m, token)
 	c.gen++

@@ -134,7 +134,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 
 	nd, err := node.Start(context.Background(), node.Options{
 		Name: "test", Social: h.social, Users: h.users, Ranking: h.ranking, Settings: h.settings.Live,
-		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 5 * time.Second,
+		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 8 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
