@@ -62,6 +62,8 @@ type Placement interface {
 	OwnedHere(ci *cluster.ClusterIdentity) bool
 	// Local returns the grain's PID if it is active here, or nil.
 	Local(ci *cluster.ClusterIdentity) *actor.PID
+	// RemovePid forgets an activation, so new requests activate afresh.
+	RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID)
 }
 
 // NewKind returns the cluster kind of user actors.
@@ -145,7 +147,16 @@ func (g *grain) Receive(ctx actor.Context) {
 		idle := g.d.Idle + rand.N(g.d.Idle/5+1)
 		ctx.SetReceiveTimeout(idle)
 	case *actor.ReceiveTimeout:
-		// Every change is already in the database.
+		// Every change is already in the database. Forget this activation
+		// before stopping: a request sent to it after the poison pill would
+		// be dropped unanswered (and its caller wait out its timeout), so new
+		// requests go to a fresh activation instead.
+		if id := cluster.GetClusterIdentity(ctx); id != nil && g.c != nil {
+			if g.d.Placement != nil {
+				g.d.Placement.RemovePid(id, ctx.Self())
+			}
+			g.c.PidCache.RemoveByValue(id.Identity, id.Kind, ctx.Self())
+		}
 		ctx.Poison(ctx.Self())
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	default:

@@ -89,6 +89,8 @@ type harness struct {
 	node     *node.Node
 	api, adm string
 	logs     *logBuffer
+	notices  *redis.Notices
+	sstore   *postgres.SettingsStore
 }
 
 const adminToken = "test-admin-token-0123456789"
@@ -123,6 +125,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	settingsStore := postgres.NewSettingsStore(db)
 	h.settings = &swiper.SettingsFeed{Store: settingsStore, Live: swiper.NewLiveSettings(swiper.DefaultSettings())}
 	notices := redis.NewNotices(rdb, prefix)
+	h.notices, h.sstore = notices, settingsStore
 	ctx, cancel := context.WithCancel(context.Background())
 	watched := make(chan struct{})
 	// Stopped by cancel at cleanup.
