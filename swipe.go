@@ -109,12 +109,16 @@ type PendingLike struct {
 	At   time.Time
 }
 
+// MaxPendingLikes bounds the pending likes a user's actor holds: the
+// newest are kept. Liked-me reads the database, so nothing is lost.
+const MaxPendingLikes = 1000
+
 // SocialState is what a user's actor loads when it is activated.
 type SocialState struct {
 	VIPLevel int
 	Swiped   []int64 // everyone the user swiped, ascending
 	LastAt   time.Time
-	Pending  []PendingLike // oldest first
+	Pending  []PendingLike // oldest first; the newest MaxPendingLikes only
 	Friends  []int64       // ascending
 	// RewindsUsed and SuperlikesUsed count what the user used on Day.
 	Day            time.Time

@@ -508,6 +508,9 @@ func (g *grain) onLiked(m *actorpb.Liked) {
 		return // answered already
 	}
 	g.dropPending(m.From)
+	if len(g.pending) >= swiper.MaxPendingLikes {
+		g.pending = slices.Delete(g.pending, 0, 1) // the oldest
+	}
 	g.pending = append(g.pending, pendingLike{from: m.From, at: m.AtUnixMicro, super: m.Mark == string(swiper.Superlike)})
 }
 

@@ -418,10 +418,16 @@ func (s *SocialStore) LoadSocial(ctx context.Context, uid int64, day, dayStart t
 			SELECT array_agg(s.uid ORDER BY s.created_at, s.uid) AS pend_from,
 				array_agg(s.mark ORDER BY s.created_at, s.uid) AS pend_mark,
 				array_agg((extract(epoch FROM s.created_at) * 1000000)::int8 ORDER BY s.created_at, s.uid) AS pend_at
-			FROM swipes s
-			WHERE s.sid = u.id AND s.mark IN ('like', 'superlike')
-				AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = u.id AND m.sid = s.uid OFFSET 0)) p
-		WHERE u.id = $1`, uid, day.Format(time.DateOnly), micros(dayStart))
+			FROM (
+				-- The newest only: a popular user's actor must not load
+				-- every like ever received (swipes_sid walks them newest
+				-- first and stops at the limit).
+				SELECT s.uid, s.mark, s.created_at FROM swipes s
+				WHERE s.sid = u.id AND s.mark IN ('like', 'superlike')
+					AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = u.id AND m.sid = s.uid OFFSET 0)
+				ORDER BY s.created_at DESC, s.uid DESC
+				LIMIT $4) s) p
+		WHERE u.id = $1`, uid, day.Format(time.DateOnly), micros(dayStart), swiper.MaxPendingLikes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
 	} else if err != nil {

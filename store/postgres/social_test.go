@@ -1125,3 +1125,28 @@ func TestRewindRacesTheOtherSidesLike(t *testing.T) {
 	}
 	t.Logf("%d rounds, %d left a stale friendship", rewound, stale)
 }
+
+// TestLoadSocialKeepsTheNewestPendingLikes: a popular user's actor loads
+// only the newest MaxPendingLikes likes.
+func TestLoadSocialKeepsTheNewestPendingLikes(t *testing.T) {
+	s, db := newSocial(t)
+	ids := addUsers(t, db, swiper.MaxPendingLikes+6)
+	star, fans := ids[0], ids[1:]
+	if _, err := db.Exec(`
+		INSERT INTO swipes (uid, sid, mark, created_at)
+		SELECT f, $1, 'like', $3::timestamptz + n * interval '1 second'
+		FROM unnest($2::int8[]) WITH ORDINALITY AS x (f, n)`, star, pq.Int64Array(fans), base); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	st, err := s.LoadSocial(context.Background(), star, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pending) != swiper.MaxPendingLikes {
+		t.Fatalf("pending = %d; want %d", len(st.Pending), swiper.MaxPendingLikes)
+	}
+	if first, last := st.Pending[0].From, st.Pending[len(st.Pending)-1].From; first != fans[5] || last != fans[len(fans)-1] {
+		t.Errorf("pending from %d to %d; want the newest, %d to %d, oldest first", first, last, fans[5], fans[len(fans)-1])
+	}
+}
