@@ -1150,3 +1150,66 @@ func TestLoadSocialKeepsTheNewestPendingLikes(t *testing.T) {
 		t.Errorf("pending from %d to %d; want the newest, %d to %d, oldest first", first, last, fans[5], fans[len(fans)-1])
 	}
 }
+
+// TestSwipeOutcomeIsNeverHidden: a swipe whose caller gives up while it
+// waits in the queue is never written; one whose batch is already being
+// written reports the batch's outcome, even past its caller's deadline.
+// Either way the caller's answer matches the database.
+func TestSwipeOutcomeIsNeverHidden(t *testing.T) {
+	s, db := newSocial(t, postgres.WithFlushers(1))
+	ids := addUsers(t, db, 3)
+	ctx := context.Background()
+	// Stall the flusher: hold a lock that swipe_batch's insert waits for.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE swipes IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		matched bool
+		err     error
+	}
+	swipe := func(sid int64, timeout time.Duration) chan result {
+		c := make(chan result, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			m, err := s.Swipe(ctx, swiper.Swipe{UID: ids[0], SID: sid, Mark: swiper.Like, At: base.Add(time.Duration(sid) * time.Microsecond)})
+			c <- result{m, err}
+		}()
+		return c
+	}
+	taken := swipe(ids[1], 200*time.Millisecond)
+	// Wait until the flusher is blocked on the lock with the first swipe.
+	deadline := time.Now().Add(5 * time.Second)
+	for countRows(t, db, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%swipe_batch%'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the flusher never blocked on the lock")
+		}
+		time.Sleep(5 * time.Millisecond) // polling another session's state
+	}
+	queued := swipe(ids[2], 200*time.Millisecond)
+	q := <-queued // gives up in the queue: the flusher is busy
+	if swiper.ErrorCode(q.err) != swiper.EUnavailable {
+		t.Fatalf("queued swipe past its deadline: %v; want unavailable", q.err)
+	}
+	select {
+	case r := <-taken:
+		t.Fatalf("the swipe being written returned before its batch: %v", r.err)
+	case <-time.After(300 * time.Millisecond): // past its 200 ms deadline
+	}
+	tx.Rollback()
+	if r := <-taken; r.err != nil {
+		t.Errorf("the swipe being written: %v; want its batch's success", r.err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, ids[0], ids[1]); n != 1 {
+		t.Errorf("the written swipe stored %d times; want 1", n)
+	}
+	// The abandoned swipe is never written, even after the flusher frees up.
+	mustSwipe(t, s, ids[1], ids[0], swiper.Dislike, base.Add(time.Second)) // one more batch through
+	if n := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, ids[0], ids[2]); n != 0 {
+		t.Errorf("the abandoned swipe was stored")
+	}
+}
