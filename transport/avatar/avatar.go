@@ -1,0 +1,179 @@
+// Package avatar checks and normalises uploaded avatar images: whatever a
+// file's name says, it must be a JPEG, PNG or WebP image that decodes, of
+// sane dimensions (checked from the header, before any pixel is decoded,
+// so a tiny file claiming 50000×50000 pixels costs nothing). The result is
+// a new JPEG: orientation applied, metadata (EXIF, GPS) gone, the longest
+// side at most MaxSide, named by the SHA-256 of its bytes.
+//
+// It depends on the root package, golang.org/x/image (WebP decoding,
+// resampling) and goexif (the orientation tag).
+package avatar
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"image/jpeg"
+	"image/png"
+
+	"github.com/rwcarlsen/goexif/exif"
+	"golang.org/x/image/draw"
+	"golang.org/x/image/webp"
+
+	"github.com/swiperhq/swiper"
+)
+
+// Limits on what is accepted.
+const (
+	MaxBytes  = 10 << 20   // the upload itself (API.md: 10 MiB)
+	MaxSide   = 1080       // longest side of the stored image
+	MaxPixels = 40_000_000 // of the uploaded image: a 40-megapixel photo decodes to 160 MB
+	MaxDim    = 16384      // either side of the uploaded image
+	Quality   = 85         // JPEG quality of the stored image
+)
+
+// Image is a processed avatar.
+type Image struct {
+	JPEG   []byte // the bytes to store
+	SHA256 string // hex, of JPEG
+	Width  int
+	Height int
+}
+
+// Format names what the bytes are, by their magic numbers: "jpeg", "png",
+// "webp", or "" for anything else.
+func Format(b []byte) string {
+	switch {
+	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
+		return "jpeg"
+	case len(b) >= 8 && bytes.Equal(b[:8], []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "webp"
+	}
+	return ""
+}
+
+// Process checks an upload and returns the avatar to store. Errors are
+// EUnsupportedMedia (not an image of an accepted type, does not decode, or
+// dimensions beyond MaxDim / MaxPixels) and ETooLarge (over MaxBytes).
+func Process(b []byte) (*Image, error) {
+	if len(b) > MaxBytes {
+		return nil, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+	}
+	format := Format(b)
+	var decodeConfig func([]byte) (image.Config, error)
+	var decode func([]byte) (image.Image, error)
+	switch format {
+	case "jpeg":
+		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+	case "png":
+		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+	case "webp":
+		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+	default:
+		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the file is not a JPEG, PNG or WebP image")
+	}
+	cfg, err := decodeConfig(b)
+	if err != nil {
+		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the %s image is damaged", format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxDim || cfg.Height > MaxDim || cfg.Width*cfg.Height > MaxPixels {
+		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar",
+			"the image is %d×%d pixels; the limit is %d on a side and %d megapixels", cfg.Width, cfg.Height, MaxDim, MaxPixels/1_000_000)
+	}
+	img, err := decode(b)
+	if err != nil {
+		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the %s image is damaged", format)
+	}
+	// Scale first: turning is a pixel-by-pixel copy, cheaper on the small
+	// image, and the longest side is the same either way.
+	img = fit(img, MaxSide)
+	if format == "jpeg" {
+		img = orient(img, orientation(b))
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: Quality}); err != nil {
+		return nil, swiper.Internal("avatar.Process", err)
+	}
+	sum := sha256.Sum256(out.Bytes())
+	bounds := img.Bounds()
+	return &Image{JPEG: out.Bytes(), SHA256: hex.EncodeToString(sum[:]), Width: bounds.Dx(), Height: bounds.Dy()}, nil
+}
+
+// orientation returns a JPEG's EXIF orientation (1–8), 1 when it has none.
+func orientation(b []byte) int {
+	x, err := exif.Decode(bytes.NewReader(b))
+	if err != nil {
+		return 1
+	}
+	tag, err := x.Get(exif.Orientation)
+	if err != nil {
+		return 1
+	}
+	o, err := tag.Int(0)
+	if err != nil || o < 1 || o > 8 {
+		return 1
+	}
+	return o
+}
+
+// orient turns img upright according to an EXIF orientation: o says how
+// the stored pixels relate to the picture (2: mirrored; 3: upside down;
+// 6: needs a quarter turn clockwise; and so on).
+func orient(img image.Image, o int) image.Image {
+	if o == 1 {
+		return img
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var dx, dy int
+			switch o {
+			case 2:
+				dx, dy = w-1-x, y
+			case 3:
+				dx, dy = w-1-x, h-1-y
+			case 4:
+				dx, dy = x, h-1-y
+			case 5:
+				dx, dy = y, x
+			case 6:
+				dx, dy = h-1-y, x
+			case 7:
+				dx, dy = h-1-y, w-1-x
+			case 8:
+				dx, dy = y, w-1-x
+			}
+			dst.Set(dx, dy, img.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return dst
+}
+
+// fit scales img down so that its longest side is at most side.
+func fit(img image.Image, side int) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= side && h <= side {
+		return img
+	}
+	if w >= h {
+		h, w = max(1, h*side/w), side
+	} else {
+		w, h = max(1, w*side/h), side
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
