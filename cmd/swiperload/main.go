@@ -191,20 +191,14 @@ func logOnce(msg string) {
 
 func meLoad(args []string) error {
 	fs := flag.NewFlagSet("me", flag.ExitOnError)
-	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
-	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
-	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
-	users := fs.Int("users", 1000, "log in as users 1..users")
-	c := fs.Int("c", 64, "concurrent clients")
-	d := fs.Duration("d", 10*time.Second, "how long to run")
+	run := asUsers(fs, 1000, 64)
 	fs.Parse(args)
-
-	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	tokens, err := run.tokens()
 	if err != nil {
 		return err
 	}
-	drive(*c, *d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *addr+"/api/v1/me", nil)
+	drive(*run.c, *run.d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *run.addr+"/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
 		return req
 	}, nil)
@@ -250,6 +244,31 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 	rec.report(what, time.Since(start))
 }
 
+// userRun is what the commands that act as seeded users share: where the
+// node is, how to log in on the users' behalf, how many users, clients and
+// how long.
+type userRun struct {
+	addr, adminAddr, adminToken *string
+	users, c                    *int
+	d                           *time.Duration
+}
+
+func asUsers(fs *flag.FlagSet, users, c int) *userRun {
+	return &userRun{
+		addr:       fs.String("addr", "http://127.0.0.1:8080", "the node's client API"),
+		adminAddr:  fs.String("admin", "http://127.0.0.1:9090", "the node's admin API"),
+		adminToken: fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token"),
+		users:      fs.Int("users", users, "act as users 1..users"),
+		c:          fs.Int("c", c, "concurrent clients"),
+		d:          fs.Duration("d", 10*time.Second, "how long to run"),
+	}
+}
+
+// tokens logs in as the users through the admin API.
+func (r *userRun) tokens() ([]string, error) {
+	return adminTokens(*r.adminAddr, *r.adminToken, *r.users)
+}
+
 // adminTokens logs in as users 1..n through the admin API, 32 at a time.
 func adminTokens(adminAddr, adminToken string, n int) ([]string, error) {
 	tokens := make([]string, n)
@@ -282,29 +301,22 @@ func adminTokens(adminAddr, adminToken string, n int) ([]string, error) {
 // (like or dislike, at random), as one phone per user would.
 func swipeLoad(args []string) error {
 	fs := flag.NewFlagSet("swipe", flag.ExitOnError)
-	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
-	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
-	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
-	users := fs.Int("users", 10000, "swipe as users 1..users")
+	run := asUsers(fs, 10000, 256)
 	targets := fs.Int("targets", 100000, "swipe users 1..targets")
 	start0 := fs.Int("start", 1, "the first target offset (use a new one per run on the same database)")
-	c := fs.Int("c", 256, "concurrent clients")
-	d := fs.Duration("d", 10*time.Second, "how long to run")
 	fs.Parse(args)
-	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	tokens, err := run.tokens()
 	if err != nil {
 		return err
 	}
 	var matches atomic.Int64
-	if *c > len(tokens) {
-		*c = len(tokens)
-	}
-	drive(*c, *d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+	c := min(*run.c, len(tokens))
+	drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
 		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
 		// k-th target after each, so no pair repeats.
-		mine := (len(tokens)-w-1) / *c + 1
-		j := (i - w) / *c
-		u := w + 1 + *c*(j%mine)
+		mine := (len(tokens)-w-1)/c + 1
+		j := (i - w) / c
+		u := w + 1 + c*(j%mine)
 		k := j/mine + *start0
 		sid := (u+k-1)%*targets + 1
 		if sid == u {
@@ -315,7 +327,7 @@ func swipeLoad(args []string) error {
 			mark = "dislike"
 		}
 		data := fmt.Sprintf(`{"sid":%d,"mark":%q}`, sid, mark)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, *addr+"/api/v1/swipes", bytes.NewReader([]byte(data)))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, *run.addr+"/api/v1/swipes", bytes.NewReader([]byte(data)))
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
 		return req
 	}, func(body []byte) {
@@ -330,20 +342,15 @@ func swipeLoad(args []string) error {
 // recsLoad asks for recommendations as users 1..users.
 func recsLoad(args []string) error {
 	fs := flag.NewFlagSet("recs", flag.ExitOnError)
-	addr := fs.String("addr", "http://127.0.0.1:8080", "the node's client API")
-	adminAddr := fs.String("admin", "http://127.0.0.1:9090", "the node's admin API")
-	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
-	users := fs.Int("users", 1000, "ask as users 1..users")
+	run := asUsers(fs, 1000, 8)
 	limit := fs.Int("limit", 20, "recommendations per call")
-	c := fs.Int("c", 8, "concurrent clients")
-	d := fs.Duration("d", 10*time.Second, "how long to run")
 	fs.Parse(args)
-	tokens, err := adminTokens(*adminAddr, *adminToken, *users)
+	tokens, err := run.tokens()
 	if err != nil {
 		return err
 	}
-	drive(*c, *d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", *addr, *limit), nil)
+	drive(*run.c, *run.d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", *run.addr, *limit), nil)
 		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
 		return req
 	}, nil)

@@ -250,7 +250,8 @@ func (r response) errCode() int {
 	return int(c)
 }
 
-var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1100, MaxConnsPerHost: 0}}
+// client keeps a connection per concurrent request of the race tests.
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1100}}
 
 func (h *harness) try(base, method, path, token string, body any) (response, error) {
 	var rd io.Reader

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -55,7 +54,6 @@ type Node struct {
 	Cluster  *cluster.Cluster
 	Lookup   *placement.Lookup
 	Users    *user.Client
-	log      *slog.Logger
 	stopOnce sync.Once
 }
 
@@ -104,7 +102,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	}
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
 	return &Node{
-		name: o.Name, System: system, Cluster: c, Lookup: lookup, log: o.Log,
+		name: o.Name, System: system, Cluster: c, Lookup: lookup,
 		Users: &user.Client{Cluster: c, Timeout: o.CallTimeout},
 	}, nil
 }
@@ -150,9 +148,6 @@ func (n *Node) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error
 func (n *Node) Refresh(ctx context.Context, uid int64) error {
 	return n.Users.Refresh(ctx, uid)
 }
-
-// Identity is the cluster identity of a user's actor.
-func Identity(uid int64) string { return strconv.FormatInt(uid, 10) }
 
 // minLevel drops records below its level.
 type minLevel struct {
