@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/swiperhq/swiper"
@@ -555,6 +556,11 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 		return swiper.RewindOutcome{}, &swiper.Error{Code: swiper.ENothingToRewind, Op: op, Message: "nothing to rewind"}
 	}
 	out.Unmatched = r.Unmatched > 0
+	if out.Unmatched {
+		if err := appendUnmatched(ctx, tx, sw.UID, sw.SID); err != nil {
+			return swiper.RewindOutcome{}, wrap(op, err)
+		}
+	}
 	if r.TheirMark.Valid {
 		// Their like of the caller is unanswered again.
 		out.TheirLike = &swiper.PendingLike{From: sw.SID, Mark: swiper.Mark(r.TheirMark.String), At: fromMicros(r.TheirAt.Int64)}
@@ -568,7 +574,12 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 // Unmatch deletes the friendship of uid and fid.
 func (s *SocialStore) Unmatch(ctx context.Context, uid, fid int64) error {
 	const op = "postgres.Unmatch"
-	res, err := s.db.ExecContext(ctx, `
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `
 		DELETE FROM friendships WHERE uid1 = least($1::int8, $2::int8) AND uid2 = greatest($1::int8, $2::int8)`, uid, fid)
 	if err != nil {
 		return wrap(op, err)
@@ -578,7 +589,21 @@ func (s *SocialStore) Unmatch(ctx context.Context, uid, fid int64) error {
 	} else if n == 0 {
 		return &swiper.Error{Code: swiper.ENotFriend, Op: op, Message: "you are not friends"}
 	}
-	return nil
+	if err := appendUnmatched(ctx, tx, uid, fid); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, tx.Commit())
+}
+
+// appendUnmatched tells both sides of an ended friendship, in the
+// transaction that ends it.
+func appendUnmatched(ctx context.Context, tx *sqlx.Tx, a, b int64) error {
+	now := time.Now()
+	_, err := tx.ExecContext(ctx, appendEventsSQL, eventArgs([]swiper.Event{
+		{UID: a, Type: swiper.EventUnmatched, Subject: b, At: now},
+		{UID: b, Type: swiper.EventUnmatched, Subject: a, At: now},
+	})...)
+	return err
 }
 
 // userCols is userColumns for a users table aliased u, so that a join with

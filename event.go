@@ -1,0 +1,62 @@
+package swiper
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names an event of a user's stream (API.md, WebSocket).
+type EventType string
+
+// The events a user hears about.
+const (
+	// EventMatch: the user has a new friend (both sides hear it).
+	EventMatch EventType = "match"
+	// EventSuperliked: someone superliked the user.
+	EventSuperliked EventType = "superliked"
+	// EventUnmatched: a friendship ended, by a rewind or an unmatch (both
+	// sides hear it).
+	EventUnmatched EventType = "unmatched"
+	// EventAvatarReady: an uploaded avatar is in place.
+	EventAvatarReady EventType = "avatar.ready"
+	// EventAvatarFailed: an avatar upload gave up.
+	EventAvatarFailed EventType = "avatar.failed"
+)
+
+// EventRetention is how long events are kept at least: a phone offline for
+// less than this replays everything it missed.
+const EventRetention = 7 * 24 * time.Hour
+
+// Event is one entry of a user's event stream. Seq rises by one per user,
+// with no gaps, across devices and reconnects.
+type Event struct {
+	UID  int64
+	Seq  int64
+	Type EventType
+	At   time.Time
+	// Subject is the other user (match, superliked, unmatched) or the
+	// upload job (avatar.*).
+	Subject int64
+	// Detail is the avatar's URL (avatar.ready) or the error
+	// (avatar.failed).
+	Detail string
+	// User is the other user as they are now, for match and superliked
+	// events; filled in when the event is sent, not stored.
+	User *User
+}
+
+// EventStore keeps users' event streams (store/postgres). The events of
+// swipes, rewinds and unmatches are appended by SocialStore in the same
+// transaction as the change that causes them; others (uploads) use Append.
+//
+// Errors: EUnavailable.
+type EventStore interface {
+	// Append adds e to its user's stream and returns its seq.
+	Append(ctx context.Context, e Event) (int64, error)
+	// Events returns up to limit events of uid with seq > after, in order.
+	Events(ctx context.Context, uid, after int64, limit int) ([]Event, error)
+	// EventHead returns the seq of uid's latest event, 0 if none.
+	EventHead(ctx context.Context, uid int64) (int64, error)
+	// PruneEvents deletes events older than before and returns how many.
+	PruneEvents(ctx context.Context, before time.Time) (int64, error)
+}

@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/swiperhq/swiper"
+)
+
+// EventStore keeps users' event streams (migration 000003).
+type EventStore struct {
+	db *DB
+}
+
+var _ swiper.EventStore = (*EventStore)(nil)
+
+// NewEventStore returns an EventStore on db.
+func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
+
+// appendEventsSQL appends events, each given as (uid, type, subject,
+// detail, at in unix microseconds), and returns their seqs in order.
+const appendEventsSQL = `SELECT r_seq FROM append_events($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int8[])`
+
+func eventArgs(es []swiper.Event) []any {
+	uids := make(pq.Int64Array, len(es))
+	types := make(pq.StringArray, len(es))
+	subjects := make(pq.Int64Array, len(es))
+	details := make(pq.StringArray, len(es))
+	ats := make(pq.Int64Array, len(es))
+	for i, e := range es {
+		uids[i], types[i], subjects[i], details[i], ats[i] = e.UID, string(e.Type), e.Subject, e.Detail, micros(e.At)
+	}
+	return []any{uids, types, subjects, details, ats}
+}
+
+// Append adds e to its user's stream.
+func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) {
+	const op = "postgres.AppendEvent"
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	var seq int64
+	// Not retried: after a lost connection the event may be in.
+	if err := s.db.GetContext(ctx, &seq, appendEventsSQL, eventArgs([]swiper.Event{e})...); err != nil {
+		return 0, wrap(op, err)
+	}
+	return seq, nil
+}
+
+// Events returns up to limit events of uid after seq after.
+func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([]swiper.Event, error) {
+	const op = "postgres.Events"
+	var rows []struct {
+		Seq     int64     `db:"seq"`
+		Type    string    `db:"type"`
+		Subject int64     `db:"subject"`
+		Detail  string    `db:"detail"`
+		At      time.Time `db:"at"`
+	}
+	err := retry(ctx, true, func() error {
+		return s.db.SelectContext(ctx, &rows, `
+			SELECT seq, type, subject, detail, at FROM events
+			WHERE uid = $1 AND seq > $2 ORDER BY seq LIMIT $3`, uid, after, limit)
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := make([]swiper.Event, len(rows))
+	for i, r := range rows {
+		out[i] = swiper.Event{UID: uid, Seq: r.Seq, Type: swiper.EventType(r.Type), Subject: r.Subject, Detail: r.Detail, At: r.At.UTC()}
+	}
+	return out, nil
+}
+
+// EventHead returns the seq of uid's latest event.
+func (s *EventStore) EventHead(ctx context.Context, uid int64) (int64, error) {
+	const op = "postgres.EventHead"
+	var seq []int64
+	err := retry(ctx, true, func() error {
+		return s.db.SelectContext(ctx, &seq, `SELECT seq FROM event_heads WHERE uid = $1`, uid)
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	if len(seq) == 0 {
+		return 0, nil
+	}
+	return seq[0], nil
+}
+
+// PruneEvents deletes events older than before, in batches, so that a
+// large backlog never holds one long transaction. Heads stay: seq keeps
+// rising.
+func (s *EventStore) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	const op = "postgres.PruneEvents"
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, `
+			DELETE FROM events WHERE ctid = ANY (ARRAY(
+				SELECT ctid FROM events WHERE at < $1 LIMIT 10000))`, before)
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		total += n
+		if n < 10000 {
+			return total, nil
+		}
+	}
+}
