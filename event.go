@@ -41,8 +41,14 @@ type Event struct {
 	// (avatar.failed).
 	Detail string
 	// User is the other user as they are now, for match and superliked
-	// events; filled in when the event is sent, not stored.
+	// events; filled in when the event is read, not stored.
 	User *User
+}
+
+// AboutUser reports whether the event shows another user (Subject, filled
+// in as User when the event is read).
+func (e *Event) AboutUser() bool {
+	return e.Type == EventMatch || e.Type == EventSuperliked
 }
 
 // EventStore keeps users' event streams (store/postgres). The events of
@@ -53,10 +59,15 @@ type Event struct {
 type EventStore interface {
 	// Append adds e to its user's stream and returns its seq.
 	Append(ctx context.Context, e Event) (int64, error)
-	// Events returns up to limit events of uid with seq > after, in order.
+	// Events returns up to limit events of uid with seq > after, in order,
+	// with User filled in where AboutUser.
 	Events(ctx context.Context, uid, after int64, limit int) ([]Event, error)
 	// EventHead returns the seq of uid's latest event, 0 if none.
 	EventHead(ctx context.Context, uid int64) (int64, error)
 	// PruneEvents deletes events older than before and returns how many.
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
+
+// MaxSessions bounds the WebSockets one user may have open at once (on
+// one node, and known to the user's actor).
+const MaxSessions = 8

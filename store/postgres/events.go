@@ -49,7 +49,9 @@ func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) 
 	return seq, nil
 }
 
-// Events returns up to limit events of uid after seq after.
+// Events returns up to limit events of uid after seq after, with the
+// other user of each match and superliked event as they are now (nil if
+// that user is gone).
 func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([]swiper.Event, error) {
 	const op = "postgres.Events"
 	var rows []struct {
@@ -68,8 +70,33 @@ func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([
 		return nil, wrap(op, err)
 	}
 	out := make([]swiper.Event, len(rows))
+	var about []int64
 	for i, r := range rows {
 		out[i] = swiper.Event{UID: uid, Seq: r.Seq, Type: swiper.EventType(r.Type), Subject: r.Subject, Detail: r.Detail, At: r.At.UTC()}
+		if out[i].AboutUser() {
+			about = append(about, r.Subject)
+		}
+	}
+	if len(about) == 0 {
+		return out, nil
+	}
+	// The other users as they are now, in a second query only when some
+	// event shows one: most pages are of one event.
+	var users []userRow
+	err = retry(ctx, true, func() error {
+		return s.db.SelectContext(ctx, &users, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(about))
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	byID := make(map[int64]*swiper.User, len(users))
+	for i := range users {
+		byID[users[i].ID] = users[i].user()
+	}
+	for i := range out {
+		if out[i].AboutUser() {
+			out[i].User = byID[out[i].Subject]
+		}
 	}
 	return out, nil
 }

@@ -75,6 +75,13 @@ func TestSocialChangesAppendEvents(t *testing.T) {
 	if len(evs) != 1 || !evs[0].At.Equal(base.Add(2*time.Second)) {
 		t.Errorf("match event = %+v; want at %v", evs, base.Add(2*time.Second))
 	}
+	// Events that show another user come with that user; others do not.
+	evs, _ = es.Events(ctx, b, 0, 10)
+	for _, e := range evs {
+		if e.AboutUser() != (e.User != nil) || (e.User != nil && e.User.ID != e.Subject) {
+			t.Errorf("event %d %s about %d has user %+v", e.Seq, e.Type, e.Subject, e.User)
+		}
+	}
 }
 
 // TestAppendNumbersWithoutGaps appends from many goroutines at once: each

@@ -174,6 +174,31 @@ func (s *Store) TokenUser(ctx context.Context, token string) (int64, error) {
 	return uid, nil
 }
 
+// ValidTokens reports, for each token, whether it still works, in a few
+// round trips however many there are: a node re-checks the tokens of all
+// its open WebSockets when it hears that one was revoked.
+func (s *Store) ValidTokens(ctx context.Context, tokens []string) ([]bool, error) {
+	const op = "redis.ValidTokens"
+	const chunk = 1000
+	valid := make([]bool, len(tokens))
+	keys := make([]string, 0, min(chunk, len(tokens)))
+	for start := 0; start < len(tokens); start += chunk {
+		part := tokens[start:min(start+chunk, len(tokens))]
+		keys = keys[:0]
+		for _, t := range part {
+			keys = append(keys, s.tokenKey(t))
+		}
+		vs, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		for i, v := range vs {
+			valid[start+i] = v != nil
+		}
+	}
+	return valid, nil
+}
+
 // RevokeToken makes a token stop working at once.
 func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	if err := s.rdb.Del(ctx, s.tokenKey(token)).Err(); err != nil {

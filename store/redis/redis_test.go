@@ -163,3 +163,37 @@ func TestNoticesReachWatchers(t *testing.T) {
 		t.Fatal("no reload within 2 s of the notice")
 	}
 }
+
+func TestValidTokens(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	// More than one MGET's worth, with revoked ones spread through.
+	tokens := make([]string, 2100)
+	for i := range tokens {
+		tok, err := s.NewToken(ctx, int64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = tok
+	}
+	revoked := map[int]bool{0: true, 999: true, 1000: true, 2099: true}
+	for i := range revoked {
+		if err := s.RevokeToken(ctx, tokens[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens = append(tokens, "never-issued")
+	valid, err := s.ValidTokens(ctx, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(valid) != len(tokens) {
+		t.Fatalf("ValidTokens returned %d answers for %d tokens", len(valid), len(tokens))
+	}
+	for i, v := range valid {
+		want := !revoked[i] && i != len(tokens)-1
+		if v != want {
+			t.Errorf("ValidTokens[%d] = %v; want %v", i, v, want)
+		}
+	}
+}
