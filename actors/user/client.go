@@ -25,6 +25,12 @@ type Client struct {
 }
 
 func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, error) {
+	res, _, err := c.callPID(ctx, uid, req)
+	return res, err
+}
+
+// callPID is call, also returning the PID of the activation that answered.
+func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any, *actor.PID, error) {
 	const op = "user.call"
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -42,7 +48,7 @@ func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, e
 	var err error
 	for attempt := 0; ; attempt++ {
 		if e := ctx.Err(); e != nil {
-			return nil, swiper.Unavailable(op, e)
+			return nil, nil, swiper.Unavailable(op, e)
 		}
 		left := time.Until(deadline)
 		if left <= 0 || attempt == 5 {
@@ -61,12 +67,12 @@ func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, e
 		res, err = c.Cluster.ActorSystem.Root.RequestFuture(pid, req, left).Result()
 		if err == nil {
 			if e, ok := res.(*actorpb.Error); ok {
-				return nil, errorOf(e)
+				return nil, nil, errorOf(e)
 			}
 			if res == nil {
-				return nil, swiper.Unavailable(op, errors.New("no reply"))
+				return nil, nil, swiper.Unavailable(op, errors.New("no reply"))
 			}
-			return res, nil
+			return res, pid, nil
 		}
 		// Dead letter: the actor had stopped (passivated, moved). Timeout:
 		// its node may be gone. Either way, look it up again.
@@ -78,7 +84,7 @@ func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, e
 	if err == nil {
 		err = errors.New("timed out")
 	}
-	return nil, swiper.Unavailable(op, err)
+	return nil, nil, swiper.Unavailable(op, err)
 }
 
 func reply[T any](c *Client, ctx context.Context, uid int64, req proto.Message) (T, error) {
@@ -208,7 +214,21 @@ func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, err
 	}, nil
 }
 
-// Refresh tells uid's actor that the user changed in the database.
+// Register tells uid's actor that session is open, and returns the PID of
+// the activation that took it, for the session to watch.
+func (c *Client) Register(ctx context.Context, uid int64, session *actor.PID) (*actor.PID, error) {
+	res, pid, err := c.callPID(ctx, uid, &actorpb.Register{Session: &actorpb.SessionRef{Address: session.Address, Id: session.Id}})
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := res.(*actorpb.Registered); !ok {
+		return nil, swiper.Internal("user.Register", errors.New("unexpected reply type"))
+	}
+	return pid, nil
+}
+
+// Refresh tells uid's actor that the user changed in the database (and
+// that its event stream may have grown).
 func (c *Client) Refresh(ctx context.Context, uid int64) error {
 	_, err := reply[*actorpb.Ack](c, ctx, uid, &actorpb.RefreshRequest{})
 	return err

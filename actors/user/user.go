@@ -119,6 +119,9 @@ type grain struct {
 	activatedAt int64
 	out         *outbox
 	c           *cluster.Cluster
+	// sessions are the user's open WebSockets, wherever they are
+	// connected; each is watched, and forgotten when it stops.
+	sessions []*actor.PID
 }
 
 // Receive handles one message.
@@ -147,6 +150,11 @@ func (g *grain) Receive(ctx actor.Context) {
 		idle := g.d.Idle + rand.N(g.d.Idle/5+1)
 		ctx.SetReceiveTimeout(idle)
 	case *actor.ReceiveTimeout:
+		if len(g.sessions) > 0 {
+			// An online user's actor stays: its sessions push through it.
+			ctx.SetReceiveTimeout(g.d.Idle + rand.N(g.d.Idle/5+1))
+			return
+		}
 		// Every change is already in the database. Forget this activation
 		// before stopping: a request sent to it after the poison pill would
 		// be dropped unanswered (and its caller wait out its timeout), so new
@@ -158,7 +166,15 @@ func (g *grain) Receive(ctx actor.Context) {
 			g.c.PidCache.RemoveByValue(id.Identity, id.Kind, ctx.Self())
 		}
 		ctx.Poison(ctx.Self())
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Terminated:
+		g.dropSession(m.Who)
+	case *actor.Restarting:
+		// The next incarnation starts with no sessions: have them
+		// register again, so that no push is lost to the restart.
+		for _, pid := range g.sessions {
+			ctx.Send(pid, &actorpb.Rehome{})
+		}
+	case *actor.Started, *actor.Stopping, *actor.Stopped:
 	default:
 		g.handle(ctx, m)
 	}
@@ -183,9 +199,17 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	var reply any
 	switch m := msg.(type) {
 	case *actorpb.SwipeRequest:
-		reply = g.swipe(m)
+		r := g.swipe(m)
+		if r.Matched {
+			g.poke(ctx)
+		}
+		reply = r
 	case *actorpb.RewindRequest:
-		reply = g.rewind()
+		r := g.rewind()
+		if r.Unmatched {
+			g.poke(ctx)
+		}
+		reply = r
 	case *actorpb.RecommendationsRequest:
 		reply = g.recommendations(m)
 	case *actorpb.LikedMeRequest:
@@ -195,17 +219,29 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.FriendRequest:
 		reply = g.friend(m)
 	case *actorpb.UnmatchRequest:
-		reply = g.unmatch(m)
+		r := g.unmatch(m)
+		if r.Error == nil {
+			g.poke(ctx)
+		}
+		reply = r
 	case *actorpb.InspectRequest:
 		reply = g.inspect()
 	case *actorpb.RefreshRequest:
+		// The user changed (a VIP level, an avatar), and an event may
+		// have been stored for it.
+		g.poke(ctx)
 		if err := g.refreshVIP(); err != nil {
 			reply = errorPB(err)
 		} else {
 			reply = &actorpb.Ack{}
 		}
+	case *actorpb.Register:
+		reply = g.register(ctx, m)
 	case *actorpb.Liked:
 		g.onLiked(m)
+		if m.Mark == string(swiper.Superlike) {
+			g.poke(ctx) // a "superliked" event
+		}
 		reply = &actorpb.Ack{}
 	case *actorpb.Unliked:
 		g.dropPending(m.From)
@@ -213,9 +249,11 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.Matched:
 		g.friends = insertSorted(g.friends, m.Friend)
 		g.dropPending(m.Friend)
+		g.poke(ctx)
 		reply = &actorpb.Ack{}
 	case *actorpb.Unmatched:
 		g.friends = removeSorted(g.friends, m.Friend)
+		g.poke(ctx)
 		reply = &actorpb.Ack{}
 	default:
 		g.d.Log.Warn("user actor got an unknown message", "user_id", g.uid, "type", fmt.Sprintf("%T", msg))
@@ -500,6 +538,40 @@ func (g *grain) inspect() *actorpb.InspectReply {
 		UserId: g.uid, Node: g.d.Node,
 		Swiped: int32(len(g.swiped)), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
 		RewindsToday: int32(g.rewinds), ActivatedAtUnixMicro: g.activatedAt,
+		Sessions: int32(len(g.sessions)),
+	}
+}
+
+// register adds a session, or confirms one already known. The session
+// reads its own events from the database; the actor only pokes it.
+func (g *grain) register(ctx actor.Context, m *actorpb.Register) *actorpb.Registered {
+	if m.Session == nil || m.Session.Id == "" {
+		return &actorpb.Registered{Sessions: int32(len(g.sessions))}
+	}
+	pid := actor.NewPID(m.Session.Address, m.Session.Id)
+	known := slices.ContainsFunc(g.sessions, pid.Equal)
+	if !known {
+		if len(g.sessions) >= swiper.MaxSessions {
+			// A bound against leaks: the oldest is the likeliest dead.
+			ctx.Unwatch(g.sessions[0])
+			g.sessions = slices.Delete(g.sessions, 0, 1)
+		}
+		g.sessions = append(g.sessions, pid)
+		ctx.Watch(pid)
+	}
+	return &actorpb.Registered{Sessions: int32(len(g.sessions))}
+}
+
+func (g *grain) dropSession(pid *actor.PID) {
+	g.sessions = slices.DeleteFunc(g.sessions, pid.Equal)
+}
+
+// poke tells the user's sessions that the event stream may have grown.
+// A poke that is lost (a session on a node that just died) costs only
+// time: sessions also read their stream when they re-register.
+func (g *grain) poke(ctx actor.Context) {
+	for _, pid := range g.sessions {
+		ctx.Send(pid, &actorpb.Poke{})
 	}
 }
 

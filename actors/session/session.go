@@ -1,0 +1,325 @@
+// Package session is the session actor: one per open WebSocket, on the
+// node that accepted it. It registers with its user's actor (a grain,
+// possibly on another node), re-registers every few seconds so that an
+// actor that restarted, passivated or moved finds it again, and watches
+// that actor. When poked, it reads its user's new events from the database
+// and hands them, in seq order and each exactly once, to its connection.
+//
+// The stream is read by the session, not pushed whole by the user actor:
+// the database holds every event before anyone hears of it, so a session
+// that missed a poke (a restart, a dead node, a resume) only has to read
+// from where it is. Replays page through the stream at the client's pace.
+//
+// It depends on the root package, protoactor-go and actors/actorpb.
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/actorpb"
+)
+
+// Conn is the client connection a session feeds (transport/ws).
+type Conn interface {
+	// Push queues e for the client and returns how many frames are
+	// queued. live is false for events replayed from a backlog. A
+	// connection whose queue passes its bound closes itself (4008).
+	Push(e swiper.Event, live bool) int
+	// Close closes the connection with a WebSocket close code.
+	Close(code int, reason string)
+}
+
+// Registrar is what sessions ask of user actors (actors/user.Client).
+type Registrar interface {
+	// Register tells uid's actor that session is open and returns the PID
+	// of the activation that took it.
+	Register(ctx context.Context, uid int64, session *actor.PID) (*actor.PID, error)
+}
+
+// Deps is what sessions share on a node.
+type Deps struct {
+	Events swiper.EventStore
+	Users  Registrar
+	Log    *slog.Logger
+	// RegisterEvery is how often a session registers again (plus up to a
+	// fifth at random, so sessions opened together spread out).
+	RegisterEvery time.Duration
+	// Page is how many events one read of the stream returns.
+	Page int
+	// StoreTimeout bounds each database read; CallTimeout each
+	// registration.
+	StoreTimeout, CallTimeout time.Duration
+}
+
+// Spawner opens session actors on one actor system.
+type Spawner struct {
+	System *actor.ActorSystem
+	Deps   Deps
+	props  *actor.Props
+	open   atomic.Int64
+}
+
+// NewSpawner returns a Spawner; zero fields of d get defaults.
+//
+// Supervision: none restarts a session. Its state is its place in the
+// stream and its connection, so a panic is logged, the connection closed
+// with 1011 (the client reconnects and resumes) and the actor stopped.
+func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
+	if d.RegisterEvery <= 0 {
+		d.RegisterEvery = 30 * time.Second
+	}
+	if d.Page <= 0 {
+		d.Page = 100
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = 2 * time.Second
+	}
+	if d.CallTimeout <= 0 {
+		d.CallTimeout = 5 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Spawner{System: system, Deps: d}
+	// One Props for all: an actor keeps its Props, and each session's
+	// particulars arrive in its first message instead.
+	s.props = actor.PropsFromProducer(func() actor.Actor { return &session{d: &s.Deps, spawner: s} })
+	return s
+}
+
+// Open starts a session for user uid's connection c.
+func (s *Spawner) Open(uid int64, c Conn) *Handle {
+	s.open.Add(1)
+	pid := s.System.Root.Spawn(s.props)
+	s.System.Root.Send(pid, open{uid: uid, conn: c})
+	return &Handle{system: s.System, pid: pid}
+}
+
+// Count returns how many sessions are open on this node.
+func (s *Spawner) Count() int { return int(s.open.Load()) }
+
+// Handle is a connection's hold on its session actor.
+type Handle struct {
+	system *actor.ActorSystem
+	pid    *actor.PID
+}
+
+// Resume asks for every event after seq after, then live ones.
+func (h *Handle) Resume(after int64) { h.system.Root.Send(h.pid, resume{after}) }
+
+// Drained tells the session that the connection sent all it had queued.
+func (h *Handle) Drained() { h.system.Root.Send(h.pid, drained{}) }
+
+// Closed tells the session that its connection is gone: it stops, and its
+// user actor, which watches it, forgets it.
+func (h *Handle) Closed() { h.system.Root.Stop(h.pid) }
+
+// PID is the session actor's PID.
+func (h *Handle) PID() *actor.PID { return h.pid }
+
+// Messages a session sends itself or gets from its connection.
+type (
+	open struct {
+		uid  int64
+		conn Conn
+	}
+	resume     struct{ after int64 }
+	drained    struct{}
+	reregister struct{}
+	registered struct {
+		user *actor.PID
+		err  error
+	}
+)
+
+// session is one connection's actor; only its mailbox goroutine touches
+// its fields.
+type session struct {
+	d       *Deps
+	spawner *Spawner
+	uid     int64
+	conn    Conn
+	// cursor is the seq of the last event handed to the connection.
+	cursor int64
+	// paging: a backlog is being read a page at a time, each when the
+	// connection has sent the last; pokes wait for it.
+	paging bool
+	// user is the activation of the user's actor this session last
+	// registered with (watched); registering, whether a registration is
+	// on its way.
+	user        *actor.PID
+	registering bool
+	timer       *time.Timer
+	failures    int
+	stopped     bool
+}
+
+// Receive handles one message.
+func (s *session) Receive(ctx actor.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.d.Log.Error("session actor panicked; closing its connection",
+				"user_id", s.uid, "message", fmt.Sprintf("%T", ctx.Message()), "panic", v, "stack", string(debug.Stack()))
+			if s.conn != nil {
+				s.conn.Close(1011, "internal error")
+			}
+			ctx.Stop(ctx.Self())
+		}
+	}()
+	switch m := ctx.Message().(type) {
+	case open:
+		s.uid, s.conn = m.uid, m.conn
+		s.start(ctx)
+	case resume:
+		s.resume(ctx, m.after)
+	case *actorpb.Poke:
+		if !s.paging {
+			s.read(ctx, true)
+		}
+	case drained:
+		if s.paging {
+			s.read(ctx, false)
+		}
+	case reregister:
+		s.register(ctx)
+	case *actorpb.Rehome:
+		s.register(ctx)
+	case registered:
+		s.onRegistered(ctx, m)
+	case *actor.Terminated:
+		// The user's actor stopped (passivated, moved, its node died):
+		// register again, which activates it afresh, wherever it now
+		// belongs.
+		if s.user != nil && m.Who.Equal(s.user) {
+			s.user = nil
+			s.register(ctx)
+		}
+	case *actor.Stopping:
+		s.stopped = true
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	case *actor.Stopped:
+		s.spawner.open.Add(-1)
+	}
+}
+
+func (s *session) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.d.StoreTimeout)
+}
+
+// start places the session at the head of its stream (without a resume,
+// only live events are sent) and registers it.
+func (s *session) start(ctx actor.Context) {
+	c, cancel := s.storeCtx()
+	defer cancel()
+	head, err := s.d.Events.EventHead(c, s.uid)
+	if err != nil {
+		s.d.Log.Warn("session: read event head", "user_id", s.uid, "err", err)
+		s.conn.Close(1011, "try again later")
+		ctx.Stop(ctx.Self())
+		return
+	}
+	s.cursor = head
+	s.register(ctx)
+}
+
+// resume replays the stream after seq after. A client that claims more
+// than the stream holds (a stale seq from before a reset) starts at the
+// head, so that it misses nothing that comes next.
+func (s *session) resume(ctx actor.Context, after int64) {
+	c, cancel := s.storeCtx()
+	head, err := s.d.Events.EventHead(c, s.uid)
+	cancel()
+	if err != nil {
+		s.d.Log.Warn("session: read event head", "user_id", s.uid, "err", err)
+		s.conn.Close(1011, "try again later")
+		ctx.Stop(ctx.Self())
+		return
+	}
+	s.cursor = min(max(after, 0), head)
+	s.paging = false
+	s.read(ctx, false)
+}
+
+// read hands the connection the events after the cursor. A full page means
+// a backlog: the next page is read when the connection has sent this one
+// (drained), so a replay never overfills the connection's queue, and live
+// pokes wait, since the replay reaches their events too.
+func (s *session) read(ctx actor.Context, live bool) {
+	c, cancel := s.storeCtx()
+	defer cancel()
+	evs, err := s.d.Events.Events(c, s.uid, s.cursor, s.d.Page)
+	if err != nil {
+		// The next poke or registration reads again from the same place.
+		s.d.Log.Warn("session: read events", "user_id", s.uid, "after", s.cursor, "err", err)
+		s.paging = false
+		return
+	}
+	for _, e := range evs {
+		s.conn.Push(e, live)
+		s.cursor = e.Seq
+	}
+	s.paging = len(evs) == s.d.Page
+}
+
+// register sends a registration from a goroutine of its own, so that the
+// session keeps serving its connection while the user's actor activates.
+func (s *session) register(ctx actor.Context) {
+	if s.registering || s.stopped {
+		return
+	}
+	s.registering = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	self, system, users, uid, timeout := ctx.Self(), ctx.ActorSystem(), s.d.Users, s.uid, s.d.CallTimeout
+	// Ends when the call returns, within CallTimeout.
+	go func() {
+		c, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		pid, err := users.Register(c, uid, self)
+		system.Root.Send(self, registered{user: pid, err: err})
+	}()
+}
+
+func (s *session) onRegistered(ctx actor.Context, m registered) {
+	s.registering = false
+	if s.stopped {
+		return
+	}
+	next := s.d.RegisterEvery
+	if m.err != nil {
+		s.failures++
+		s.d.Log.Warn("session: register with the user actor", "user_id", s.uid, "attempt", s.failures, "err", m.err)
+		// Full jitter, capped below the period.
+		next = rand.N(min(100*time.Millisecond<<min(s.failures, 8), s.d.RegisterEvery)) + time.Millisecond
+	} else {
+		s.failures = 0
+		if s.user == nil || !s.user.Equal(m.user) {
+			if s.user != nil {
+				ctx.Unwatch(s.user)
+			}
+			s.user = m.user
+			ctx.Watch(s.user)
+		}
+		next += rand.N(next/5 + 1)
+		// Whatever was stored while the actor did not know this session.
+		if !s.paging {
+			s.read(ctx, true)
+		}
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	// The timer's function runs once, on its own goroutine, and only
+	// sends a message; Stopping stops the timer.
+	s.timer = time.AfterFunc(next, func() { system.Root.Send(self, reregister{}) })
+}
