@@ -21,14 +21,16 @@ import (
 
 // Server serves the client API.
 type Server struct {
-	Users    swiper.UserStore
-	Codes    swiper.CodeStore
-	Tokens   swiper.TokenStore
-	SMS      swiper.SMSSender
-	Social   Social         // users' actors
-	Ranking  swiper.Ranking // the hot ranking
-	Clock    swiper.Clock
-	Location *time.Location // the time zone "today" is reckoned in
+	Users   swiper.UserStore
+	Codes   swiper.CodeStore
+	Tokens  swiper.TokenStore
+	SMS     swiper.SMSSender
+	Social  Social         // users' actors
+	Ranking swiper.Ranking // the hot ranking
+	// WebSocket serves GET /api/v1/ws (transport/ws.Handler); nil: none.
+	WebSocket http.Handler
+	Clock     swiper.Clock
+	Location  *time.Location // the time zone "today" is reckoned in
 	// Ready reports whether the node's dependencies answer (GET /readyz).
 	Ready func(ctx context.Context) error
 	// CodeTTL is how long a login code works; CodeResend how soon the same
@@ -50,6 +52,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/friends", methods{http.MethodGet: s.authed(s.friends)})
 	mux.Handle("/api/v1/friends/{id}", methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
 	mux.Handle("/api/v1/ranking", methods{http.MethodGet: s.authed(s.ranking)})
+	if s.WebSocket != nil {
+		mux.Handle("/api/v1/ws", s.WebSocket)
+	}
 	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})
 	mux.HandleFunc("/", NotFound)

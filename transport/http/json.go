@@ -112,6 +112,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) e
 	if err != nil {
 		return decodeError(err)
 	}
+	return DecodeBytes(data, dst, emptyOK)
+}
+
+// DecodeBytes is DecodeJSON for JSON already read: a WebSocket frame, or
+// the params of a call made over one.
+func DecodeBytes(data []byte, dst any, emptyOK bool) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		if emptyOK {
 			return nil

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -163,17 +164,7 @@ func (s *Server) swipe(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	sid, mark, err := q.Check()
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	res, err := s.Social.Swipe(r.Context(), callerID(r), sid, mark)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, SwipeReplyOf(res, s.today()))
+	reply(w, r)(s.doSwipe(r.Context(), callerID(r), q))
 }
 
 func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
@@ -182,12 +173,7 @@ func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := s.Social.Rewind(r.Context(), callerID(r))
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, RewindReplyOf(res))
+	reply(w, r)(s.doRewind(r.Context(), callerID(r)))
 }
 
 func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
@@ -196,36 +182,125 @@ func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	cs, err := s.Social.Recommendations(r.Context(), callerID(r), limit)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, struct {
-		Users []Candidate `json:"users"`
-	}{CandidatesOf(cs, s.today())})
+	reply(w, r)(s.doRecommendations(r.Context(), callerID(r), limit))
 }
 
 func (s *Server) likedMe(w http.ResponseWriter, r *http.Request) {
-	ls, err := s.Social.LikedMe(r.Context(), callerID(r))
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, struct {
-		Users []Liker `json:"users"`
-	}{LikersOf(ls, s.today())})
+	reply(w, r)(s.doLikedMe(r.Context(), callerID(r)))
 }
 
 func (s *Server) friends(w http.ResponseWriter, r *http.Request) {
-	fs, err := s.Social.Friends(r.Context(), callerID(r))
-	if err != nil {
-		WriteError(w, r, err)
-		return
+	reply(w, r)(s.doFriends(r.Context(), callerID(r)))
+}
+
+// reply writes what a call returned: its result with 200, or its error.
+func reply(w http.ResponseWriter, r *http.Request) func(any, error) {
+	return func(v any, err error) {
+		if err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, v)
 	}
-	WriteJSON(w, http.StatusOK, struct {
+}
+
+// The social calls that HTTP and the WebSocket share: each returns the
+// wire form of its result.
+
+func (s *Server) doSwipe(ctx context.Context, uid int64, q SwipeRequest) (any, error) {
+	sid, mark, err := q.Check()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Social.Swipe(ctx, uid, sid, mark)
+	if err != nil {
+		return nil, err
+	}
+	return SwipeReplyOf(res, s.today()), nil
+}
+
+func (s *Server) doRewind(ctx context.Context, uid int64) (any, error) {
+	res, err := s.Social.Rewind(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return RewindReplyOf(res), nil
+}
+
+func (s *Server) doRecommendations(ctx context.Context, uid int64, limit int) (any, error) {
+	cs, err := s.Social.Recommendations(ctx, uid, limit)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Users []Candidate `json:"users"`
+	}{CandidatesOf(cs, s.today())}, nil
+}
+
+func (s *Server) doLikedMe(ctx context.Context, uid int64) (any, error) {
+	ls, err := s.Social.LikedMe(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Users []Liker `json:"users"`
+	}{LikersOf(ls, s.today())}, nil
+}
+
+func (s *Server) doFriends(ctx context.Context, uid int64) (any, error) {
+	fs, err := s.Social.Friends(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
 		Friends []Friend `json:"friends"`
-	}{FriendsOf(fs, s.today())})
+	}{FriendsOf(fs, s.today())}, nil
+}
+
+// Call serves a social call made over the WebSocket, by its name there
+// (API.md: swipe, rewind, recommendations, liked_me, friends), with the
+// same params as its HTTP route (a JSON object; absent or {} where the
+// route takes none; recommendations takes {"limit": n}) and the same
+// result and errors.
+func (s *Server) Call(ctx context.Context, uid int64, method string, params json.RawMessage) (any, error) {
+	switch method {
+	case "swipe":
+		var q SwipeRequest
+		if err := DecodeBytes(params, &q, false); err != nil {
+			return nil, err
+		}
+		return s.doSwipe(ctx, uid, q)
+	case "recommendations":
+		var q struct {
+			Limit *int `json:"limit"`
+		}
+		if err := DecodeBytes(params, &q, true); err != nil {
+			return nil, err
+		}
+		limit := 20
+		if q.Limit != nil {
+			if *q.Limit < 1 || *q.Limit > 50 {
+				return nil, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be a whole number from 1 to 50")
+			}
+			limit = *q.Limit
+		}
+		return s.doRecommendations(ctx, uid, limit)
+	case "rewind", "liked_me", "friends":
+		var q struct{}
+		if err := DecodeBytes(params, &q, true); err != nil {
+			return nil, err
+		}
+		switch method {
+		case "rewind":
+			return s.doRewind(ctx, uid)
+		case "liked_me":
+			return s.doLikedMe(ctx, uid)
+		}
+		return s.doFriends(ctx, uid)
+	case "":
+		return nil, swiper.FieldError(swiper.EBadRequest, "method", "method is required")
+	}
+	return nil, swiper.FieldError(swiper.EBadRequest, "method", "unknown method %q: use swipe, rewind, recommendations, liked_me or friends", method)
 }
 
 func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
