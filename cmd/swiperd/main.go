@@ -33,6 +33,7 @@ import (
 	"github.com/swiperhq/swiper/transport/admin"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 	"github.com/swiperhq/swiper/transport/sms"
+	"github.com/swiperhq/swiper/transport/ws"
 )
 
 func main() {
@@ -143,26 +144,18 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	// the notice, or within the 1 s poll if the notice is lost; the TTL
 	// bounds the rest).
 	tokens := &redis.TokenCache{Tokens: rstore, TTL: time.Minute,
-		Announce: func(ctx context.Context) error { return notices.Bump(ctx, tokensTopic) }}
+		Announce: func(ctx context.Context) error { return notices.Bump(ctx, swnode.TokensTopic) }}
+	events := postgres.NewEventStore(db)
 	background.Add(1)
 	// Stopped by cancelNode, before the stores close.
 	go func() {
 		defer background.Done()
-		seen := int64(-1)
-		notices.Watch(nodeCtx, tokensTopic, time.Second, func(ctx context.Context) {
-			v, err := notices.Version(ctx, tokensTopic)
-			if err != nil || v != seen {
-				tokens.Clear()
-			}
-			if err == nil {
-				seen = v
-			}
-		})
+		pruneEvents(nodeCtx, events, log)
 	}()
 
 	host, port, _ := cfg.ClusterHostPort() // checked by config.Load
 	nd, err := swnode.Start(ctx, swnode.Options{
-		Name: cfg.Node, Social: social, Users: users, Ranking: ranking, Settings: feed.Live,
+		Name: cfg.Node, Social: social, Users: users, Events: events, Ranking: ranking, Settings: feed.Live,
 		Clock: clock, Location: cfg.Location(), Log: log,
 		Host: host, Port: port, Provider: cfg.ClusterProvider,
 		Idle: cfg.UserIdleDuration(), CallTimeout: 8 * time.Second,
@@ -183,10 +176,14 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := swhttp.NewMetrics(reg)
+	sockets := &ws.Handler{
+		Tokens: tokens, Check: rstore, Sessions: nd.WebSockets(),
+		Clock: clock, Location: cfg.Location(), Log: log, Metrics: ws.NewMetrics(reg),
+	}
 
 	client := &swhttp.Server{
 		Users: users, Codes: rstore, Tokens: tokens, SMS: sender, Social: nd.Users, Ranking: ranking,
-		Clock: clock, Location: cfg.Location(),
+		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
@@ -201,6 +198,13 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 			return nil
 		},
 	}
+	sockets.Calls = client
+	background.Add(1)
+	// Stopped by cancelNode, before the stores close.
+	go func() {
+		defer background.Done()
+		swnode.WatchTokens(nodeCtx, notices, tokens, sockets, log)
+	}()
 	adm := &admin.Server{
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
 		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location(),
@@ -232,6 +236,10 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	stopSignals() // a second Ctrl-C ends the process at once
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// Sockets first (1001): their sessions stop before the actors do.
+	if err := sockets.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown", "listener", "websocket", "err", err)
+	}
 	for _, l := range servers {
 		if err := l.srv.Shutdown(shutdownCtx); err != nil {
 			log.Warn("shutdown", "listener", l.name, "err", err)
@@ -244,8 +252,26 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	return failed
 }
 
-// tokensTopic is the notice topic of token revocations.
-const tokensTopic = "tokens"
+// pruneEvents deletes events past their retention (swiper.EventRetention)
+// now and then every hour, until ctx is done. Every node does it; two
+// doing it at once only share the work.
+func pruneEvents(ctx context.Context, events *postgres.EventStore, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := events.PruneEvents(ctx, time.Now().Add(-swiper.EventRetention))
+		if err != nil && ctx.Err() == nil {
+			log.Warn("prune old events", "err", err)
+		} else if n > 0 {
+			log.Info("pruned old events", "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 // listener is one HTTP listener of the node.
 type listener struct {

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/cmd/internal/node"
 	"github.com/swiperhq/swiper/store/postgres"
@@ -22,6 +25,7 @@ import (
 	"github.com/swiperhq/swiper/store/redis/redistest"
 	"github.com/swiperhq/swiper/transport/admin"
 	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/transport/ws"
 )
 
 // clock is a clock tests move by hand.
@@ -91,6 +95,10 @@ type harness struct {
 	logs     *logBuffer
 	notices  *redis.Notices
 	sstore   *postgres.SettingsStore
+	events   *postgres.EventStore
+	sockets  *ws.Handler
+	metrics  *prometheus.Registry
+	wsURL    string
 }
 
 const adminToken = "test-admin-token-0123456789"
@@ -98,6 +106,10 @@ const adminToken = "test-admin-token-0123456789"
 type harnessOptions struct {
 	idle   time.Duration
 	social func(swiper.SocialStore) swiper.SocialStore // wraps the store, for fault injection
+	ws     ws.Options                                  // the WebSocket's timeouts and bounds
+	// register is how often sessions register again (default: an hour,
+	// so that tests see pushes that do not rely on it).
+	register time.Duration
 }
 
 func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
@@ -135,28 +147,60 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	}()
 	t.Cleanup(func() { cancel(); <-watched })
 
+	h.events = postgres.NewEventStore(db)
+	if o.register == 0 {
+		o.register = time.Hour
+	}
 	nd, err := node.Start(context.Background(), node.Options{
-		Name: "test", Social: h.social, Users: h.users, Ranking: h.ranking, Settings: h.settings.Live,
+		Name: "test", Social: h.social, Users: h.users, Events: h.events, Ranking: h.ranking, Settings: h.settings.Live,
 		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 8 * time.Second,
+		RegisterEvery: o.register,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nd.Stop)
 	h.node = nd
-	client := &swhttp.Server{
-		Users: h.users, Codes: h.tokens, Tokens: h.tokens, Clock: h.clock, Location: shanghai,
-		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
+	// As in swiperd: token lookups cached, revocations announced, and
+	// sockets re-checked when one is heard of.
+	tokens := &redis.TokenCache{Tokens: h.tokens, TTL: time.Minute,
+		Announce: func(ctx context.Context) error { return notices.Bump(ctx, node.TokensTopic) }}
+	h.metrics = prometheus.NewRegistry()
+	h.sockets = &ws.Handler{
+		Tokens: tokens, Check: h.tokens, Sessions: nd.WebSockets(), Clock: h.clock, Location: shanghai,
+		Log: log, Metrics: ws.NewMetrics(h.metrics), Options: o.ws,
 	}
+	client := &swhttp.Server{
+		Users: h.users, Codes: h.tokens, Tokens: tokens, Clock: h.clock, Location: shanghai,
+		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
+		WebSocket: h.sockets,
+	}
+	h.sockets.Calls = client
+	tokensWatched := make(chan struct{})
+	// Stopped by cancel at cleanup.
+	go func() {
+		defer close(tokensWatched)
+		node.WatchTokens(ctx, notices, tokens, h.sockets, log)
+	}()
+	t.Cleanup(func() { cancel(); <-tokensWatched })
 	api := httptest.NewServer(client.Handler())
 	t.Cleanup(api.Close)
+	// Before the node stops (cleanups run last first), as swiperd does.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.sockets.Shutdown(ctx); err != nil {
+			t.Errorf("sockets did not shut down: %v", err)
+		}
+	})
 	adm := httptest.NewServer((&admin.Server{
 		Token: adminToken, Users: h.users, Tokens: h.tokens, Settings: settingsStore,
 		Feed: h.settings, Notices: notices, Clock: h.clock, Location: shanghai, Actors: nd,
-		Metrics: http.NotFoundHandler(),
+		Metrics: promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{}),
 	}).Handler())
 	t.Cleanup(adm.Close)
 	h.api, h.adm = api.URL, adm.URL
+	h.wsURL = "ws" + strings.TrimPrefix(api.URL, "http") + "/api/v1/ws"
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("node log:\n%s", logs.String())

@@ -18,8 +18,10 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/placement"
+	"github.com/swiperhq/swiper/actors/session"
 	"github.com/swiperhq/swiper/actors/user"
 	"github.com/swiperhq/swiper/transport/admin"
+	"github.com/swiperhq/swiper/transport/ws"
 )
 
 // Options configure a node.
@@ -27,6 +29,7 @@ type Options struct {
 	Name     string // shown by the admin API
 	Social   swiper.SocialStore
 	Users    swiper.UserStore
+	Events   swiper.EventStore
 	Ranking  swiper.Ranking
 	Settings *swiper.LiveSettings
 	Clock    swiper.Clock
@@ -45,15 +48,20 @@ type Options struct {
 	Idle time.Duration
 	// CallTimeout bounds a call to a user actor.
 	CallTimeout time.Duration
+	// RegisterEvery is how often a WebSocket session registers again with
+	// its user's actor (30 s if zero).
+	RegisterEvery time.Duration
 }
 
 // Node is a running cluster member.
 type Node struct {
-	name     string
-	System   *actor.ActorSystem
-	Cluster  *cluster.Cluster
-	Lookup   *placement.Lookup
-	Users    *user.Client
+	name    string
+	System  *actor.ActorSystem
+	Cluster *cluster.Cluster
+	Lookup  *placement.Lookup
+	Users   *user.Client
+	// Sessions opens the session actors of this node's WebSockets.
+	Sessions *session.Spawner
 	stopOnce sync.Once
 }
 
@@ -101,11 +109,24 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		return nil, fmt.Errorf("cluster member did not see itself in the topology within 30s")
 	}
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
+	users := &user.Client{Cluster: c, Timeout: o.CallTimeout}
 	return &Node{
-		name: o.Name, System: system, Cluster: c, Lookup: lookup,
-		Users: &user.Client{Cluster: c, Timeout: o.CallTimeout},
+		name: o.Name, System: system, Cluster: c, Lookup: lookup, Users: users,
+		Sessions: session.NewSpawner(system, session.Deps{
+			Events: o.Events, Users: users, Log: o.Log,
+			RegisterEvery: o.RegisterEvery, CallTimeout: o.CallTimeout,
+		}),
 	}, nil
 }
+
+// WebSockets returns what transport/ws needs of this node's sessions.
+func (n *Node) WebSockets() ws.Sessions { return wsSessions{n.Sessions} }
+
+// wsSessions adapts the session spawner to transport/ws, whose interfaces
+// name its own types.
+type wsSessions struct{ s *session.Spawner }
+
+func (w wsSessions) Open(uid int64, c ws.Conn) ws.Session { return w.s.Open(uid, c) }
 
 // Stop stops every local grain, then leaves the cluster. Calls after the
 // first do nothing.
@@ -127,7 +148,7 @@ func (n *Node) Node() string { return n.name }
 
 // Counts returns how many actors of each kind are active here.
 func (n *Node) Counts() (users, sessions, uploaders int) {
-	return n.Lookup.Count(user.Kind), 0, 0
+	return n.Lookup.Count(user.Kind), n.Sessions.Count(), 0
 }
 
 // Members lists the members of the last topology this node saw.
