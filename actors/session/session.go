@@ -58,6 +58,10 @@ type Deps struct {
 	// StoreTimeout bounds each database read; CallTimeout each
 	// registration.
 	StoreTimeout, CallTimeout time.Duration
+	// Starting is how many sessions may be starting at once (reading their
+	// stream's head and activating their user's actor); others wait their
+	// turn.
+	Starting int
 }
 
 // Spawner opens session actors on one actor system.
@@ -65,6 +69,7 @@ type Spawner struct {
 	System *actor.ActorSystem
 	Deps   Deps
 	props  *actor.Props
+	gate   *gate
 	open   atomic.Int64
 }
 
@@ -89,7 +94,10 @@ func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Spawner{System: system, Deps: d}
+	if d.Starting <= 0 {
+		d.Starting = 16
+	}
+	s := &Spawner{System: system, Deps: d, gate: &gate{free: d.Starting}}
 	// One Props for all: an actor keeps its Props, and each session's
 	// particulars arrive in its first message instead.
 	s.props = actor.PropsFromProducer(func() actor.Actor { return &session{d: &s.Deps, spawner: s} })
@@ -135,6 +143,7 @@ type (
 	resume     struct{ after int64 }
 	drained    struct{}
 	reregister struct{}
+	restart    struct{ admitted bool } // admitted: given a place at the gate
 	registered struct {
 		user *actor.PID
 		err  error
@@ -148,8 +157,12 @@ type session struct {
 	spawner *Spawner
 	uid     int64
 	conn    Conn
-	// cursor is the seq of the last event handed to the connection.
-	cursor int64
+	// cursor is the seq of the last event handed to the connection, once
+	// started (the stream's head was read); a resume asked for before then
+	// waits in resumeAfter (-1: none).
+	cursor      int64
+	started     bool
+	resumeAfter int64
 	// paging: a backlog is being read a page at a time, each when the
 	// connection has sent the last; pokes wait for it.
 	paging bool
@@ -161,6 +174,10 @@ type session struct {
 	timer       *time.Timer
 	failures    int
 	stopped     bool
+	// ticket is the session's place at the start gate while it waits or
+	// starts; nil once started (or before it asks).
+	ticket   *ticket
+	admitted bool
 }
 
 // Receive handles one message.
@@ -177,12 +194,19 @@ func (s *session) Receive(ctx actor.Context) {
 	}()
 	switch m := ctx.Message().(type) {
 	case open:
-		s.uid, s.conn = m.uid, m.conn
+		s.uid, s.conn, s.resumeAfter = m.uid, m.conn, -1
+		s.start(ctx)
+	case restart:
+		s.admitted = s.admitted || m.admitted
 		s.start(ctx)
 	case resume:
+		if !s.started {
+			s.resumeAfter = max(m.after, 0)
+			return
+		}
 		s.resume(ctx, m.after)
 	case *actorpb.Poke:
-		if !s.paging {
+		if s.started && !s.paging {
 			s.read(ctx, true)
 		}
 	case drained:
@@ -208,6 +232,10 @@ func (s *session) Receive(ctx actor.Context) {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		if s.user != nil {
+			watch(ctx, s.user, false)
+		}
+		s.leaveGate(ctx)
 	case *actor.Stopped:
 		s.spawner.open.Add(-1)
 	}
@@ -218,19 +246,58 @@ func (s *session) storeCtx() (context.Context, context.CancelFunc) {
 }
 
 // start places the session at the head of its stream (without a resume,
-// only live events are sent) and registers it.
+// only live events are sent) and registers it. When the database does not
+// answer (a reconnect storm after a restart), it tries again later rather
+// than drop the socket, which would only bring the client back at once.
 func (s *session) start(ctx actor.Context) {
+	if s.stopped {
+		return
+	}
+	if !s.admitted {
+		if s.ticket != nil {
+			return // waiting for restart{admitted}
+		}
+		s.ticket = &ticket{pid: ctx.Self()}
+		if !s.spawner.gate.enter(s.ticket) {
+			return // restart{admitted} comes with a place
+		}
+		s.admitted = true
+	}
 	c, cancel := s.storeCtx()
 	defer cancel()
 	head, err := s.d.Events.EventHead(c, s.uid)
 	if err != nil {
-		s.d.Log.Warn("session: read event head", "user_id", s.uid, "err", err)
-		s.conn.Close(1011, "try again later")
-		ctx.Stop(ctx.Self())
+		s.failures++
+		s.d.Log.Warn("session: read event head", "user_id", s.uid, "attempt", s.failures, "err", err)
+		s.leaveGate(ctx)
+		s.later(ctx, s.backoff(), restart{})
 		return
 	}
-	s.cursor = head
+	s.failures = 0
+	s.started, s.cursor = true, head
+	if s.resumeAfter >= 0 {
+		after := s.resumeAfter
+		s.resumeAfter = -1
+		s.resume(ctx, after)
+	}
 	s.register(ctx)
+}
+
+// backoff is the wait before the next try after s.failures failures: full
+// jitter, capped below the registration period.
+func (s *session) backoff() time.Duration {
+	return rand.N(min(100*time.Millisecond<<min(s.failures, 8), s.d.RegisterEvery)) + time.Millisecond
+}
+
+// later sends msg to the session after d, replacing any earlier timer.
+func (s *session) later(ctx actor.Context, d time.Duration, msg any) {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	// The timer's function runs once, on its own goroutine, and only
+	// sends a message; Stopping stops the timer.
+	s.timer = time.AfterFunc(d, func() { system.Root.Send(self, msg) })
 }
 
 // resume replays the stream after seq after. A client that claims more
@@ -241,6 +308,7 @@ func (s *session) resume(ctx actor.Context, after int64) {
 	head, err := s.d.Events.EventHead(c, s.uid)
 	cancel()
 	if err != nil {
+		// The client asked for events it will not get: it should ask again.
 		s.d.Log.Warn("session: read event head", "user_id", s.uid, "err", err)
 		s.conn.Close(1011, "try again later")
 		ctx.Stop(ctx.Self())
@@ -275,7 +343,7 @@ func (s *session) read(ctx actor.Context, live bool) {
 // register sends a registration from a goroutine of its own, so that the
 // session keeps serving its connection while the user's actor activates.
 func (s *session) register(ctx actor.Context) {
-	if s.registering || s.stopped {
+	if s.registering || s.stopped || !s.started {
 		return
 	}
 	s.registering = true
@@ -297,20 +365,21 @@ func (s *session) onRegistered(ctx actor.Context, m registered) {
 	if s.stopped {
 		return
 	}
+	// The first registration, done or failed, ends the start.
+	defer s.leaveGate(ctx)
 	next := s.d.RegisterEvery
 	if m.err != nil {
 		s.failures++
 		s.d.Log.Warn("session: register with the user actor", "user_id", s.uid, "attempt", s.failures, "err", m.err)
-		// Full jitter, capped below the period.
-		next = rand.N(min(100*time.Millisecond<<min(s.failures, 8), s.d.RegisterEvery)) + time.Millisecond
+		next = s.backoff()
 	} else {
 		s.failures = 0
 		if s.user == nil || !s.user.Equal(m.user) {
 			if s.user != nil {
-				ctx.Unwatch(s.user)
+				watch(ctx, s.user, false)
 			}
 			s.user = m.user
-			ctx.Watch(s.user)
+			watch(ctx, s.user, true)
 		}
 		next += rand.N(next/5 + 1)
 		// Whatever was stored while the actor did not know this session.
@@ -318,8 +387,37 @@ func (s *session) onRegistered(ctx actor.Context, m registered) {
 			s.read(ctx, true)
 		}
 	}
-	self, system := ctx.Self(), ctx.ActorSystem()
-	// The timer's function runs once, on its own goroutine, and only
-	// sends a message; Stopping stops the timer.
-	s.timer = time.AfterFunc(next, func() { system.Root.Send(self, reregister{}) })
+	s.later(ctx, next, reregister{})
+}
+
+// watch asks target to tell this session when it stops (or, with on
+// false, no longer to). It is ctx.Watch, but names the session by a PID of
+// its own making: a watcher set keeps a removed PID referenced
+// (PROTOACTOR.md, trap 4), and ctx.Self() caches the session's process,
+// which would keep every closed session of a user alive as long as the
+// user's actor lives.
+func watch(ctx actor.Context, target *actor.PID, on bool) {
+	self := ctx.Self()
+	me := actor.NewPID(self.Address, self.Id)
+	var msg any = &actor.Unwatch{Watcher: me}
+	if on {
+		msg = &actor.Watch{Watcher: me}
+	}
+	// A target that is gone answers a Watch with Terminated (through the
+	// dead-letter process), as ctx.Watch would.
+	p, _ := ctx.ActorSystem().ProcessRegistry.Get(target)
+	p.SendSystemMessage(target, msg)
+}
+
+// leaveGate gives up the session's place at the start gate, or its place
+// in the queue for one.
+func (s *session) leaveGate(ctx actor.Context) {
+	if s.ticket == nil {
+		return
+	}
+	if s.admitted || !s.ticket.cancel() {
+		// Holding a place, or one is on its way in a restart{admitted}.
+		s.spawner.gate.leave(ctx.ActorSystem())
+	}
+	s.ticket, s.admitted = nil, false
 }
