@@ -9,6 +9,11 @@
 //	                                    users likes or dislikes targets in turn
 //	swiperload recs -users 1000 -c 8 -d 10s
 //	                                    GET /api/v1/recommendations
+//	swiperload ws -users 10000          hold a WebSocket per user idle and
+//	                                    report what each costs the node
+//	swiperload match -users 2000 -rate 1000 -d 10s
+//	                                    match pairs of connected users at a
+//	                                    steady rate; time both match frames
 //
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
@@ -36,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -49,6 +54,10 @@ func main() {
 		err = swipeLoad(os.Args[2:])
 	case "recs":
 		err = recsLoad(os.Args[2:])
+	case "ws":
+		err = wsLoad(os.Args[2:])
+	case "match":
+		err = matchLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
