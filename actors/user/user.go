@@ -199,11 +199,7 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	var reply any
 	switch m := msg.(type) {
 	case *actorpb.SwipeRequest:
-		r := g.swipe(m)
-		if r.Matched {
-			g.poke(ctx)
-		}
-		reply = r
+		reply = g.swipe(ctx, m)
 	case *actorpb.RewindRequest:
 		r := g.rewind()
 		if r.Unmatched {
@@ -338,7 +334,7 @@ func (g *grain) refreshVIP() error {
 	return nil
 }
 
-func (g *grain) swipe(m *actorpb.SwipeRequest) *actorpb.SwipeReply {
+func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.SwipeReply {
 	mark, err := swiper.ParseMark(m.Mark)
 	if err == nil {
 		err = swiper.CheckSwipe(g.uid, m.Sid)
@@ -385,17 +381,23 @@ func (g *grain) swipe(m *actorpb.SwipeRequest) *actorpb.SwipeReply {
 	if mark == swiper.Superlike {
 		g.superlikes++
 	}
+	// The other side and this user's sessions hear first: a match is
+	// pushed to both phones before the ranking and the reply are seen to.
+	if matched {
+		// Matched says all Liked would (the like is answered), and its
+		// poke reaches a superlike's event too.
+		g.friends = insertSorted(g.friends, m.Sid)
+		g.tell(m.Sid, &actorpb.Matched{Friend: g.uid})
+		g.poke(actx)
+	} else if mark.Likes() {
+		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at})
+	}
 	if err := g.addScore(m.Sid, mark.Score()); err != nil {
 		// The swipe is committed; the hot ranking is best effort.
 		g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
 	}
 	reply := &actorpb.SwipeReply{}
-	if mark.Likes() {
-		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at})
-	}
 	if matched {
-		g.friends = insertSorted(g.friends, m.Sid)
-		g.tell(m.Sid, &actorpb.Matched{Friend: g.uid})
 		reply.Matched = true
 		if f, err := g.d.Users.User(ctx, m.Sid); err == nil {
 			reply.Friend = userPB(f)

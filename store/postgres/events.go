@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/lib/pq"
@@ -50,52 +51,49 @@ func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) 
 }
 
 // Events returns up to limit events of uid after seq after, with the
-// other user of each match and superliked event as they are now (nil if
-// that user is gone).
+// other user of each match and superliked event as others see them now
+// (nil if that user is gone).
 func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([]swiper.Event, error) {
 	const op = "postgres.Events"
+	// One round trip: a push reads a page per event, so the other user
+	// comes in the same query, with what others see of them.
 	var rows []struct {
-		Seq     int64     `db:"seq"`
-		Type    string    `db:"type"`
-		Subject int64     `db:"subject"`
-		Detail  string    `db:"detail"`
-		At      time.Time `db:"at"`
+		Seq       int64          `db:"seq"`
+		Type      string         `db:"type"`
+		Subject   int64          `db:"subject"`
+		Detail    string         `db:"detail"`
+		At        time.Time      `db:"at"`
+		ID        sql.NullInt64  `db:"u_id"`
+		Nickname  sql.NullString `db:"u_nickname"`
+		Sex       sql.NullString `db:"u_sex"`
+		Birthday  sql.NullTime   `db:"u_birthday"`
+		Location  sql.NullString `db:"u_location"`
+		AvatarURL sql.NullString `db:"u_avatar_url"`
+		VIPLevel  sql.NullInt64  `db:"u_vip_level"`
 	}
 	err := retry(ctx, true, func() error {
 		return s.db.SelectContext(ctx, &rows, `
-			SELECT seq, type, subject, detail, at FROM events
-			WHERE uid = $1 AND seq > $2 ORDER BY seq LIMIT $3`, uid, after, limit)
+			SELECT e.seq, e.type, e.subject, e.detail, e.at,
+			       u.id AS u_id, u.nickname AS u_nickname, u.sex AS u_sex, u.birthday AS u_birthday,
+			       u.location AS u_location, u.avatar_url AS u_avatar_url, u.vip_level AS u_vip_level
+			FROM events e
+			LEFT JOIN users u ON u.id = e.subject AND e.type IN ('match', 'superliked')
+			WHERE e.uid = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`, uid, after, limit)
 	})
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	out := make([]swiper.Event, len(rows))
-	var about []int64
 	for i, r := range rows {
 		out[i] = swiper.Event{UID: uid, Seq: r.Seq, Type: swiper.EventType(r.Type), Subject: r.Subject, Detail: r.Detail, At: r.At.UTC()}
-		if out[i].AboutUser() {
-			about = append(about, r.Subject)
-		}
-	}
-	if len(about) == 0 {
-		return out, nil
-	}
-	// The other users as they are now, in a second query only when some
-	// event shows one: most pages are of one event.
-	var users []userRow
-	err = retry(ctx, true, func() error {
-		return s.db.SelectContext(ctx, &users, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(about))
-	})
-	if err != nil {
-		return nil, wrap(op, err)
-	}
-	byID := make(map[int64]*swiper.User, len(users))
-	for i := range users {
-		byID[users[i].ID] = users[i].user()
-	}
-	for i := range out {
-		if out[i].AboutUser() {
-			out[i].User = byID[out[i].Subject]
+		if r.ID.Valid && out[i].AboutUser() {
+			u := &swiper.User{ID: r.ID.Int64, Nickname: r.Nickname.String, Sex: swiper.Sex(r.Sex.String),
+				Location: r.Location.String, AvatarURL: r.AvatarURL.String, VIPLevel: int(r.VIPLevel.Int64)}
+			if r.Birthday.Valid {
+				y, m, d := r.Birthday.Time.Date()
+				u.Birthday = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+			}
+			out[i].User = u
 		}
 	}
 	return out, nil
