@@ -204,7 +204,7 @@ func matchLoad(args []string) error {
 	}
 	var inflight sync.Map // "a,b" with a < b -> *pending
 	key := func(a, b int64) string { return fmt.Sprintf("%d,%d", min(a, b), max(a, b)) }
-	var rec recorder
+	var rec, replies recorder
 	var done sync.WaitGroup
 	done.Add(total)
 	for i, c := range conns {
@@ -250,7 +250,9 @@ func matchLoad(args []string) error {
 				rec.errors.Add(1)
 				logOnce(fmt.Sprintf("second like: %d %s %v", st, body, err))
 				done.Done()
+				return
 			}
+			replies.add(time.Since(p.sent))
 		}()
 	}
 	sent := time.Since(start)
@@ -263,6 +265,7 @@ func matchLoad(args []string) error {
 		fmt.Println("some matches were not heard of by both sides within 30s")
 	}
 	fmt.Printf("sent %d second likes in %s (%.0f/s)\n", total, sent.Round(time.Millisecond), float64(total)/sent.Seconds())
+	replies.report("second like: its HTTP reply", sent)
 	rec.report("match: second like sent → both match frames received", sent)
 	return nil
 }

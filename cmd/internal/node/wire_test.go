@@ -71,3 +71,33 @@ func TestSocialWireForms(t *testing.T) {
 	golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Like).raw)
 	golden(t, "actor.golden", h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", a), nil).raw)
 }
+
+// TestSocketWireForms pins the WebSocket's frames (API.md, "WebSocket"):
+// events, a call's response and error responses.
+func TestSocketWireForms(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC))
+	a, ta := h.user(person{phone: "+8613800000001", sex: swiper.Male, likes: swiper.Female, age: 30})
+	b, tb := h.user(person{phone: "+8613800000002", age: 27, vip: swiper.VIPSuperlike})
+	if a != 1 || b != 2 {
+		t.Fatalf("ids %d, %d; want 1, 2 in a fresh database", a, b)
+	}
+	w := h.dial(ta)
+	h.online(a, 1)
+	frame := func(f map[string]any) []byte {
+		data, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+
+	h.mustSwipe(tb, a, swiper.Superlike)
+	golden(t, "ws_superliked.golden", frame(w.event(5*time.Second)))
+	h.clock.Add(time.Second)
+	golden(t, "ws_swipe_match.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
+	golden(t, "ws_match.golden", frame(w.event(5*time.Second)))
+	golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
+	w.send(`{"type": "request", "id": 7, "method": "friends", "params": {"limit": 3}}`)
+	golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))
+}
