@@ -18,6 +18,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/placement"
+	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/actors/user"
 	"github.com/swiperhq/swiper/transport/admin"
 )
@@ -45,15 +46,21 @@ type Options struct {
 	Idle time.Duration
 	// CallTimeout bounds a call to a user actor.
 	CallTimeout time.Duration
+
+	// Upload, when set, starts the node's upload manager with these
+	// options; Users and Log default to the node's.
+	Upload *upload.Options
 }
 
 // Node is a running cluster member.
 type Node struct {
-	name     string
-	System   *actor.ActorSystem
-	Cluster  *cluster.Cluster
-	Lookup   *placement.Lookup
-	Users    *user.Client
+	name    string
+	System  *actor.ActorSystem
+	Cluster *cluster.Cluster
+	Lookup  *placement.Lookup
+	Users   *user.Client
+	// Uploads is the node's upload manager (nil without Options.Upload).
+	Uploads  *upload.Manager
 	stopOnce sync.Once
 }
 
@@ -101,16 +108,33 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		return nil, fmt.Errorf("cluster member did not see itself in the topology within 30s")
 	}
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
-	return &Node{
+	n = &Node{
 		name: o.Name, System: system, Cluster: c, Lookup: lookup,
 		Users: &user.Client{Cluster: c, Timeout: o.CallTimeout},
-	}, nil
+	}
+	if o.Upload != nil {
+		uo := *o.Upload
+		if uo.Users == nil {
+			uo.Users = n.Users
+		}
+		if uo.Log == nil {
+			uo.Log = o.Log
+		}
+		if n.Uploads, err = upload.Start(system, uo); err != nil {
+			c.Shutdown(false)
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // Stop stops every local grain, then leaves the cluster. Calls after the
 // first do nothing.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		if n.Uploads != nil {
+			n.Uploads.Stop() // before the user actors it tells
+		}
 		n.Lookup.Shutdown()
 		n.Cluster.Shutdown(true)
 	})
@@ -127,7 +151,10 @@ func (n *Node) Node() string { return n.name }
 
 // Counts returns how many actors of each kind are active here.
 func (n *Node) Counts() (users, sessions, uploaders int) {
-	return n.Lookup.Count(user.Kind), 0, 0
+	if n.Uploads != nil {
+		uploaders = n.Uploads.Active()
+	}
+	return n.Lookup.Count(user.Kind), 0, uploaders
 }
 
 // Members lists the members of the last topology this node saw.
