@@ -298,8 +298,8 @@ func BenchmarkAvatarReady(b *testing.B) {
 	_, token := a.user(b)
 	src := testJPEG(b, 2000, 1500, 1)
 	var (
-		mu   sync.Mutex
-		lats []time.Duration
+		mu        sync.Mutex
+		lats, bgs []time.Duration
 	)
 	b.ResetTimer()
 	for range b.N {
@@ -308,6 +308,7 @@ func BenchmarkAvatarReady(b *testing.B) {
 		if err != nil || status != http.StatusAccepted {
 			b.Fatalf("POST: %d, %v", status, err)
 		}
+		accepted := time.Now()
 		id := int64(job["id"].(float64))
 		deadline := time.Now().Add(20 * time.Second)
 		for {
@@ -320,6 +321,7 @@ func BenchmarkAvatarReady(b *testing.B) {
 				// poll saw it.
 				mu.Lock()
 				lats = append(lats, j.UpdatedAt.Sub(start))
+				bgs = append(bgs, j.UpdatedAt.Sub(accepted))
 				mu.Unlock()
 				break
 			}
@@ -331,6 +333,11 @@ func BenchmarkAvatarReady(b *testing.B) {
 	}
 	b.StopTimer()
 	slices.Sort(lats)
-	b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	slices.Sort(bgs)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lats[len(lats)/2]), "p50-ms")
+	b.ReportMetric(ms(lats[len(lats)*99/100]), "p99-ms")
+	// Of which after the 202: claim, store, commit.
+	b.ReportMetric(ms(bgs[len(bgs)/2]), "after202-p50-ms")
+	b.ReportMetric(ms(bgs[len(bgs)*99/100]), "after202-p99-ms")
 }
