@@ -190,6 +190,7 @@ func TestConcurrentClaimsNeverShare(t *testing.T) {
 	)
 	for range 8 {
 		wg.Add(1)
+		// Each claimer ends when no job is left; wg.Wait below waits for it.
 		go func() {
 			defer wg.Done()
 			for {
