@@ -62,15 +62,18 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 		ids = append(ids, postAvatar(t, n.client, token, i))
 	}
 	eventually(t, 20*time.Second, "every job's PUT hanging in the bucket", func() bool { return fake.Hanging() == jobs })
-	var uploading int
-	db.Get(&uploading, `SELECT count(*) FROM uploads WHERE status = 'uploading'`)
-	if uploading != jobs {
-		t.Fatalf("%d jobs uploading at the kill; want %d", uploading, jobs)
-	}
 	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-n.exited
+	// A hanging PUT may have timed out and been rescheduled just before
+	// the kill; none can have finished.
+	var unfinished, uploading int
+	db.Get(&unfinished, `SELECT count(*) FROM uploads WHERE status IN ('pending', 'uploading')`)
+	db.Get(&uploading, `SELECT count(*) FROM uploads WHERE status = 'uploading'`)
+	if unfinished != jobs || uploading == 0 {
+		t.Fatalf("at the kill %d jobs unfinished, %d uploading; want all %d unfinished, some uploading", unfinished, uploading, jobs)
+	}
 	fake.SetFault(nil)
 
 	n2 := startNode(t, dbURL, prefix, env...)
@@ -85,8 +88,8 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 		eventually(t, 30*time.Second, fmt.Sprintf("job %d done after the restart", id), func() bool {
 			return db.Get(&job, `SELECT uid, status, key, attempts FROM uploads WHERE id = $1`, id) == nil && job.Status == "done"
 		})
-		if job.Attempts != 2 {
-			t.Errorf("job %d took %d attempts; want 2 (the killed one, then one after the lease)", id, job.Attempts)
+		if job.Attempts < 2 {
+			t.Errorf("job %d took %d attempts; want at least 2 (the killed one, then one after the lease)", id, job.Attempts)
 		}
 		obj := fake.Object(job.Key)
 		sum := sha256.Sum256(obj)
