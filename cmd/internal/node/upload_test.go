@@ -28,6 +28,8 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/store/cos"
+	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
@@ -49,7 +51,11 @@ type avatarNode struct {
 	api, adm string
 }
 
-func newAvatarNode(tb testing.TB) *avatarNode {
+func newAvatarNode(tb testing.TB) *avatarNode { return newAvatarNodeWith(tb, nil, nil) }
+
+// newAvatarNodeWith is newAvatarNode with another object store than the
+// local one and tuned upload options.
+func newAvatarNodeWith(tb testing.TB, objects swiper.ObjectStore, tune func(*upload.Options)) *avatarNode {
 	tb.Helper()
 	db := pgtest.MustOpenDB(tb)
 	rdb, prefix := redistest.MustOpen(tb)
@@ -65,14 +71,21 @@ func newAvatarNode(tb testing.TB) *avatarNode {
 	tb.Cleanup(ranking.Close)
 	settings := swiper.NewLiveSettings(swiper.DefaultSettings())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if objects == nil {
+		objects = &local.Store{Dir: dir, BaseURL: api.URL + "/media"}
+	}
+	uo := &upload.Options{
+		Store: a.uploads, Objects: objects,
+		Clock: swiper.SystemClock{}, Registerer: a.reg, Poll: 100 * time.Millisecond,
+		Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
+	}
+	if tune != nil {
+		tune(uo)
+	}
 	nd, err := node.Start(context.Background(), node.Options{
 		Name: "avatars", Social: social, Users: a.users, Ranking: ranking, Settings: settings,
 		Clock: swiper.SystemClock{}, Location: shanghai, Log: log, CallTimeout: 8 * time.Second,
-		Upload: &upload.Options{
-			Store: a.uploads, Objects: &local.Store{Dir: dir, BaseURL: api.URL + "/media"},
-			Clock: swiper.SystemClock{}, Registerer: a.reg, Poll: 100 * time.Millisecond,
-			Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
-		},
+		Upload: uo,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -220,6 +233,71 @@ func TestAvatarEndToEnd(t *testing.T) {
 		if v, ok := got[name]; !ok || v != want {
 			t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, want)
 		}
+	}
+}
+
+// waitJob polls the caller's job over HTTP until it has status.
+func (a *avatarNode) waitJob(tb testing.TB, token string, id int64, status string) map[string]any {
+	tb.Helper()
+	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out := a.get(tb, a.api, path, token)
+		job, _ := out["job"].(map[string]any)
+		if job["status"] == status {
+			return job
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("job %v not %s within 20 s", job, status)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+// TestAvatarAdminRetry: with COS down for good an upload fails after its
+// attempts, the user is told, the job is listed by the admin API, and the
+// admin's retry brings it to done once COS is back.
+func TestAvatarAdminRetry(t *testing.T) {
+	fake := costest.New(t)
+	fake.SetFault(func(int) string { return costest.Fail })
+	objects, err := cos.New(cos.Options{BucketURL: fake.URL, SecretID: "id", SecretKey: "key",
+		CDNBase: "https://cdn.example", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAvatarNodeWith(t, objects, func(o *upload.Options) { o.MaxAttempts = 3 })
+	uid, token := a.user(t)
+	status, job, err := a.post(token, testJPEG(t, 300, 200, 2))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d, %v", status, err)
+	}
+	id := int64(job["id"].(float64))
+	failed := a.waitJob(t, token, id, "failed")
+	if failed["attempts"] != 3.0 || failed["error"] != swiper.UploadFailedMessage || failed["url"] != nil {
+		t.Errorf("failed job %v; want 3 attempts, the user's message, no url", failed)
+	}
+	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
+	if len(evs) != 1 || evs[0].Type != swiper.EventAvatarFailed {
+		t.Errorf("events %+v; want one avatar.failed", evs)
+	}
+	_, list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
+	jobs, _ := list["jobs"].([]any)
+	if len(jobs) != 1 || jobs[0].(map[string]any)["user_id"] != float64(uid) {
+		t.Fatalf("GET /admin/v1/uploads?status=failed = %v; want the job with user_id %d", list, uid)
+	}
+
+	fake.SetFault(nil)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("retry: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	done := a.waitJob(t, token, id, "done")
+	key := strings.TrimPrefix(done["url"].(string), "https://cdn.example/")
+	if fake.Object(key) == nil || !slices.Equal(fake.Keys("avatars/"), []string{key}) {
+		t.Errorf("bucket holds %v; want just %s", fake.Keys("avatars/"), key)
 	}
 }
 
