@@ -92,6 +92,7 @@ func (o *Options) defaults() error {
 // full jitter over an exponentially growing, capped window.
 func (o *Options) Backoff(attempt int) time.Duration {
 	window := o.BackoffMax
+	attempt = max(attempt, 1)
 	if attempt < 40 { // beyond, the shift overflows; the cap holds anyway
 		if w := o.BackoffBase << (attempt - 1); w > 0 && w < window {
 			window = w
@@ -123,6 +124,9 @@ func Start(system *actor.ActorSystem, o Options) (*Manager, error) {
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &manager{o: &o, m: m, met: met, base: base, inflight: map[string]*swiper.ClaimedUpload{}}
 	}, actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	// The manager itself is under the root's default supervision: restarted
+	// after a panic, its uploaders stopped, their jobs back after their
+	// leases.
 	pid, err := system.Root.SpawnNamed(props, "uploads")
 	if err != nil {
 		cancel()
@@ -186,6 +190,8 @@ func (a *manager) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.stopping = true
 		a.stopTick()
+	case *actor.Restarting:
+		a.stopTick() // the new instance starts its own
 	case kick, tick:
 		a.claim(ctx)
 	case *result:

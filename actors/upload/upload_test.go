@@ -291,6 +291,7 @@ func TestBackoffIsFullJitterCapped(t *testing.T) {
 		{7, 0.5, 30 * time.Second}, // 64 s window capped at 60 s
 		{100, 0.5, 30 * time.Second},
 		{3, 0, 0},
+		{0, 0.5, 500 * time.Millisecond}, // never below the first window
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.attempt, "/", tt.r), func(t *testing.T) {
