@@ -138,7 +138,7 @@ func (h *harness) upload(token, field, filename string, data []byte) response {
 func TestUploadAvatarAccepted(t *testing.T) {
 	h, kicks := newAvatarHarness(t)
 	token, uid := h.login("+8613800000001")
-	src := photo(t, 2000, 1000, 6) // stored sideways: to be turned clockwise
+	src := photo(t, 1200, 600, 6) // stored sideways: to be turned clockwise
 	r := h.upload(token, "avatar", "me.png", src)
 	if r.status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d %s; want 202", r.status, r.raw)

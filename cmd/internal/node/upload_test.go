@@ -182,7 +182,7 @@ func (a *avatarNode) get(tb testing.TB, base, path, token string) (int, map[stri
 func TestAvatarEndToEnd(t *testing.T) {
 	a := newAvatarNode(t)
 	uid, token := a.user(t)
-	status, job, err := a.post(token, testJPEG(t, 1600, 1200, 1))
+	status, job, err := a.post(token, testJPEG(t, 1200, 900, 1))
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
