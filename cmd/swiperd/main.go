@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -26,8 +27,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/cmd/internal/config"
 	swnode "github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/store/cos"
+	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/transport/admin"
@@ -153,12 +157,26 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		pruneEvents(nodeCtx, events, log)
 	}()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := swhttp.NewMetrics(reg)
+
+	uploads := postgres.NewUploadStore(db)
+	objects, media, err := objectStore(cfg)
+	if err != nil {
+		return err
+	}
+	up := cfg.Upload()
 	host, port, _ := cfg.ClusterHostPort() // checked by config.Load
 	nd, err := swnode.Start(ctx, swnode.Options{
 		Name: cfg.Node, Social: social, Users: users, Events: events, Ranking: ranking, Settings: feed.Live,
 		Clock: clock, Location: cfg.Location(), Log: log,
 		Host: host, Port: port, Provider: cfg.ClusterProvider,
 		Idle: cfg.UserIdleDuration(), CallTimeout: 8 * time.Second,
+		Upload: &upload.Options{
+			Store: uploads, Objects: objects, Clock: clock, Registerer: reg,
+			Timeout: up.StorageTimeout, Lease: up.Lease, BackoffBase: up.Backoff, MaxAttempts: up.Attempts,
+		},
 	})
 	if err != nil {
 		return err
@@ -173,9 +191,6 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		sender = &sms.Webhook{URL: cfg.SMSWebhookURL}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := swhttp.NewMetrics(reg)
 	sockets := &ws.Handler{
 		Tokens: tokens, Check: rstore, Sessions: nd.WebSockets(),
 		Clock: clock, Location: cfg.Location(), Log: log, Metrics: ws.NewMetrics(reg),
@@ -185,6 +200,8 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		Users: users, Codes: rstore, Tokens: tokens, SMS: sender, Social: nd.Users, Ranking: ranking,
 		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
+		Uploads: uploads, KickUploads: nd.Uploads.Kick, Media: media,
+		AvatarSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return fmt.Errorf("postgres: %w", err)
@@ -209,6 +226,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
 		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location(),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Actors: nd,
+		Uploads: uploads, KickUploads: nd.Uploads.Kick,
 	}
 
 	servers := []*listener{
@@ -272,6 +290,26 @@ func pruneEvents(ctx context.Context, events *postgres.EventStore, log *slog.Log
 		}
 	}
 }
+
+// objectStore returns the configured avatar store and, for the local one,
+// the handler that serves it at /media/.
+func objectStore(cfg config.Config) (swiper.ObjectStore, http.Handler, error) {
+	if cfg.Storage == "cos" {
+		cdn := cfg.CDNBaseURL
+		if cdn == "" {
+			cdn = cfg.COSBucketURL
+		}
+		s, err := cos.New(cos.Options{
+			BucketURL: cfg.COSBucketURL, SecretID: cfg.COSSecretID, SecretKey: cfg.COSSecretKey,
+			CDNBase: cdn, Timeout: cfg.Upload().StorageTimeout,
+		})
+		return s, nil, err
+	}
+	return &local.Store{Dir: cfg.MediaDir, BaseURL: cfg.MediaBaseURL}, swhttp.MediaHandler(cfg.MediaDir), nil
+}
+
+// tokensTopic is the notice topic of token revocations.
+const tokensTopic = "tokens"
 
 // listener is one HTTP listener of the node.
 type listener struct {

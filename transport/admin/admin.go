@@ -41,6 +41,10 @@ type Server struct {
 	Clock    swiper.Clock
 	Location *time.Location
 	Actors   Actors // this node's actors
+	// Uploads keeps avatar upload jobs; KickUploads (may be nil) tells
+	// this node's upload manager that a job is due.
+	Uploads     swiper.UploadStore
+	KickUploads func()
 }
 
 // Actors is what the admin API asks of the node's actor system (cmd/swiperd
@@ -75,6 +79,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/users/{id}/actor", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
 	mux.Handle("/admin/v1/actors", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
 	mux.Handle("/admin/v1/cluster", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
+	mux.Handle("/admin/v1/uploads", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
+	mux.Handle("/admin/v1/uploads/{id}/retry", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.retryUpload}))
 	mux.Handle("/metrics", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
 	// Go's profiler, for operators chasing CPU or memory; behind the token
 	// like everything here.

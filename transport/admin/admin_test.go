@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ type harness struct {
 	settings *postgres.SettingsStore
 	notices  *redis.Notices
 	feed     *swiper.SettingsFeed
+	uploads  *postgres.UploadStore
+	kicks    atomic.Int64
 }
 
 func newHarness(t *testing.T) *harness {
@@ -52,6 +55,8 @@ func newHarness(t *testing.T) *harness {
 		Notices: h.notices, Clock: swiper.SystemClock{}, Location: time.UTC,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}
+	h.uploads = postgres.NewUploadStore(db)
+	srv.Uploads, srv.KickUploads = h.uploads, func() { h.kicks.Add(1) }
 	ts := httptest.NewServer(metrics.Wrap("admin", srv.Handler()))
 	t.Cleanup(ts.Close)
 	h.url = ts.URL

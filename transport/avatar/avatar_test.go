@@ -215,3 +215,23 @@ func TestProcessRefuses(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkProcess re-encodes a 2000×1500 photo-like JPEG of about 1 MB,
+// the size of the upload benchmark's.
+func BenchmarkProcess(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 2000, 1500))
+	for y := range 1500 {
+		for x := range 2000 {
+			n := uint8((x*7 + y*13) % 48)
+			img.Set(x, y, color.RGBA{uint8(x*255/2000) ^ n, uint8(y*255/1500) + n, 128 + n, 255})
+		}
+	}
+	var src bytes.Buffer
+	jpeg.Encode(&src, img, &jpeg.Options{Quality: 85})
+	b.SetBytes(int64(src.Len()))
+	for b.Loop() {
+		if _, err := avatar.Process(src.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -36,6 +36,16 @@ type Server struct {
 	// CodeTTL is how long a login code works; CodeResend how soon the same
 	// phone may get another.
 	CodeTTL, CodeResend time.Duration
+
+	// Uploads keeps avatar upload jobs; KickUploads (may be nil) tells
+	// this node's upload manager that a job is waiting.
+	Uploads     swiper.UploadStore
+	KickUploads func()
+	// AvatarSlots bounds how many avatars are re-encoded at once (its
+	// capacity); nil leaves it unbounded.
+	AvatarSlots chan struct{}
+	// Media serves /media/ (the local object store); nil serves nothing.
+	Media http.Handler
 }
 
 // Handler returns the client API's routes.
@@ -54,6 +64,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/ranking", methods{http.MethodGet: s.authed(s.ranking)})
 	if s.WebSocket != nil {
 		mux.Handle("/api/v1/ws", s.WebSocket)
+	}
+	mux.Handle("/api/v1/me/avatar", methods{http.MethodPost: s.authed(s.uploadAvatar)})
+	mux.Handle("/api/v1/me/avatar/jobs/{id}", methods{http.MethodGet: s.authed(s.getAvatarJob)})
+	if s.Media != nil {
+		mux.Handle("/media/", s.Media)
 	}
 	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})

@@ -40,6 +40,14 @@ type Config struct {
 	COSBucketURL string `yaml:"cos_bucket_url"`
 	CDNBaseURL   string `yaml:"cdn_base_url"`
 
+	// Avatar uploads (Go durations): one storage call's timeout, how long
+	// a node's claim holds a job (at least twice the timeout), the first
+	// retry's backoff window, and the attempts before a job fails.
+	StorageTimeout string `yaml:"storage_timeout"`
+	UploadLease    string `yaml:"upload_lease"`
+	UploadBackoff  string `yaml:"upload_backoff"`
+	UploadAttempts string `yaml:"upload_attempts"`
+
 	// The cluster: membership provider ("single": a one-node cluster), the
 	// address the cluster transport listens on (port 0: any free port), and
 	// how long an idle user actor lives (a Go duration such as 10m).
@@ -74,6 +82,10 @@ func Defaults() Config {
 		UserIdle:        "10m",
 		MediaDir:        "./data/media",
 		MediaBaseURL:    "http://127.0.0.1:8080/media",
+		StorageTimeout:  "30s",
+		UploadLease:     "2m",
+		UploadBackoff:   "1s",
+		UploadAttempts:  "8",
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -97,6 +109,10 @@ func (c *Config) envVars() map[string]*string {
 		"SWIPER_MEDIA_BASE_URL":   &c.MediaBaseURL,
 		"SWIPER_COS_BUCKET_URL":   &c.COSBucketURL,
 		"SWIPER_CDN_BASE_URL":     &c.CDNBaseURL,
+		"SWIPER_STORAGE_TIMEOUT":  &c.StorageTimeout,
+		"SWIPER_UPLOAD_LEASE":     &c.UploadLease,
+		"SWIPER_UPLOAD_BACKOFF":   &c.UploadBackoff,
+		"SWIPER_UPLOAD_ATTEMPTS":  &c.UploadAttempts,
 		"SWIPER_CLUSTER_PROVIDER": &c.ClusterProvider,
 		"SWIPER_CLUSTER_ADDR":     &c.ClusterAddr,
 		"SWIPER_USER_IDLE":        &c.UserIdle,
@@ -170,6 +186,22 @@ func (c *Config) UserIdleDuration() time.Duration {
 	return d
 }
 
+// Upload holds the upload settings, parsed (checked by Load).
+type Upload struct {
+	StorageTimeout, Lease, Backoff time.Duration
+	Attempts                       int
+}
+
+// Upload returns the upload settings.
+func (c *Config) Upload() Upload {
+	var u Upload
+	u.StorageTimeout, _ = time.ParseDuration(c.StorageTimeout)
+	u.Lease, _ = time.ParseDuration(c.UploadLease)
+	u.Backoff, _ = time.ParseDuration(c.UploadBackoff)
+	u.Attempts, _ = strconv.Atoi(c.UploadAttempts)
+	return u
+}
+
 // Location returns the time zone of the configuration.
 func (c *Config) Location() *time.Location {
 	loc, err := time.LoadLocation(c.Timezone)
@@ -217,6 +249,18 @@ func (c *Config) check() error {
 	}
 	if d, err := time.ParseDuration(c.UserIdle); err != nil || d < time.Second {
 		errs = append(errs, fmt.Errorf("SWIPER_USER_IDLE must be a duration of at least 1s, such as 10m, not %q", c.UserIdle))
+	}
+	durations := map[string]string{"SWIPER_STORAGE_TIMEOUT": c.StorageTimeout, "SWIPER_UPLOAD_LEASE": c.UploadLease, "SWIPER_UPLOAD_BACKOFF": c.UploadBackoff}
+	for _, name := range []string{"SWIPER_STORAGE_TIMEOUT", "SWIPER_UPLOAD_LEASE", "SWIPER_UPLOAD_BACKOFF"} {
+		if d, err := time.ParseDuration(durations[name]); err != nil || d < time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration, such as 30s, not %q", name, durations[name]))
+		}
+	}
+	if n, err := strconv.Atoi(c.UploadAttempts); err != nil || n < 1 || n > 100 {
+		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_ATTEMPTS must be 1–100, not %q", c.UploadAttempts))
+	}
+	if u := c.Upload(); u.StorageTimeout > 0 && u.Lease < 2*u.StorageTimeout {
+		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_LEASE (%s) must be at least twice SWIPER_STORAGE_TIMEOUT (%s): a claim must outlast the slowest upload", c.UploadLease, c.StorageTimeout))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

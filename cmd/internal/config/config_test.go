@@ -148,6 +148,10 @@ media_dir: /var/media
 media_base_url: https://example.com/media
 cos_bucket_url: https://bucket.cos.example
 cdn_base_url: https://cdn.example
+storage_timeout: 10s
+upload_lease: 1m
+upload_backoff: 2s
+upload_attempts: "5"
 cluster_provider: single
 cluster_addr: 10.0.0.1:7000
 user_idle: 90s
@@ -177,6 +181,10 @@ log_format: json
 		MediaBaseURL:    "https://example.com/media",
 		COSBucketURL:    "https://bucket.cos.example",
 		CDNBaseURL:      "https://cdn.example",
+		StorageTimeout:  "10s",
+		UploadLease:     "1m",
+		UploadBackoff:   "2s",
+		UploadAttempts:  "5",
 		ClusterProvider: "single",
 		ClusterAddr:     "10.0.0.1:7000",
 		UserIdle:        "90s",
@@ -405,6 +413,13 @@ func TestLoadChecks(t *testing.T) {
 		{"timezone Europe/Berlin", map[string]string{"SWIPER_TIMEZONE": "Europe/Berlin"}, true},
 		{"timezone unknown", map[string]string{"SWIPER_TIMEZONE": "Mars/Olympus_Mons"}, false},
 		{"timezone offset", map[string]string{"SWIPER_TIMEZONE": "+08:00"}, false},
+
+		{"upload lease twice the timeout", map[string]string{"SWIPER_UPLOAD_LEASE": "1m", "SWIPER_STORAGE_TIMEOUT": "30s"}, true},
+		{"upload lease shorter than twice the timeout", map[string]string{"SWIPER_UPLOAD_LEASE": "59s", "SWIPER_STORAGE_TIMEOUT": "30s"}, false},
+		{"upload lease not a duration", map[string]string{"SWIPER_UPLOAD_LEASE": "long"}, false},
+		{"upload attempts 0", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "0"}, false},
+		{"upload attempts 3", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "3"}, true},
+		{"upload backoff negative", map[string]string{"SWIPER_UPLOAD_BACKOFF": "-1s"}, false},
 
 		{"log level debug", map[string]string{"SWIPER_LOG_LEVEL": "debug"}, true},
 		{"log level info", map[string]string{"SWIPER_LOG_LEVEL": "info"}, true},

@@ -19,6 +19,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/placement"
 	"github.com/swiperhq/swiper/actors/session"
+	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/actors/user"
 	"github.com/swiperhq/swiper/transport/admin"
 	"github.com/swiperhq/swiper/transport/ws"
@@ -51,6 +52,10 @@ type Options struct {
 	// RegisterEvery is how often a WebSocket session registers again with
 	// its user's actor (30 s if zero).
 	RegisterEvery time.Duration
+
+	// Upload, when set, starts the node's upload manager with these
+	// options; Users and Log default to the node's.
+	Upload *upload.Options
 }
 
 // Node is a running cluster member.
@@ -62,6 +67,8 @@ type Node struct {
 	Users   *user.Client
 	// Sessions opens the session actors of this node's WebSockets.
 	Sessions *session.Spawner
+	// Uploads is the node's upload manager (nil without Options.Upload).
+	Uploads  *upload.Manager
 	stopOnce sync.Once
 }
 
@@ -110,13 +117,27 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	}
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
 	users := &user.Client{Cluster: c, Timeout: o.CallTimeout}
-	return &Node{
+	n = &Node{
 		name: o.Name, System: system, Cluster: c, Lookup: lookup, Users: users,
 		Sessions: session.NewSpawner(system, session.Deps{
 			Events: o.Events, Users: users, Log: o.Log,
 			RegisterEvery: o.RegisterEvery, CallTimeout: o.CallTimeout,
 		}),
-	}, nil
+	}
+	if o.Upload != nil {
+		uo := *o.Upload
+		if uo.Users == nil {
+			uo.Users = n.Users
+		}
+		if uo.Log == nil {
+			uo.Log = o.Log
+		}
+		if n.Uploads, err = upload.Start(system, uo); err != nil {
+			c.Shutdown(false)
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // WebSockets returns what transport/ws needs of this node's sessions.
@@ -132,6 +153,9 @@ func (w wsSessions) Open(uid int64, c ws.Conn) ws.Session { return w.s.Open(uid,
 // first do nothing.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		if n.Uploads != nil {
+			n.Uploads.Stop() // before the user actors it tells
+		}
 		n.Lookup.Shutdown()
 		n.Cluster.Shutdown(true)
 	})
@@ -148,7 +172,10 @@ func (n *Node) Node() string { return n.name }
 
 // Counts returns how many actors of each kind are active here.
 func (n *Node) Counts() (users, sessions, uploaders int) {
-	return n.Lookup.Count(user.Kind), n.Sessions.Count(), 0
+	if n.Uploads != nil {
+		uploaders = n.Uploads.Active()
+	}
+	return n.Lookup.Count(user.Kind), n.Sessions.Count(), uploaders
 }
 
 // Members lists the members of the last topology this node saw.

@@ -1,0 +1,421 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/store/cos"
+	"github.com/swiperhq/swiper/store/cos/costest"
+	"github.com/swiperhq/swiper/store/local"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/store/redis/redistest"
+	"github.com/swiperhq/swiper/transport/admin"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+)
+
+// avatarNode is a node with its upload manager and the local object
+// store, its client and admin APIs over real HTTP.
+type avatarNode struct {
+	db       *postgres.DB
+	users    *postgres.UserStore
+	tokens   *redis.Store
+	uploads  *postgres.UploadStore
+	reg      *prometheus.Registry
+	node     *node.Node
+	api, adm string
+}
+
+func newAvatarNode(tb testing.TB) *avatarNode { return newAvatarNodeWith(tb, nil, nil) }
+
+// newAvatarNodeWith is newAvatarNode with another object store than the
+// local one and tuned upload options.
+func newAvatarNodeWith(tb testing.TB, objects swiper.ObjectStore, tune func(*upload.Options)) *avatarNode {
+	tb.Helper()
+	db := pgtest.MustOpenDB(tb)
+	rdb, prefix := redistest.MustOpen(tb)
+	a := &avatarNode{db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
+		uploads: postgres.NewUploadStore(db), reg: prometheus.NewRegistry()}
+	var handler http.Handler = http.NotFoundHandler()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	tb.Cleanup(api.Close)
+	dir := tb.TempDir()
+	social := postgres.NewSocialStore(db)
+	tb.Cleanup(social.Close)
+	ranking := redis.NewRanking(rdb, prefix)
+	tb.Cleanup(ranking.Close)
+	settings := swiper.NewLiveSettings(swiper.DefaultSettings())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if objects == nil {
+		objects = &local.Store{Dir: dir, BaseURL: api.URL + "/media"}
+	}
+	uo := &upload.Options{
+		Store: a.uploads, Objects: objects,
+		Clock: swiper.SystemClock{}, Registerer: a.reg, Poll: 100 * time.Millisecond,
+		Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
+	}
+	if tune != nil {
+		tune(uo)
+	}
+	nd, err := node.Start(context.Background(), node.Options{
+		Name: "avatars", Social: social, Users: a.users, Ranking: ranking, Settings: settings,
+		Clock: swiper.SystemClock{}, Location: shanghai, Log: log, CallTimeout: 8 * time.Second,
+		Upload: uo,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nd.Stop)
+	a.node = nd
+	handler = (&swhttp.Server{
+		Users: a.users, Codes: a.tokens, Tokens: a.tokens, Clock: swiper.SystemClock{}, Location: shanghai,
+		Social: nd.Users, Ranking: ranking, Ready: func(context.Context) error { return nil },
+		Uploads: a.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(dir),
+		AvatarSlots: make(chan struct{}, 2),
+	}).Handler()
+	adm := httptest.NewServer((&admin.Server{
+		Token: adminToken, Users: a.users, Tokens: a.tokens, Clock: swiper.SystemClock{}, Location: shanghai,
+		Actors: nd, Metrics: http.NotFoundHandler(), Uploads: a.uploads, KickUploads: nd.Uploads.Kick,
+	}).Handler())
+	tb.Cleanup(adm.Close)
+	a.api, a.adm = api.URL, adm.URL
+	return a
+}
+
+func (a *avatarNode) user(tb testing.TB) (int64, string) {
+	tb.Helper()
+	u, _, err := a.users.LoginPhone(context.Background(), fmt.Sprintf("+1666%07d", nextPhone()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	token, err := a.tokens.NewToken(context.Background(), u.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u.ID, token
+}
+
+// testJPEG is a w×h photo-like JPEG (a gradient with noise, which
+// compresses about as badly as a photo), different for each seed.
+func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
+	tb.Helper()
+	r := rand.New(rand.NewPCG(seed, 2))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			n := uint8(r.IntN(48))
+			img.Set(x, y, color.RGBA{uint8(x*255/w) ^ n, uint8(y*255/h) + n, 128 + n, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 85}); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// post uploads data as the avatar and returns the status and job.
+func (a *avatarNode) post(token string, data []byte) (int, map[string]any, error) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest("POST", a.api+"/api/v1/me/avatar", &body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return resp.StatusCode, nil, err
+	}
+	job, _ := out["job"].(map[string]any)
+	return resp.StatusCode, job, nil
+}
+
+func (a *avatarNode) get(tb testing.TB, base, path, token string) (int, map[string]any) {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestAvatarEndToEnd: an upload accepted over HTTP becomes the user's
+// avatar, served at /media/ by this node, with its avatar.ready event and
+// its metrics.
+func TestAvatarEndToEnd(t *testing.T) {
+	a := newAvatarNode(t)
+	uid, token := a.user(t)
+	status, job, err := a.post(token, testJPEG(t, 1200, 900, 1))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d, %v", status, err)
+	}
+	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", int64(job["id"].(float64)))
+	deadline := time.Now().Add(20 * time.Second)
+	for job["status"] != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("job %v not done within 20 s", job)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+		_, out := a.get(t, a.api, path, token)
+		job = out["job"].(map[string]any)
+	}
+	url, _ := job["url"].(string)
+	if !strings.HasPrefix(url, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job["error"] != nil {
+		t.Fatalf("done job %v; want a /media/ URL of user %d and no error", job, uid)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.DecodeConfig(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || img.Width != 1080 || img.Height != 810 {
+		t.Errorf("GET %s: %d, %dx%d, %v; want the 1080×810 JPEG", url, resp.StatusCode, img.Width, img.Height, err)
+	}
+	_, me := a.get(t, a.api, "/api/v1/me", token)
+	if got := me["user"].(map[string]any)["avatar_url"]; got != url {
+		t.Errorf("GET /me avatar_url = %v; want %s", got, url)
+	}
+	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
+	if len(evs) != 1 || evs[0].Type != swiper.EventAvatarReady || evs[0].Detail != url {
+		t.Errorf("events %+v; want one avatar.ready with the URL", evs)
+	}
+	if _, actors := a.get(t, a.adm, "/admin/v1/actors", adminToken); actors["uploaders"] != 0.0 {
+		t.Errorf("GET /admin/v1/actors = %v; want uploaders 0 once idle", actors)
+	}
+	got := metricValues(t, a.reg)
+	for name, want := range map[string]float64{
+		`swiper_upload_attempts_total{result="ok"}`:        1,
+		`swiper_upload_jobs_finished_total{status="done"}`: 1,
+		`swiper_upload_jobs{status="pending"}`:             0,
+		`swiper_upload_jobs{status="failed"}`:              0,
+		`swiper_upload_job_seconds_count`:                  1,
+		`swiper_upload_storage_seconds_count`:              1,
+		`swiper_uploaders`:                                 0,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, want)
+		}
+	}
+}
+
+// waitJob polls the caller's job over HTTP until it has status.
+func (a *avatarNode) waitJob(tb testing.TB, token string, id int64, status string) map[string]any {
+	tb.Helper()
+	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out := a.get(tb, a.api, path, token)
+		job, _ := out["job"].(map[string]any)
+		if job["status"] == status {
+			return job
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("job %v not %s within 20 s", job, status)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+// TestAvatarAdminRetry: with COS down for good an upload fails after its
+// attempts, the user is told, the job is listed by the admin API, and the
+// admin's retry brings it to done once COS is back.
+func TestAvatarAdminRetry(t *testing.T) {
+	fake := costest.New(t)
+	fake.SetFault(func(int) string { return costest.Fail })
+	objects, err := cos.New(cos.Options{BucketURL: fake.URL, SecretID: "id", SecretKey: "key",
+		CDNBase: "https://cdn.example", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAvatarNodeWith(t, objects, func(o *upload.Options) { o.MaxAttempts = 3 })
+	uid, token := a.user(t)
+	status, job, err := a.post(token, testJPEG(t, 300, 200, 2))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d, %v", status, err)
+	}
+	id := int64(job["id"].(float64))
+	failed := a.waitJob(t, token, id, "failed")
+	if failed["attempts"] != 3.0 || failed["error"] != swiper.UploadFailedMessage || failed["url"] != nil {
+		t.Errorf("failed job %v; want 3 attempts, the user's message, no url", failed)
+	}
+	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
+	if len(evs) != 1 || evs[0].Type != swiper.EventAvatarFailed {
+		t.Errorf("events %+v; want one avatar.failed", evs)
+	}
+	_, list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
+	jobs, _ := list["jobs"].([]any)
+	if len(jobs) != 1 || jobs[0].(map[string]any)["user_id"] != float64(uid) {
+		t.Fatalf("GET /admin/v1/uploads?status=failed = %v; want the job with user_id %d", list, uid)
+	}
+
+	fake.SetFault(nil)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("retry: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	done := a.waitJob(t, token, id, "done")
+	key := strings.TrimPrefix(done["url"].(string), "https://cdn.example/")
+	if fake.Object(key) == nil || !slices.Equal(fake.Keys("avatars/"), []string{key}) {
+		t.Errorf("bucket holds %v; want just %s", fake.Keys("avatars/"), key)
+	}
+}
+
+// metricValues gathers reg into "name{label=\"value\"}" → value, with
+// histograms as their _count.
+func metricValues(tb testing.TB, reg *prometheus.Registry) map[string]float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			if len(labels) > 0 {
+				name += "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				out[name] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[name] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[mf.GetName()+"_count"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+func benchWorkers(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("SWIPER_BENCH_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// BenchmarkAvatarAccept measures accepted uploads per second of a ~1 MB
+// JPEG on one node over HTTP: parse, check, re-encode, commit (202).
+// SWIPER_BENCH_WORKERS sets the clients in flight per core (default 4).
+func BenchmarkAvatarAccept(b *testing.B) {
+	a := newAvatarNode(b)
+	_, token := a.user(b)
+	src := testJPEG(b, 2000, 1500, 1)
+	b.Logf("image: %d bytes", len(src))
+	b.SetBytes(int64(len(src)))
+	var failed atomic.Int64
+	b.SetParallelism(benchWorkers(4))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if status, _, err := a.post(token, src); err != nil || status != http.StatusAccepted {
+				failed.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d uploads not accepted", n)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "uploads/s")
+}
+
+// BenchmarkAvatarReady measures the time from an upload's POST to its
+// job being done (the avatar stored locally, avatar_url set and the
+// avatar.ready event committed, in one transaction), one upload at a
+// time, and reports p50 and p99.
+func BenchmarkAvatarReady(b *testing.B) {
+	a := newAvatarNode(b)
+	_, token := a.user(b)
+	src := testJPEG(b, 2000, 1500, 1)
+	var (
+		mu        sync.Mutex
+		lats, bgs []time.Duration
+	)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		status, job, err := a.post(token, src)
+		if err != nil || status != http.StatusAccepted {
+			b.Fatalf("POST: %d, %v", status, err)
+		}
+		accepted := time.Now()
+		id := int64(job["id"].(float64))
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			j, err := a.uploads.UploadJob(context.Background(), id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if j.Status == swiper.UploadDone {
+				// Done at the time its transaction stamped, not when this
+				// poll saw it.
+				mu.Lock()
+				lats = append(lats, j.UpdatedAt.Sub(start))
+				bgs = append(bgs, j.UpdatedAt.Sub(accepted))
+				mu.Unlock()
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("job %d not done in 20 s", id)
+			}
+			time.Sleep(time.Millisecond) // polling interval
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lats)
+	slices.Sort(bgs)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lats[len(lats)/2]), "p50-ms")
+	b.ReportMetric(ms(lats[len(lats)*99/100]), "p99-ms")
+	// Of which after the 202: claim, store, commit.
+	b.ReportMetric(ms(bgs[len(bgs)/2]), "after202-p50-ms")
+	b.ReportMetric(ms(bgs[len(bgs)*99/100]), "after202-p99-ms")
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swiperhq/swiper/store/cos/costest"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/store/redis/redistest"
+)
+
+// TestUploadSurvivesSIGKILL kills swiperd while it is uploading avatars
+// (the fake bucket holds the first PUTs open) and restarts it: every
+// accepted job completes once its lease has passed, each under the one
+// key its content names, and nothing else is in the bucket.
+func TestUploadSurvivesSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rdb, prefix := redistest.MustOpen(t)
+	users := postgres.NewUserStore(db)
+	tokens := redis.New(rdb, prefix)
+
+	fake := costest.New(t)
+	fake.SetFault(func(int) string { return costest.Hang })
+	env := []string{
+		"SWIPER_STORAGE=cos", "SWIPER_COS_BUCKET_URL=" + fake.URL, "SWIPER_COS_SECRET_ID=id", "SWIPER_COS_SECRET_KEY=key",
+		"SWIPER_CDN_BASE_URL=https://cdn.example", "SWIPER_STORAGE_TIMEOUT=3s", "SWIPER_UPLOAD_LEASE=6s", "SWIPER_UPLOAD_BACKOFF=10ms",
+	}
+	n := startNode(t, dbURL, prefix, env...)
+
+	const jobs = 3
+	var ids []int64
+	for i := range jobs {
+		u, _, err := users.LoginPhone(ctx, fmt.Sprintf("+861370000000%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := tokens.NewToken(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, postAvatar(t, n.client, token, i))
+	}
+	eventually(t, 20*time.Second, "every job's PUT hanging in the bucket", func() bool { return fake.Hanging() == jobs })
+	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-n.exited
+	// A hanging PUT may have timed out and been rescheduled just before
+	// the kill; none can have finished.
+	var unfinished, uploading int
+	db.Get(&unfinished, `SELECT count(*) FROM uploads WHERE status IN ('pending', 'uploading')`)
+	db.Get(&uploading, `SELECT count(*) FROM uploads WHERE status = 'uploading'`)
+	if unfinished != jobs || uploading == 0 {
+		t.Fatalf("at the kill %d jobs unfinished, %d uploading; want all %d unfinished, some uploading", unfinished, uploading, jobs)
+	}
+	fake.SetFault(nil)
+
+	n2 := startNode(t, dbURL, prefix, env...)
+	var want []string
+	for _, id := range ids {
+		var job struct {
+			UID      int64  `db:"uid"`
+			Status   string `db:"status"`
+			Key      string `db:"key"`
+			Attempts int    `db:"attempts"`
+		}
+		eventually(t, 30*time.Second, fmt.Sprintf("job %d done after the restart", id), func() bool {
+			return db.Get(&job, `SELECT uid, status, key, attempts FROM uploads WHERE id = $1`, id) == nil && job.Status == "done"
+		})
+		if job.Attempts < 2 {
+			t.Errorf("job %d took %d attempts; want at least 2 (the killed one, then one after the lease)", id, job.Attempts)
+		}
+		obj := fake.Object(job.Key)
+		sum := sha256.Sum256(obj)
+		if wantKey := fmt.Sprintf("avatars/%d/%s.jpg", job.UID, hex.EncodeToString(sum[:])); job.Key != wantKey {
+			t.Errorf("job %d stored under %s; its content names %s", id, job.Key, wantKey)
+		}
+		var avatar string
+		db.Get(&avatar, `SELECT avatar_url FROM users WHERE id = $1`, job.UID)
+		if avatar != "https://cdn.example/"+job.Key {
+			t.Errorf("user %d avatar_url = %q; want the CDN URL of %s", job.UID, avatar, job.Key)
+		}
+		var ready int
+		db.Get(&ready, `SELECT count(*) FROM events WHERE uid = $1 AND type = 'avatar.ready' AND subject = $2`, job.UID, id)
+		if ready != 1 {
+			t.Errorf("job %d has %d avatar.ready events; want 1", id, ready)
+		}
+		want = append(want, job.Key)
+	}
+	slices.Sort(want)
+	if got := fake.Keys("avatars/"); !slices.Equal(got, want) {
+		t.Errorf("bucket holds %v; want exactly %v", got, want)
+	}
+	resp, err := http.Get(n2.client + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("restarted node not ready: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// postAvatar uploads a small JPEG, distinct per i, and returns its job id.
+func postAvatar(t *testing.T, base, token string, i int) int64 {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64+i, 48))
+	for x := range 64 + i {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 5), uint8(i * 60), 255})
+		}
+	}
+	var jpg bytes.Buffer
+	jpeg.Encode(&jpg, img, nil)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
+	fw.Write(jpg.Bytes())
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/me/avatar", &body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Job struct {
+			ID     int64  `json:"id"`
+			Status string `json:"status"`
+		} `json:"job"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.Job.ID == 0 {
+		t.Fatalf("POST /me/avatar: %d, %v", resp.StatusCode, err)
+	}
+	return out.Job.ID
+}

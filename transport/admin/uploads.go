@@ -1,0 +1,87 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/swiperhq/swiper"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+)
+
+// Job is an upload job as operators see it: the client's Job, whose user,
+// and (beyond API.md, for diagnosis) its object key, the cause of its last
+// failed attempt and when it is next due.
+type Job struct {
+	swhttp.Job
+	UserID        int64     `json:"user_id"`
+	Key           string    `json:"key"`
+	LastError     *string   `json:"last_error"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func jobOf(j *swiper.UploadJob) Job {
+	w := Job{Job: swhttp.JobOf(j), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
+	if j.LastError != "" {
+		e := j.LastError
+		w.LastError = &e
+	}
+	return w
+}
+
+// getUploads lists jobs in one state (?status=, default failed), newest
+// first, at most ?limit= (1–1000, default 100).
+func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
+	status := swiper.UploadFailed
+	if v := r.URL.Query().Get("status"); v != "" {
+		status = swiper.UploadStatus(v)
+	}
+	if !status.Valid() {
+		swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "status", "status must be pending, uploading, done or failed"))
+		return
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be 1–1000"))
+			return
+		}
+		limit = n
+	}
+	jobs, err := s.Uploads.Uploads(r.Context(), status, limit)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	out := make([]Job, len(jobs))
+	for i := range jobs {
+		out[i] = jobOf(&jobs[i])
+	}
+	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
+}
+
+// retryUpload sends a failed job back to pending; a job in another state
+// is returned as it is.
+func (s *Server) retryUpload(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		swhttp.WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such upload job"))
+		return
+	}
+	var req struct{}
+	if err := swhttp.DecodeJSON(w, r, &req, true); err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	j, err := s.Uploads.RetryUpload(r.Context(), id, s.Clock.Now())
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
+	}
+	if s.KickUploads != nil && j.Status == swiper.UploadPending {
+		s.KickUploads()
+	}
+	swhttp.WriteJSON(w, http.StatusOK, map[string]Job{"job": jobOf(j)})
+}

@@ -1,0 +1,64 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+func TestUploadsListAndRetry(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	u, _, err := h.users.LoginPhone(ctx, "+8613900000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	j, err := h.uploads.CreateUpload(ctx, u.ID, swiper.AvatarKey(u.ID, "abc"), []byte("jpeg"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.uploads.ClaimUploads(ctx, 1, time.Minute, now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := h.uploads.FailUpload(ctx, j.ID, 1, "cos.Put: 500 InternalError", now, true, now); !ok || err != nil {
+		t.Fatalf("FailUpload = %v, %v", ok, err)
+	}
+
+	r := h.do("GET", "/admin/v1/uploads?status=failed", adminToken, "")
+	jobs, _ := r.body["jobs"].([]any)
+	if r.status != 200 || len(jobs) != 1 {
+		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
+	}
+	got := jobs[0].(map[string]any)
+	if got["id"] != float64(j.ID) || got["user_id"] != float64(u.ID) || got["status"] != "failed" ||
+		got["attempts"] != 1.0 || got["error"] != swiper.UploadFailedMessage || got["last_error"] != "cos.Put: 500 InternalError" || got["url"] != nil {
+		t.Errorf("failed job %v", got)
+	}
+	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(r.body["jobs"].([]any)) != 0 {
+		t.Errorf("GET done uploads: %d %s; want none", r.status, r.raw)
+	}
+	for _, q := range []string{"status=lost", "limit=0", "limit=x"} {
+		if r := h.do("GET", "/admin/v1/uploads?"+q, adminToken, ""); r.status != 400 || r.errCode() != int(swiper.EBadRequest) {
+			t.Errorf("GET uploads?%s: %d %s; want 400 / 1100", q, r.status, r.raw)
+		}
+	}
+
+	r = h.do("POST", fmt.Sprintf("/admin/v1/uploads/%d/retry", j.ID), adminToken, "")
+	job, _ := r.body["job"].(map[string]any)
+	if r.status != 200 || job["status"] != "pending" || job["attempts"] != 0.0 || job["user_id"] != float64(u.ID) {
+		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
+	}
+	if h.kicks.Load() != 1 {
+		t.Errorf("%d kicks; want 1", h.kicks.Load())
+	}
+	if r := h.do("POST", "/admin/v1/uploads/999999/retry", adminToken, ""); r.status != 404 || r.errCode() != int(swiper.ENotFound) {
+		t.Errorf("retry unknown: %d %s; want 404", r.status, r.raw)
+	}
+	if r := h.do("GET", "/admin/v1/uploads", "", ""); r.status != 401 || r.errCode() != int(swiper.ELoginRequired) {
+		t.Errorf("no token: %d %s; want 401", r.status, r.raw)
+	}
+}
