@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
@@ -96,6 +98,7 @@ type harness struct {
 	notices  *redis.Notices
 	sstore   *postgres.SettingsStore
 	events   *postgres.EventStore
+	uploads  *postgres.UploadStore
 	sockets  *ws.Handler
 	metrics  *prometheus.Registry
 	wsURL    string
@@ -110,6 +113,10 @@ type harnessOptions struct {
 	// register is how often sessions register again (default: an hour,
 	// so that tests see pushes that do not rely on it).
 	register time.Duration
+	// objects is where avatars go (default: local files served at /media/
+	// by the client API); upload tunes the upload manager.
+	objects swiper.ObjectStore
+	upload  func(*upload.Options)
 }
 
 func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
@@ -151,10 +158,28 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	if o.register == 0 {
 		o.register = time.Hour
 	}
+	// The client API listens first: the local avatar store names URLs on it.
+	var handler http.Handler = http.NotFoundHandler()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(api.Close)
+	media := t.TempDir()
+	if o.objects == nil {
+		o.objects = &local.Store{Dir: media, BaseURL: api.URL + "/media"}
+	}
+	h.uploads = postgres.NewUploadStore(db)
+	h.metrics = prometheus.NewRegistry()
+	uo := &upload.Options{
+		Store: h.uploads, Objects: o.objects,
+		Clock: swiper.SystemClock{}, Registerer: h.metrics, Poll: 100 * time.Millisecond,
+		Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
+	}
+	if o.upload != nil {
+		o.upload(uo)
+	}
 	nd, err := node.Start(context.Background(), node.Options{
 		Name: "test", Social: h.social, Users: h.users, Events: h.events, Ranking: h.ranking, Settings: h.settings.Live,
 		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 8 * time.Second,
-		RegisterEvery: o.register,
+		RegisterEvery: o.register, Upload: uo,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +190,6 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	// sockets re-checked when one is heard of.
 	tokens := &redis.TokenCache{Tokens: h.tokens, TTL: time.Minute,
 		Announce: func(ctx context.Context) error { return notices.Bump(ctx, node.TokensTopic) }}
-	h.metrics = prometheus.NewRegistry()
 	h.sockets = &ws.Handler{
 		Tokens: tokens, Check: h.tokens, Sessions: nd.WebSockets(), Clock: h.clock, Location: shanghai,
 		Log: log, Metrics: ws.NewMetrics(h.metrics), Options: o.ws,
@@ -174,6 +198,8 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		Users: h.users, Codes: h.tokens, Tokens: tokens, Clock: h.clock, Location: shanghai,
 		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
 		WebSocket: h.sockets,
+		Uploads:   h.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(media),
+		AvatarSlots: make(chan struct{}, 2),
 	}
 	h.sockets.Calls = client
 	tokensWatched := make(chan struct{})
@@ -183,8 +209,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		node.WatchTokens(ctx, notices, tokens, h.sockets, log)
 	}()
 	t.Cleanup(func() { cancel(); <-tokensWatched })
-	api := httptest.NewServer(client.Handler())
-	t.Cleanup(api.Close)
+	handler = client.Handler()
 	// Before the node stops (cleanups run last first), as swiperd does.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -197,6 +222,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		Token: adminToken, Users: h.users, Tokens: h.tokens, Settings: settingsStore,
 		Feed: h.settings, Notices: notices, Clock: h.clock, Location: shanghai, Actors: nd,
 		Metrics: promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{}),
+		Uploads: h.uploads, KickUploads: nd.Uploads.Kick,
 	}).Handler())
 	t.Cleanup(adm.Close)
 	h.api, h.adm = api.URL, adm.URL

@@ -8,12 +8,9 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -27,97 +24,15 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
-	"github.com/swiperhq/swiper/cmd/internal/node"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
-	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
-	"github.com/swiperhq/swiper/transport/admin"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
-// avatarNode is a node with its upload manager and the local object
-// store, its client and admin APIs over real HTTP.
-type avatarNode struct {
-	db       *postgres.DB
-	users    *postgres.UserStore
-	tokens   *redis.Store
-	uploads  *postgres.UploadStore
-	reg      *prometheus.Registry
-	node     *node.Node
-	api, adm string
-}
-
-func newAvatarNode(tb testing.TB) *avatarNode { return newAvatarNodeWith(tb, nil, nil) }
-
-// newAvatarNodeWith is newAvatarNode with another object store than the
-// local one and tuned upload options.
-func newAvatarNodeWith(tb testing.TB, objects swiper.ObjectStore, tune func(*upload.Options)) *avatarNode {
-	tb.Helper()
-	db := pgtest.MustOpenDB(tb)
-	rdb, prefix := redistest.MustOpen(tb)
-	a := &avatarNode{db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
-		uploads: postgres.NewUploadStore(db), reg: prometheus.NewRegistry()}
-	var handler http.Handler = http.NotFoundHandler()
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	tb.Cleanup(api.Close)
-	dir := tb.TempDir()
-	social := postgres.NewSocialStore(db)
-	tb.Cleanup(social.Close)
-	ranking := redis.NewRanking(rdb, prefix)
-	tb.Cleanup(ranking.Close)
-	settings := swiper.NewLiveSettings(swiper.DefaultSettings())
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if objects == nil {
-		objects = &local.Store{Dir: dir, BaseURL: api.URL + "/media"}
-	}
-	uo := &upload.Options{
-		Store: a.uploads, Objects: objects,
-		Clock: swiper.SystemClock{}, Registerer: a.reg, Poll: 100 * time.Millisecond,
-		Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
-	}
-	if tune != nil {
-		tune(uo)
-	}
-	nd, err := node.Start(context.Background(), node.Options{
-		Name: "avatars", Social: social, Users: a.users, Ranking: ranking, Settings: settings,
-		Clock: swiper.SystemClock{}, Location: shanghai, Log: log, CallTimeout: 8 * time.Second,
-		Upload: uo,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nd.Stop)
-	a.node = nd
-	handler = (&swhttp.Server{
-		Users: a.users, Codes: a.tokens, Tokens: a.tokens, Clock: swiper.SystemClock{}, Location: shanghai,
-		Social: nd.Users, Ranking: ranking, Ready: func(context.Context) error { return nil },
-		Uploads: a.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(dir),
-		AvatarSlots: make(chan struct{}, 2),
-	}).Handler()
-	adm := httptest.NewServer((&admin.Server{
-		Token: adminToken, Users: a.users, Tokens: a.tokens, Clock: swiper.SystemClock{}, Location: shanghai,
-		Actors: nd, Metrics: http.NotFoundHandler(), Uploads: a.uploads, KickUploads: nd.Uploads.Kick,
-	}).Handler())
-	tb.Cleanup(adm.Close)
-	a.api, a.adm = api.URL, adm.URL
-	return a
-}
-
-func (a *avatarNode) user(tb testing.TB) (int64, string) {
-	tb.Helper()
-	u, _, err := a.users.LoginPhone(context.Background(), fmt.Sprintf("+1666%07d", nextPhone()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	token, err := a.tokens.NewToken(context.Background(), u.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return u.ID, token
+// withUploads gives a harness another object store than local files,
+// and tunes its upload manager.
+func withUploads(objects swiper.ObjectStore, tune func(*upload.Options)) func(*harnessOptions) {
+	return func(o *harnessOptions) { o.objects, o.upload = objects, tune }
 }
 
 // testJPEG is a w×h photo-like JPEG (a gradient with noise, which
@@ -140,7 +55,7 @@ func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
 }
 
 // post uploads data as the avatar and returns the status and job.
-func (a *avatarNode) post(token string, data []byte) (int, map[string]any, error) {
+func (a *harness) postAvatar(token string, data []byte) (int, map[string]any, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
@@ -162,7 +77,7 @@ func (a *avatarNode) post(token string, data []byte) (int, map[string]any, error
 	return resp.StatusCode, job, nil
 }
 
-func (a *avatarNode) get(tb testing.TB, base, path, token string) (int, map[string]any) {
+func (a *harness) get(tb testing.TB, base, path, token string) (int, map[string]any) {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -180,9 +95,9 @@ func (a *avatarNode) get(tb testing.TB, base, path, token string) (int, map[stri
 // avatar, served at /media/ by this node, with its avatar.ready event and
 // its metrics.
 func TestAvatarEndToEnd(t *testing.T) {
-	a := newAvatarNode(t)
-	uid, token := a.user(t)
-	status, job, err := a.post(token, testJPEG(t, 1200, 900, 1))
+	a := newHarness(t)
+	uid, token := a.user(person{})
+	status, job, err := a.postAvatar(token, testJPEG(t, 1200, 900, 1))
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
@@ -220,7 +135,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if _, actors := a.get(t, a.adm, "/admin/v1/actors", adminToken); actors["uploaders"] != 0.0 {
 		t.Errorf("GET /admin/v1/actors = %v; want uploaders 0 once idle", actors)
 	}
-	got := metricValues(t, a.reg)
+	got := metricValues(t, a.metrics)
 	for name, want := range map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
 		`swiper_upload_jobs_finished_total{status="done"}`: 1,
@@ -237,7 +152,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 }
 
 // waitJob polls the caller's job over HTTP until it has status.
-func (a *avatarNode) waitJob(tb testing.TB, token string, id int64, status string) map[string]any {
+func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) map[string]any {
 	tb.Helper()
 	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id)
 	deadline := time.Now().Add(20 * time.Second)
@@ -265,9 +180,9 @@ func TestAvatarAdminRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAvatarNodeWith(t, objects, func(o *upload.Options) { o.MaxAttempts = 3 })
-	uid, token := a.user(t)
-	status, job, err := a.post(token, testJPEG(t, 300, 200, 2))
+	a := newHarness(t, withUploads(objects, func(o *upload.Options) { o.MaxAttempts = 3 }))
+	uid, token := a.user(person{})
+	status, job, err := a.postAvatar(token, testJPEG(t, 300, 200, 2))
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
@@ -344,8 +259,8 @@ func benchWorkers(def int) int {
 // JPEG on one node over HTTP: parse, check, re-encode, commit (202).
 // SWIPER_BENCH_WORKERS sets the clients in flight per core (default 4).
 func BenchmarkAvatarAccept(b *testing.B) {
-	a := newAvatarNode(b)
-	_, token := a.user(b)
+	a := newHarness(b)
+	_, token := a.user(person{})
 	src := testJPEG(b, 2000, 1500, 1)
 	b.Logf("image: %d bytes", len(src))
 	b.SetBytes(int64(len(src)))
@@ -355,7 +270,7 @@ func BenchmarkAvatarAccept(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if status, _, err := a.post(token, src); err != nil || status != http.StatusAccepted {
+			if status, _, err := a.postAvatar(token, src); err != nil || status != http.StatusAccepted {
 				failed.Add(1)
 			}
 		}
@@ -372,8 +287,8 @@ func BenchmarkAvatarAccept(b *testing.B) {
 // avatar.ready event committed, in one transaction), one upload at a
 // time, and reports p50 and p99.
 func BenchmarkAvatarReady(b *testing.B) {
-	a := newAvatarNode(b)
-	_, token := a.user(b)
+	a := newHarness(b)
+	_, token := a.user(person{})
 	src := testJPEG(b, 2000, 1500, 1)
 	var (
 		mu        sync.Mutex
@@ -382,7 +297,7 @@ func BenchmarkAvatarReady(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		status, job, err := a.post(token, src)
+		status, job, err := a.postAvatar(token, src)
 		if err != nil || status != http.StatusAccepted {
 			b.Fatalf("POST: %d, %v", status, err)
 		}

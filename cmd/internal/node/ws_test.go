@@ -12,6 +12,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/store/cos"
+	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -478,4 +481,41 @@ func TestSilentClientDropped(t *testing.T) {
 		})
 	}
 	_ = silent
+}
+
+// TestAvatarEventsReachTheSocket: a finished upload is pushed as
+// avatar.ready, a failed one as avatar.failed, with the job and its URL or
+// the user's message.
+func TestAvatarEventsReachTheSocket(t *testing.T) {
+	fake := costest.New(t)
+	objects, err := cos.New(cos.Options{BucketURL: fake.URL, SecretID: "id", SecretKey: "key",
+		CDNBase: "https://cdn.example", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withUploads(objects, func(o *upload.Options) { o.MaxAttempts = 2 }))
+	uid, token := h.user(person{})
+	w := h.dial(token)
+	h.online(uid, 1)
+
+	status, job, err := h.postAvatar(token, testJPEG(t, 300, 200, 3))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d, %v", status, err)
+	}
+	f := w.event(20 * time.Second)
+	wantEvent(t, f, "avatar.ready", 1, int64(job["id"].(float64)))
+	if url := f["data"].(map[string]any)["url"].(string); !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
+		t.Errorf("avatar.ready url %q", url)
+	}
+
+	fake.SetFault(func(int) string { return costest.Fail })
+	status, job, err = h.postAvatar(token, testJPEG(t, 300, 200, 4))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d, %v", status, err)
+	}
+	f = w.event(20 * time.Second)
+	wantEvent(t, f, "avatar.failed", 2, int64(job["id"].(float64)))
+	if msg := f["data"].(map[string]any)["error"]; msg != swiper.UploadFailedMessage {
+		t.Errorf("avatar.failed error %q; want %q", msg, swiper.UploadFailedMessage)
+	}
 }
