@@ -148,6 +148,21 @@ type ActorInfo struct {
 	ActivatedAt  time.Time
 }
 
+// SwipeOutcome is what storing a swipe did. A match appends a "match"
+// event to both users' streams, a superlike a "superliked" one to its
+// target's; their seqs come back with the users they show, so that the
+// swiper's actor can push them without reading them back.
+type SwipeOutcome struct {
+	Matched bool
+	// Seq is the swiper's "match" event; TheirSeq the target's latest
+	// event from this swipe ("match", else "superliked"); 0 if none.
+	Seq, TheirSeq int64
+	// Me is the swiper and Them the target, as others see them, when there
+	// is an event to show them in (nil otherwise, or if a lookup failed:
+	// then the events are read back from the stream instead).
+	Me, Them *User
+}
+
 // SocialStore keeps swipes, friendships and rewind quotas (store/postgres).
 // Its callers are user actors: each user's writes come from one actor at a
 // time, but the store stays correct when two actors of one user overlap
@@ -163,8 +178,9 @@ type SocialStore interface {
 	// EAlreadySwiped if the pair exists). When s likes someone who liked
 	// s.UID, it also makes their friendship, exactly once however the two
 	// swipes race, and reports matched. Of two likes racing each other, at
-	// least one reports matched.
-	Swipe(ctx context.Context, s Swipe) (matched bool, err error)
+	// least one reports matched. The events the swipe causes are appended
+	// in the same transaction (see SwipeOutcome).
+	Swipe(ctx context.Context, s Swipe) (SwipeOutcome, error)
 	// LastSwipe returns the user's most recent swipe, or nil.
 	LastSwipe(ctx context.Context, uid int64) (*Swipe, error)
 	// Rewind deletes swipe s (ENothingToRewind if it is gone) and any

@@ -245,11 +245,100 @@ func (*Rehome) Descriptor() ([]byte, []int) {
 	return file_session_proto_rawDescGZIP(), []int{4}
 }
 
+// Event is one event of a user's stream, which the user's actor pushes
+// whole to its sessions when it knows it (the events of its own swipes and
+// the ones it is told of); a session that finds a gap before it reads the
+// gap from the database.
+type Event struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	AtUnixMicro   int64                  `protobuf:"varint,3,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
+	Subject       int64                  `protobuf:"varint,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	User          *User                  `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"` // the user the event shows (match, superliked)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Event) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Event) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Event) GetAtUnixMicro() int64 {
+	if x != nil {
+		return x.AtUnixMicro
+	}
+	return 0
+}
+
+func (x *Event) GetSubject() int64 {
+	if x != nil {
+		return x.Subject
+	}
+	return 0
+}
+
+func (x *Event) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Event) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_session_proto protoreflect.FileDescriptor
 
 const file_session_proto_rawDesc = "" +
 	"\n" +
-	"\rsession.proto\x12\aactorpb\"6\n" +
+	"\rsession.proto\x12\aactorpb\x1a\n" +
+	"user.proto\"6\n" +
 	"\n" +
 	"SessionRef\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
@@ -260,7 +349,14 @@ const file_session_proto_rawDesc = "" +
 	"Registered\x12\x1a\n" +
 	"\bsessions\x18\x01 \x01(\x05R\bsessions\"\x06\n" +
 	"\x04Poke\"\b\n" +
-	"\x06RehomeB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
+	"\x06Rehome\"\xa6\x01\n" +
+	"\x05Event\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\"\n" +
+	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\x03R\asubject\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x12!\n" +
+	"\x04user\x18\x06 \x01(\v2\r.actorpb.UserR\x04userB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
 
 var (
 	file_session_proto_rawDescOnce sync.Once
@@ -274,21 +370,24 @@ func file_session_proto_rawDescGZIP() []byte {
 	return file_session_proto_rawDescData
 }
 
-var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_session_proto_goTypes = []any{
 	(*SessionRef)(nil), // 0: actorpb.SessionRef
 	(*Register)(nil),   // 1: actorpb.Register
 	(*Registered)(nil), // 2: actorpb.Registered
 	(*Poke)(nil),       // 3: actorpb.Poke
 	(*Rehome)(nil),     // 4: actorpb.Rehome
+	(*Event)(nil),      // 5: actorpb.Event
+	(*User)(nil),       // 6: actorpb.User
 }
 var file_session_proto_depIdxs = []int32{
 	0, // 0: actorpb.Register.session:type_name -> actorpb.SessionRef
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 1: actorpb.Event.user:type_name -> actorpb.User
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_session_proto_init() }
@@ -296,13 +395,14 @@ func file_session_proto_init() {
 	if File_session_proto != nil {
 		return
 	}
+	file_user_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_session_proto_rawDesc), len(file_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1213,12 +1213,16 @@ func (*RefreshRequest) Descriptor() ([]byte, []int) {
 	return file_user_proto_rawDescGZIP(), []int{21}
 }
 
-// Liked tells a user that someone liked them.
+// Liked tells a user that someone liked them; for a superlike, with the
+// seq of the "superliked" event it stored and the superliker as others see
+// them (0 and unset if unknown: the event is then read from the stream).
 type Liked struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          int64                  `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
 	Mark          string                 `protobuf:"bytes,2,opt,name=mark,proto3" json:"mark,omitempty"`
 	AtUnixMicro   int64                  `protobuf:"varint,3,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
+	Seq           int64                  `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	User          *User                  `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1274,6 +1278,20 @@ func (x *Liked) GetAtUnixMicro() int64 {
 	return 0
 }
 
+func (x *Liked) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Liked) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 // Unliked tells a user that a like of theirs was rewound.
 type Unliked struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1319,10 +1337,15 @@ func (x *Unliked) GetFrom() int64 {
 	return 0
 }
 
-// Matched tells a user they have a new friend.
+// Matched tells a user they have a new friend, with the seq of their
+// "match" event, its time and the friend as others see them (0 and unset
+// if unknown).
 type Matched struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Friend        int64                  `protobuf:"varint,1,opt,name=friend,proto3" json:"friend,omitempty"`
+	Seq           int64                  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	AtUnixMicro   int64                  `protobuf:"varint,3,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
+	User          *User                  `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1362,6 +1385,27 @@ func (x *Matched) GetFriend() int64 {
 		return x.Friend
 	}
 	return 0
+}
+
+func (x *Matched) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Matched) GetAtUnixMicro() int64 {
+	if x != nil {
+		return x.AtUnixMicro
+	}
+	return 0
+}
+
+func (x *Matched) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
 }
 
 // Unmatched tells a user a friendship ended (rewind or unmatch).
@@ -1523,15 +1567,20 @@ const file_user_proto_rawDesc = "" +
 	"\rrewinds_today\x18\x06 \x01(\x05R\frewindsToday\x12\x1a\n" +
 	"\bsessions\x18\a \x01(\x05R\bsessions\x125\n" +
 	"\x17activated_at_unix_micro\x18\b \x01(\x03R\x14activatedAtUnixMicro\"\x10\n" +
-	"\x0eRefreshRequest\"S\n" +
+	"\x0eRefreshRequest\"\x88\x01\n" +
 	"\x05Liked\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x03R\x04from\x12\x12\n" +
 	"\x04mark\x18\x02 \x01(\tR\x04mark\x12\"\n" +
-	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\"\x1d\n" +
+	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12!\n" +
+	"\x04user\x18\x05 \x01(\v2\r.actorpb.UserR\x04user\"\x1d\n" +
 	"\aUnliked\x12\x12\n" +
-	"\x04from\x18\x01 \x01(\x03R\x04from\"!\n" +
+	"\x04from\x18\x01 \x01(\x03R\x04from\"z\n" +
 	"\aMatched\x12\x16\n" +
-	"\x06friend\x18\x01 \x01(\x03R\x06friend\"#\n" +
+	"\x06friend\x18\x01 \x01(\x03R\x06friend\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\"\n" +
+	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\x12!\n" +
+	"\x04user\x18\x04 \x01(\v2\r.actorpb.UserR\x04user\"#\n" +
 	"\tUnmatched\x12\x16\n" +
 	"\x06friend\x18\x01 \x01(\x03R\x06friend\"\x05\n" +
 	"\x03AckB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
@@ -1594,11 +1643,13 @@ var file_user_proto_depIdxs = []int32{
 	0,  // 12: actorpb.FriendReply.error:type_name -> actorpb.Error
 	1,  // 13: actorpb.FriendReply.user:type_name -> actorpb.User
 	0,  // 14: actorpb.UnmatchReply.error:type_name -> actorpb.Error
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	1,  // 15: actorpb.Liked.user:type_name -> actorpb.User
+	1,  // 16: actorpb.Matched.user:type_name -> actorpb.User
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_user_proto_init() }

@@ -9,6 +9,9 @@
 // the database holds every event before anyone hears of it, so a session
 // that missed a poke (a restart, a dead node, a resume) only has to read
 // from where it is. Replays page through the stream at the client's pace.
+// Events the user's actor knows whole (those of a swipe: it has their
+// seqs and users from the store) it pushes whole, and a session that is
+// in step passes them on without a read.
 //
 // It depends on the root package, protoactor-go and actors/actorpb.
 package session
@@ -205,6 +208,8 @@ func (s *session) Receive(ctx actor.Context) {
 			return
 		}
 		s.resume(ctx, m.after)
+	case *actorpb.Event:
+		s.deliver(ctx, m)
 	case *actorpb.Poke:
 		if s.started && !s.paging {
 			s.read(ctx, true)
@@ -338,6 +343,21 @@ func (s *session) read(ctx actor.Context, live bool) {
 		s.cursor = e.Seq
 	}
 	s.paging = len(evs) == s.d.Page
+}
+
+// deliver hands the connection an event its user's actor pushed whole: the
+// next one goes straight out; one already sent is dropped; one past a gap
+// means the gap is read from the stream first (with it).
+func (s *session) deliver(ctx actor.Context, m *actorpb.Event) {
+	if !s.started || s.paging || m.Seq <= s.cursor {
+		return // a replay under way, or the read after the start, reaches it
+	}
+	if m.Seq > s.cursor+1 {
+		s.read(ctx, true)
+		return
+	}
+	s.conn.Push(m.ToEvent(s.uid), true)
+	s.cursor = m.Seq
 }
 
 // register sends a registration from a goroutine of its own, so that the

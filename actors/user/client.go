@@ -252,23 +252,11 @@ func errorOf(e *actorpb.Error) error {
 		RequiredLevel: int(e.RequiredLevel), RetryAfterSeconds: int(e.RetryAfterSeconds)}
 }
 
-func userPB(u *swiper.User) *actorpb.User {
-	p := &actorpb.User{Id: u.ID, Nickname: u.Nickname, Sex: string(u.Sex), Location: u.Location,
-		AvatarUrl: u.AvatarURL, VipLevel: int32(u.VIPLevel)}
-	if !u.Birthday.IsZero() {
-		p.Birthday = u.Birthday.Format(time.DateOnly)
-	}
-	return p
-}
-
+// userOf is p as a user, never nil: a reply without one (from a node of
+// another version) shows an empty user rather than failing.
 func userOf(p *actorpb.User) *swiper.User {
-	if p == nil {
-		return &swiper.User{}
+	if u := p.ToUser(); u != nil {
+		return u
 	}
-	u := &swiper.User{ID: p.Id, Nickname: p.Nickname, Sex: swiper.Sex(p.Sex), Location: p.Location,
-		AvatarURL: p.AvatarUrl, VIPLevel: int(p.VipLevel)}
-	if p.Birthday != "" {
-		u.Birthday, _ = time.Parse(time.DateOnly, p.Birthday)
-	}
-	return u
+	return &swiper.User{}
 }

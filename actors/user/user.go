@@ -236,7 +236,8 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.Liked:
 		g.onLiked(m)
 		if m.Mark == string(swiper.Superlike) {
-			g.poke(ctx) // a "superliked" event
+			g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventSuperliked,
+				At: time.UnixMicro(m.AtUnixMicro).UTC(), Subject: m.From, User: m.User.ToUser()})
 		}
 		reply = &actorpb.Ack{}
 	case *actorpb.Unliked:
@@ -245,7 +246,8 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.Matched:
 		g.friends = insertSorted(g.friends, m.Friend)
 		g.dropPending(m.Friend)
-		g.poke(ctx)
+		g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventMatch,
+			At: time.UnixMicro(m.AtUnixMicro).UTC(), Subject: m.Friend, User: m.User.ToUser()})
 		reply = &actorpb.Ack{}
 	case *actorpb.Unmatched:
 		g.friends = removeSorted(g.friends, m.Friend)
@@ -366,7 +368,7 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: time.UnixMicro(at).UTC()}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	matched, err := g.d.Social.Swipe(ctx, s)
+	out, err := g.d.Social.Swipe(ctx, s)
 	if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
 		// Another activation of this user got there first: the database
 		// is the truth.
@@ -382,25 +384,29 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		g.superlikes++
 	}
 	// The other side and this user's sessions hear first: a match is
-	// pushed to both phones before the ranking and the reply are seen to.
-	if matched {
-		// Matched says all Liked would (the like is answered), and its
-		// poke reaches a superlike's event too.
+	// pushed to both phones before the ranking and the reply are seen to,
+	// and whole, with the seqs and users the store returned, so that no
+	// session has to read it back.
+	if out.Matched {
+		// Matched says all Liked would (the like is answered); a session
+		// that gets its "match" reads the "superliked" before it as a gap.
 		g.friends = insertSorted(g.friends, m.Sid)
-		g.tell(m.Sid, &actorpb.Matched{Friend: g.uid})
-		g.poke(actx)
+		g.tell(m.Sid, &actorpb.Matched{Friend: g.uid, Seq: out.TheirSeq, AtUnixMicro: at, User: actorpb.FromUser(out.Me)})
+		g.deliver(actx, swiper.Event{UID: g.uid, Seq: out.Seq, Type: swiper.EventMatch, At: s.At, Subject: m.Sid, User: out.Them})
 	} else if mark.Likes() {
-		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at})
+		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at, Seq: out.TheirSeq, User: actorpb.FromUser(out.Me)})
 	}
 	if err := g.addScore(m.Sid, mark.Score()); err != nil {
 		// The swipe is committed; the hot ranking is best effort.
 		g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
 	}
 	reply := &actorpb.SwipeReply{}
-	if matched {
+	if out.Matched {
 		reply.Matched = true
-		if f, err := g.d.Users.User(ctx, m.Sid); err == nil {
-			reply.Friend = userPB(f)
+		if out.Them != nil {
+			reply.Friend = actorpb.FromUser(out.Them)
+		} else if f, err := g.d.Users.User(ctx, m.Sid); err == nil {
+			reply.Friend = actorpb.FromUser(f)
 		} else {
 			g.d.Log.Warn("load matched friend", "user_id", g.uid, "friend", m.Sid, "err", err)
 			reply.Friend = &actorpb.User{Id: m.Sid}
@@ -477,7 +483,7 @@ func (g *grain) recommendations(m *actorpb.RecommendationsRequest) *actorpb.Reco
 	}
 	reply := &actorpb.RecommendationsReply{Users: make([]*actorpb.Candidate, 0, len(cs))}
 	for i := range cs {
-		reply.Users = append(reply.Users, &actorpb.Candidate{User: userPB(&cs[i].User), SuperlikedMe: cs[i].SuperlikedMe})
+		reply.Users = append(reply.Users, &actorpb.Candidate{User: actorpb.FromUser(&cs[i].User), SuperlikedMe: cs[i].SuperlikedMe})
 	}
 	return reply
 }
@@ -494,7 +500,7 @@ func (g *grain) likedMe() *actorpb.LikedMeReply {
 	}
 	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls))}
 	for i := range ls {
-		reply.Users = append(reply.Users, &actorpb.Liker{User: userPB(&ls[i].User), Mark: string(ls[i].Mark), AtUnixMicro: ls[i].At.UnixMicro()})
+		reply.Users = append(reply.Users, &actorpb.Liker{User: actorpb.FromUser(&ls[i].User), Mark: string(ls[i].Mark), AtUnixMicro: ls[i].At.UnixMicro()})
 	}
 	return reply
 }
@@ -508,7 +514,7 @@ func (g *grain) friendList() *actorpb.FriendsReply {
 	}
 	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs))}
 	for i := range fs {
-		reply.Friends = append(reply.Friends, &actorpb.Friend{User: userPB(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
+		reply.Friends = append(reply.Friends, &actorpb.Friend{User: actorpb.FromUser(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
 	}
 	return reply
 }
@@ -520,7 +526,7 @@ func (g *grain) friend(m *actorpb.FriendRequest) *actorpb.FriendReply {
 	if err != nil {
 		return &actorpb.FriendReply{Error: errorPB(err)}
 	}
-	return &actorpb.FriendReply{User: userPB(u)}
+	return &actorpb.FriendReply{User: actorpb.FromUser(u)}
 }
 
 func (g *grain) unmatch(m *actorpb.UnmatchRequest) *actorpb.UnmatchReply {
@@ -566,6 +572,23 @@ func (g *grain) register(ctx actor.Context, m *actorpb.Register) *actorpb.Regist
 
 func (g *grain) dropSession(pid *actor.PID) {
 	g.sessions = slices.DeleteFunc(g.sessions, pid.Equal)
+}
+
+// deliver pushes e, which the actor knows whole, to the user's sessions;
+// an event it does not know whole (no seq, or no user to show) becomes a
+// poke, and the sessions read it from the stream.
+func (g *grain) deliver(ctx actor.Context, e swiper.Event) {
+	if e.Seq <= 0 || (e.AboutUser() && e.User == nil) {
+		g.poke(ctx)
+		return
+	}
+	if len(g.sessions) == 0 {
+		return
+	}
+	msg := actorpb.FromEvent(e)
+	for _, pid := range g.sessions {
+		ctx.Send(pid, msg)
+	}
 }
 
 // poke tells the user's sessions that the event stream may have grown.

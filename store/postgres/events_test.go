@@ -158,3 +158,63 @@ func TestPruneEventsKeepsNumbering(t *testing.T) {
 		t.Errorf("next Append = %d, %v; want 5", seq, err)
 	}
 }
+
+// TestSwipeReturnsItsEvents: a swipe's outcome names the seqs of the events
+// it appended and the users they show, as the streams hold them.
+func TestSwipeReturnsItsEvents(t *testing.T) {
+	s, db := newSocial(t)
+	es := postgres.NewEventStore(db)
+	ctx := context.Background()
+	ids := addUsers(t, db, 3)
+	a, b, c := ids[0], ids[1], ids[2]
+	// An earlier event of b's, so that seqs differ between users.
+	if _, err := es.Append(ctx, swiper.Event{UID: b, Type: swiper.EventAvatarReady, Subject: 1, Detail: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	swipe := func(uid, sid int64, m swiper.Mark, at time.Time) swiper.SwipeOutcome {
+		t.Helper()
+		out, err := s.Swipe(ctx, swiper.Swipe{UID: uid, SID: sid, Mark: m, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tests := []struct {
+		name          string
+		out           swiper.SwipeOutcome
+		matched       bool
+		seq, theirSeq int64
+		me, them      int64 // 0: none shown
+	}{
+		{"superlike", swipe(a, b, swiper.Superlike, base), false, 0, 2, a, b},
+		{"plain like", swipe(c, a, swiper.Like, base.Add(time.Second)), false, 0, 0, 0, 0},
+		{"dislike", swipe(c, b, swiper.Dislike, base.Add(2*time.Second)), false, 0, 0, 0, 0},
+		{"match", swipe(b, a, swiper.Like, base.Add(3*time.Second)), true, 3, 1, b, a},
+		{"superlike match", swipe(a, c, swiper.Superlike, base.Add(4*time.Second)), true, 2, 2, a, c},
+	}
+	for _, tt := range tests {
+		o := tt.out
+		if o.Matched != tt.matched || o.Seq != tt.seq || o.TheirSeq != tt.theirSeq {
+			t.Errorf("%s: outcome %+v; want matched %v, seq %d, their seq %d", tt.name, o, tt.matched, tt.seq, tt.theirSeq)
+		}
+		id := func(u *swiper.User) int64 {
+			if u == nil {
+				return 0
+			}
+			return u.ID
+		}
+		if id(o.Me) != tt.me || id(o.Them) != tt.them {
+			t.Errorf("%s: shows %d and %d; want %d and %d", tt.name, id(o.Me), id(o.Them), tt.me, tt.them)
+		}
+	}
+	// What the outcomes said is what the streams hold.
+	for uid, want := range map[int64][]string{
+		a: {fmt.Sprintf("1:match:%d", b), fmt.Sprintf("2:match:%d", c)},
+		b: {"1:avatar.ready:1", fmt.Sprintf("2:superliked:%d", a), fmt.Sprintf("3:match:%d", a)},
+		c: {fmt.Sprintf("1:superliked:%d", a), fmt.Sprintf("2:match:%d", a)},
+	} {
+		if got := stream(t, es, uid, 0); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("events of %d = %v; want %v", uid, got, want)
+		}
+	}
+}

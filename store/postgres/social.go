@@ -144,57 +144,59 @@ const (
 )
 
 type swipeResult struct {
-	matched bool
-	err     error
+	out swiper.SwipeOutcome
+	err error
 }
 
-// Swipe stores s durably and reports whether it made a match.
-func (s *SocialStore) Swipe(ctx context.Context, sw swiper.Swipe) (bool, error) {
+// Swipe stores s durably and reports whether it made a match, with the
+// events it appended.
+func (s *SocialStore) Swipe(ctx context.Context, sw swiper.Swipe) (swiper.SwipeOutcome, error) {
 	const op = "postgres.Swipe"
+	var none swiper.SwipeOutcome
 	if err := swiper.CheckSwipe(sw.UID, sw.SID); err != nil {
-		return false, err
+		return none, err
 	}
 	switch sw.Mark {
 	case swiper.Like, swiper.Superlike, swiper.Dislike:
 	default:
 		// Checked here, not by the table's CHECK: a bad row would fail the
 		// statement and with it every other swipe of its batch.
-		return false, swiper.FieldError(swiper.EBadRequest, "mark", "mark must be like, superlike or dislike")
+		return none, swiper.FieldError(swiper.EBadRequest, "mark", "mark must be like, superlike or dislike")
 	}
 	if sw.At.IsZero() {
 		sw.At = time.Now()
 	}
 	r := &swipeReq{s: sw, at: sw.At.UnixMicro(), done: make(chan swipeResult, 1)}
 	if err := ctx.Err(); err != nil {
-		return false, swiper.Unavailable(op, err)
+		return none, swiper.Unavailable(op, err)
 	}
 
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return false, swiper.Unavailable(op, errors.New("social store closed"))
+		return none, swiper.Unavailable(op, errors.New("social store closed"))
 	}
 	select {
 	case s.queue <- r:
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		return false, swiper.Unavailable(op, ctx.Err())
+		return none, swiper.Unavailable(op, ctx.Err())
 	}
 	s.mu.RUnlock()
 
 	select {
 	case res := <-r.done:
-		return res.matched, res.err
+		return res.out, res.err
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			// Never written: the caller may say so.
-			return false, swiper.Unavailable(op, ctx.Err())
+			return none, swiper.Unavailable(op, ctx.Err())
 		}
 		// Its batch is being written: wait for the outcome (bounded by
 		// the flush timeout), so that a swipe is never committed behind
 		// its caller's back, to be refused as already swiped on retry.
 		res := <-r.done
-		return res.matched, res.err
+		return res.out, res.err
 	}
 }
 
@@ -300,10 +302,16 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 			}
 		}
 	}
+	shown := s.shownUsers(ctx, inserted)
 	for _, r := range rows {
 		k := pair{r.s.UID, r.s.SID}
 		if _, ok := outcome[k]; !ok {
-			outcome[k] = swipeResult{matched: inserted[k]}
+			row := inserted[k]
+			out := swiper.SwipeOutcome{Matched: row.matched, Seq: row.seq, TheirSeq: row.theirSeq}
+			if row.seq > 0 || row.theirSeq > 0 {
+				out.Me, out.Them = shown[r.s.UID], shown[r.s.SID]
+			}
+			outcome[k] = swipeResult{out: out}
 		}
 	}
 
@@ -317,13 +325,47 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 	}
 }
 
+// shownUsers returns, in one query for the batch, the users that the
+// events of inserted rows show: both sides of a match, the swiper of a
+// superlike. A failed lookup returns none: the events are then read back
+// from the streams when pushed.
+func (s *SocialStore) shownUsers(ctx context.Context, inserted map[pair]batchRow) map[int64]*swiper.User {
+	var ids []int64
+	for k, row := range inserted {
+		if row.seq > 0 || row.theirSeq > 0 {
+			ids = append(ids, k.uid, k.sid)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []userRow
+	err := retry(ctx, true, func() error {
+		return s.db.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(ids))
+	})
+	if err != nil {
+		return nil
+	}
+	out := make(map[int64]*swiper.User, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].user()
+	}
+	return out
+}
+
+// batchRow is what swipe_batch says of one inserted swipe.
+type batchRow struct {
+	matched       bool
+	seq, theirSeq int64
+}
+
 // swipeBatch writes rows and the friendships they complete, in one
-// autocommitted call of swipe_batch (migration 000002, where the matching
-// argument is), and returns the pairs it inserted, each with whether it made
-// a match. A row whose pair exists, or whose sid is no user, is skipped;
+// autocommitted call of swipe_batch (migration 000002 has the matching
+// argument; 000003 and 000005 the events), and returns the pairs it
+// inserted, each with whether it made a match and its events' seqs. A row whose pair exists, or whose sid is no user, is skipped;
 // swipes has no foreign keys (they would cost a lookup per row and a lock on
 // the user), so the function's probe of users stands in for one.
-func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]bool, error) {
+func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, error) {
 	uids := make(pq.Int64Array, len(rows))
 	sids := make(pq.Int64Array, len(rows))
 	marks := make(pq.StringArray, len(rows))
@@ -331,13 +373,13 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 	for i, r := range rows {
 		uids[i], sids[i], marks[i], ats[i] = r.s.UID, r.s.SID, string(r.s.Mark), r.at
 	}
-	inserted := make(map[pair]bool, len(rows))
+	inserted := make(map[pair]batchRow, len(rows))
 	// Not idempotent: after a lost connection the batch may have committed,
 	// and a second call would find its own rows and call them already
 	// swiped. A deadlock or serialization failure rolls it back whole.
 	err := retry(ctx, false, func() error {
 		clear(inserted)
-		res, err := s.db.QueryContext(ctx, `SELECT r_uid, r_sid, r_matched FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`,
+		res, err := s.db.QueryContext(ctx, `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`,
 			uids, sids, marks, ats)
 		if err != nil {
 			return err
@@ -345,11 +387,11 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 		defer res.Close()
 		for res.Next() {
 			var k pair
-			var matched bool
-			if err := res.Scan(&k.uid, &k.sid, &matched); err != nil {
+			var row batchRow
+			if err := res.Scan(&k.uid, &k.sid, &row.matched, &row.seq, &row.theirSeq); err != nil {
 				return err
 			}
-			inserted[k] = matched
+			inserted[k] = row
 		}
 		return res.Err()
 	})

@@ -91,11 +91,11 @@ var base = time.Date(2026, 11, 26, 9, 30, 0, 123456000, time.UTC)
 
 func mustSwipe(tb testing.TB, s *postgres.SocialStore, uid, sid int64, m swiper.Mark, at time.Time) bool {
 	tb.Helper()
-	matched, err := s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: m, At: at})
+	out, err := s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: m, At: at})
 	if err != nil {
 		tb.Fatalf("Swipe(%d→%d %s): %v", uid, sid, m, err)
 	}
-	return matched
+	return out.Matched
 }
 
 func countRows(tb testing.TB, db *postgres.DB, query string, args ...any) int {
@@ -216,7 +216,8 @@ func TestSwipe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.sw.At = base
-			matched, err := s.Swipe(context.Background(), tc.sw)
+			out, err := s.Swipe(context.Background(), tc.sw)
+			matched := out.Matched
 			if code := swiper.ErrorCode(err); code != tc.wantCode || matched != tc.wantMatched {
 				t.Errorf("Swipe(%+v) = %v, %v; want matched %v, code %d", tc.sw, matched, err, tc.wantMatched, tc.wantCode)
 			}
@@ -304,7 +305,7 @@ func testSwipeRaceMatchesOnce(t *testing.T, opts ...postgres.SocialOption) {
 					errs <- fmt.Errorf("Swipe(%d→%d): %w", uid, sid, err)
 					return
 				}
-				matched[p][side] = m
+				matched[p][side] = m.Matched
 			}()
 		}
 	}
@@ -1173,7 +1174,7 @@ func TestSwipeOutcomeIsNeverHidden(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			m, err := s.Swipe(ctx, swiper.Swipe{UID: ids[0], SID: sid, Mark: swiper.Like, At: base.Add(time.Duration(sid) * time.Microsecond)})
-			c <- result{m, err}
+			c <- result{m.Matched, err}
 		}()
 		return c
 	}

@@ -519,3 +519,20 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 		t.Errorf("avatar.failed error %q; want %q", msg, swiper.UploadFailedMessage)
 	}
 }
+
+// TestSuperlikeMatchInOrder: a superlike that makes a match stores two
+// events for its target; the push of the second finds the first missing
+// and the target gets both, in order.
+func TestSuperlikeMatchInOrder(t *testing.T) {
+	h := newHarness(t)
+	a, ta := h.user(person{vip: swiper.VIPSuperlike})
+	c, tc := h.user(person{})
+	wc := h.dial(tc)
+	h.online(c, 1)
+	h.mustSwipe(tc, a, swiper.Like)
+	if r := h.mustSwipe(ta, c, swiper.Superlike); r.body["matched"] != true {
+		t.Fatalf("superlike back: %s; want a match", r.raw)
+	}
+	wantEvent(t, wc.event(5*time.Second), "superliked", 1, a)
+	wantEvent(t, wc.event(5*time.Second), "match", 2, a)
+}
