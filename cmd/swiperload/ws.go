@@ -233,18 +233,19 @@ func matchLoad(args []string) error {
 			}
 		}()
 	}
-	tick := time.NewTicker(time.Second / time.Duration(*rate))
-	defer tick.Stop()
 	sem := make(chan struct{}, *run.c)
+	var senders sync.WaitGroup
 	start := time.Now()
 	for k := 0; k < total; k++ {
-		<-tick.C
+		// Paced by the clock, not a ticker, so a late start catches up.
+		time.Sleep(time.Until(start.Add(time.Duration(k) * time.Second / time.Duration(*rate))))
 		l, r := pair(k)
 		p := &pending{sent: time.Now()}
 		inflight.Store(key(int64(l), int64(r)), p)
 		sem <- struct{}{}
+		senders.Add(1)
 		go func() {
-			defer func() { <-sem }()
+			defer func() { <-sem; senders.Done() }()
 			st, body, err := post(*run.addr+"/api/v1/swipes", tokens[r-1], map[string]any{"sid": l, "mark": "like"})
 			if err != nil || st != 200 || !strings.Contains(string(body), `"matched":true`) {
 				rec.errors.Add(1)
@@ -256,6 +257,7 @@ func matchLoad(args []string) error {
 		}()
 	}
 	sent := time.Since(start)
+	senders.Wait()
 	waited := make(chan struct{})
 	// Ends when every match has been seen by both sides or failed.
 	go func() { done.Wait(); close(waited) }()
