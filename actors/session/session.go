@@ -37,6 +37,8 @@ type Conn interface {
 	// queued. live is false for events replayed from a backlog. A
 	// connection whose queue passes its bound closes itself (4008).
 	Push(e swiper.Event, live bool) int
+	// Queued returns how many frames wait to be written.
+	Queued() int
 	// Close closes the connection with a WebSocket close code.
 	Close(code int, reason string)
 }
@@ -65,6 +67,10 @@ type Deps struct {
 	// stream's head and activating their user's actor); others wait their
 	// turn.
 	Starting int
+	// Hold is how long a new session keeps live events back for the
+	// client's resume, which would otherwise replay older events after
+	// newer ones already sent; they are read from the stream when it ends.
+	Hold time.Duration
 }
 
 // Spawner opens session actors on one actor system.
@@ -99,6 +105,9 @@ func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
 	}
 	if d.Starting <= 0 {
 		d.Starting = 16
+	}
+	if d.Hold <= 0 {
+		d.Hold = 500 * time.Millisecond
 	}
 	s := &Spawner{System: system, Deps: d, gate: &gate{free: d.Starting}}
 	// One Props for all: an actor keeps its Props, and each session's
@@ -147,6 +156,8 @@ type (
 	drained    struct{}
 	reregister struct{}
 	restart    struct{ admitted bool } // admitted: given a place at the gate
+	release    struct{}                // the hold for a resume is over
+	retryRead  struct{}
 	registered struct {
 		user *actor.PID
 		err  error
@@ -167,8 +178,13 @@ type session struct {
 	started     bool
 	resumeAfter int64
 	// paging: a backlog is being read a page at a time, each when the
-	// connection has sent the last; pokes wait for it.
-	paging bool
+	// connection has sent the last; pokes wait for it. holding: the session
+	// is new and keeps live events back for a resume (Deps.Hold).
+	paging, holding bool
+	// readTimer retries a failed read of the stream; readFailures counts
+	// them.
+	readTimer    *time.Timer
+	readFailures int
 	// user is the activation of the user's actor this session last
 	// registered with (watched); registering, whether a registration is
 	// on its way.
@@ -197,8 +213,22 @@ func (s *session) Receive(ctx actor.Context) {
 	}()
 	switch m := ctx.Message().(type) {
 	case open:
-		s.uid, s.conn, s.resumeAfter = m.uid, m.conn, -1
+		s.uid, s.conn, s.resumeAfter, s.holding = m.uid, m.conn, -1, true
+		self, system := ctx.Self(), ctx.ActorSystem()
+		// Runs once and only sends a message.
+		time.AfterFunc(s.d.Hold, func() { system.Root.Send(self, release{}) })
 		s.start(ctx)
+	case release:
+		if s.holding {
+			s.holding = false
+			if s.started && !s.paging {
+				s.read(ctx, true)
+			}
+		}
+	case retryRead:
+		if s.started && !s.holding {
+			s.read(ctx, !s.paging)
+		}
 	case restart:
 		s.admitted = s.admitted || m.admitted
 		s.start(ctx)
@@ -211,11 +241,14 @@ func (s *session) Receive(ctx actor.Context) {
 	case *actorpb.Event:
 		s.deliver(ctx, m)
 	case *actorpb.Poke:
-		if s.started && !s.paging {
+		if s.started && !s.paging && !s.holding {
 			s.read(ctx, true)
 		}
 	case drained:
-		if s.paging {
+		// Only if the queue is still empty: a frame written meanwhile (a
+		// response) sends another drained when it is, and reading a page
+		// per stale drained would overfill the queue.
+		if s.paging && s.conn.Queued() == 0 {
 			s.read(ctx, false)
 		}
 	case reregister:
@@ -236,6 +269,9 @@ func (s *session) Receive(ctx actor.Context) {
 		s.stopped = true
 		if s.timer != nil {
 			s.timer.Stop()
+		}
+		if s.readTimer != nil {
+			s.readTimer.Stop()
 		}
 		if s.user != nil {
 			watch(ctx, s.user, false)
@@ -320,7 +356,7 @@ func (s *session) resume(ctx actor.Context, after int64) {
 		return
 	}
 	s.cursor = min(max(after, 0), head)
-	s.paging = false
+	s.paging, s.holding = false, false
 	s.read(ctx, false)
 }
 
@@ -333,11 +369,21 @@ func (s *session) read(ctx actor.Context, live bool) {
 	defer cancel()
 	evs, err := s.d.Events.Events(c, s.uid, s.cursor, s.d.Page)
 	if err != nil {
-		// The next poke or registration reads again from the same place.
-		s.d.Log.Warn("session: read events", "user_id", s.uid, "after", s.cursor, "err", err)
+		// Read again from the same place after a backoff (or at the next
+		// poke, whichever comes first).
+		s.readFailures++
+		s.d.Log.Warn("session: read events", "user_id", s.uid, "after", s.cursor, "attempt", s.readFailures, "err", err)
 		s.paging = false
+		if s.readTimer != nil {
+			s.readTimer.Stop()
+		}
+		self, system := ctx.Self(), ctx.ActorSystem()
+		wait := rand.N(min(100*time.Millisecond<<min(s.readFailures, 8), s.d.RegisterEvery)) + time.Millisecond
+		// Runs once and only sends a message; Stopping stops it.
+		s.readTimer = time.AfterFunc(wait, func() { system.Root.Send(self, retryRead{}) })
 		return
 	}
+	s.readFailures = 0
 	for _, e := range evs {
 		s.conn.Push(e, live)
 		s.cursor = e.Seq
@@ -349,7 +395,7 @@ func (s *session) read(ctx actor.Context, live bool) {
 // next one goes straight out; one already sent is dropped; one past a gap
 // means the gap is read from the stream first (with it).
 func (s *session) deliver(ctx actor.Context, m *actorpb.Event) {
-	if !s.started || s.paging || m.Seq <= s.cursor {
+	if !s.started || s.paging || s.holding || m.Seq <= s.cursor {
 		return // a replay under way, or the read after the start, reaches it
 	}
 	if m.Seq > s.cursor+1 {
@@ -403,7 +449,7 @@ func (s *session) onRegistered(ctx actor.Context, m registered) {
 		}
 		next += rand.N(next/5 + 1)
 		// Whatever was stored while the actor did not know this session.
-		if !s.paging {
+		if !s.paging && !s.holding {
 			s.read(ctx, true)
 		}
 	}

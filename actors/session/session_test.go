@@ -61,6 +61,8 @@ func (c *conn) Push(e swiper.Event, live bool) int {
 	return len(c.events)
 }
 
+func (c *conn) Queued() int { return 0 }
+
 func (c *conn) Close(code int, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -150,11 +150,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		idle := g.d.Idle + rand.N(g.d.Idle/5+1)
 		ctx.SetReceiveTimeout(idle)
 	case *actor.ReceiveTimeout:
-		if len(g.sessions) > 0 {
-			// An online user's actor stays: its sessions push through it.
-			ctx.SetReceiveTimeout(g.d.Idle + rand.N(g.d.Idle/5+1))
-			return
-		}
+		// Live sessions register again well within Idle, so an actor idle
+		// this long has none: any it knows are gone without a word.
 		// Every change is already in the database. Forget this activation
 		// before stopping: a request sent to it after the poison pill would
 		// be dropped unanswered (and its caller wait out its timeout), so new
@@ -550,6 +547,10 @@ func (g *grain) inspect() *actorpb.InspectReply {
 	}
 }
 
+// maxSessions bounds the sessions an actor keeps, against leaks: several
+// nodes' worth of swiper.MaxSessions.
+const maxSessions = 4 * swiper.MaxSessions
+
 // register adds a session, or confirms one already known. The session
 // reads its own events from the database; the actor only pokes it.
 func (g *grain) register(ctx actor.Context, m *actorpb.Register) *actorpb.Registered {
@@ -559,7 +560,7 @@ func (g *grain) register(ctx actor.Context, m *actorpb.Register) *actorpb.Regist
 	pid := actor.NewPID(m.Session.Address, m.Session.Id)
 	known := slices.ContainsFunc(g.sessions, pid.Equal)
 	if !known {
-		if len(g.sessions) >= swiper.MaxSessions {
+		if len(g.sessions) >= maxSessions {
 			// A bound against leaks: the oldest is the likeliest dead.
 			ctx.Unwatch(g.sessions[0])
 			g.sessions = slices.Delete(g.sessions, 0, 1)

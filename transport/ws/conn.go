@@ -3,6 +3,8 @@ package ws
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -32,10 +34,12 @@ type conn struct {
 	writing bool // a writer goroutine is running
 	closing bool // no more frames: a close is under way
 
-	// bad is the reader's allowance of malformed frames, refilled one a
-	// second since badAt; only the reader touches it.
-	bad   float64
-	badAt time.Time
+	// bad is the reader's allowance of malformed frames, and resumes its
+	// allowance of resumes (each costs the session reads, and nothing else
+	// makes the client wait for one), each refilled one a second since
+	// budgetAt; only the reader touches them.
+	bad, resumes float64
+	budgetAt     time.Time
 }
 
 // frame is a text frame waiting to be written.
@@ -82,7 +86,9 @@ func (c *conn) sendPing() {
 	// WriteControl may be called alongside the writer; it waits for a frame
 	// being written, up to the deadline.
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.Options.WriteTimeout)); err != nil {
-		c.abort()
+		if err != websocket.ErrCloseSent { // closing already: the close has its grace
+			c.abort()
+		}
 		return
 	}
 	c.mu.Lock()
@@ -105,6 +111,9 @@ func (c *conn) Push(e swiper.Event, live bool) int {
 	}
 	return c.enqueue(f)
 }
+
+// Queued returns how many frames wait to be written.
+func (c *conn) Queued() int { return c.queued() }
 
 func (c *conn) queued() int {
 	c.mu.Lock()
@@ -163,7 +172,9 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 		c.ws.SetWriteDeadline(time.Now().Add(c.h.Options.WriteTimeout))
 		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-			c.abort()
+			if err != websocket.ErrCloseSent {
+				c.abort()
+			}
 			return
 		}
 		if f.event {
@@ -263,7 +274,15 @@ type responseFrame struct {
 
 // handle serves one frame. A malformed frame gets an error response and
 // costs the client from its allowance; running out closes the connection.
+// A panic while serving it is logged and answered with 1107, as over HTTP.
 func (c *conn) handle(typ int, data []byte) {
+	var id json.RawMessage
+	defer func() {
+		if v := recover(); v != nil {
+			c.h.Log.Error("ws: frame handler panicked", "user_id", c.uid, "panic", v, "stack", string(debug.Stack()))
+			c.respondError(id, swiper.Internal("ws.handle", fmt.Errorf("panic: %v", v)))
+		}
+	}()
 	if typ != websocket.TextMessage {
 		c.malformed(nil, swiper.Errorf(swiper.EBadRequest, "frames must be text frames holding one JSON object"))
 		return
@@ -273,7 +292,7 @@ func (c *conn) handle(typ int, data []byte) {
 		c.malformed(nil, err)
 		return
 	}
-	id := f.ID
+	id = f.ID
 	if len(id) > 0 && id[0] != '"' && (id[0] < '0' || id[0] > '9') && id[0] != '-' {
 		if string(id) != "null" {
 			c.malformed(nil, swiper.FieldError(swiper.EBadRequest, "id", "id must be a string or a number"))
@@ -285,6 +304,10 @@ func (c *conn) handle(typ int, data []byte) {
 	case "resume":
 		if f.After == nil || *f.After < 0 {
 			c.malformed(id, swiper.FieldError(swiper.EBadRequest, "after", "after must be a seq: a whole number, 0 or more"))
+			return
+		}
+		if !c.spend(&c.resumes) {
+			c.Close(ClosePolicy, "too many resumes")
 			return
 		}
 		c.mu.Lock()
@@ -316,15 +339,26 @@ func (c *conn) handle(typ int, data []byte) {
 }
 
 func (c *conn) malformed(id json.RawMessage, err error) {
-	now := time.Now()
-	c.bad = min(c.bad+now.Sub(c.badAt).Seconds(), float64(c.h.Options.BadFrames))
-	c.badAt = now
-	if c.bad < 1 {
+	if !c.spend(&c.bad) {
 		c.Close(ClosePolicy, "too many malformed frames")
 		return
 	}
-	c.bad--
 	c.respondError(id, err)
+}
+
+// spend takes one from an allowance, after refilling both at one a second
+// up to BadFrames; false when it is empty.
+func (c *conn) spend(allowance *float64) bool {
+	now := time.Now()
+	refill := now.Sub(c.budgetAt).Seconds()
+	c.budgetAt = now
+	limit := float64(c.h.Options.BadFrames)
+	c.bad, c.resumes = min(c.bad+refill, limit), min(c.resumes+refill, limit)
+	if *allowance < 1 {
+		return false
+	}
+	*allowance--
+	return true
 }
 
 func (c *conn) respondError(id json.RawMessage, err error) {

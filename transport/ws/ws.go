@@ -52,6 +52,8 @@ type Conn interface {
 	// Push queues e and returns how many frames are queued; live is false
 	// for events replayed from a backlog.
 	Push(e swiper.Event, live bool) int
+	// Queued returns how many frames wait to be written.
+	Queued() int
 	// Close closes the connection with a close code.
 	Close(code int, reason string)
 }
@@ -136,6 +138,7 @@ type Handler struct {
 	once     sync.Once
 	upgrader websocket.Upgrader
 	mu       sync.Mutex
+	checks   uint64 // Revalidate calls begun, so a socket opened across one is re-checked
 	conns    map[*conn]struct{}
 	perUser  map[int64]int
 	shutdown bool
@@ -187,6 +190,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = r.URL.Query().Get("token")
 	}
+	h.mu.Lock()
+	checks := h.checks
+	h.mu.Unlock()
 	if token == "" {
 		swhttp.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token> or ?token="))
 		return
@@ -214,7 +220,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			tc.SetWriteBuffer(h.Options.SendBuffer)
 		}
 	}
-	c := &conn{h: h, ws: ws, uid: uid, token: token, bad: float64(h.Options.BadFrames), badAt: time.Now()}
+	budget := float64(h.Options.BadFrames)
+	c := &conn{h: h, ws: ws, uid: uid, token: token, bad: budget, resumes: budget, budgetAt: time.Now()}
 	if !h.add(c) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
@@ -222,6 +229,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.start()
+	h.mu.Lock()
+	missed := h.checks != checks
+	h.mu.Unlock()
+	if missed {
+		// A revalidation ran while the token was being checked and may have
+		// missed this socket: check it alone.
+		if valid, err := h.Check.ValidTokens(r.Context(), []string{token}); err == nil && !valid[0] {
+			c.Close(CloseTokenRevoked, "token revoked")
+		}
+	}
 }
 
 // reserve counts a socket of uid, unless the user has too many here or
@@ -301,6 +318,9 @@ func (h *Handler) Open() int {
 // that a token was revoked somewhere, and now and then for expiries.
 func (h *Handler) Revalidate(ctx context.Context) error {
 	h.init()
+	h.mu.Lock()
+	h.checks++
+	h.mu.Unlock()
 	conns := h.snapshot()
 	if len(conns) == 0 {
 		return nil

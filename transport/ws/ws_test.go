@@ -39,6 +39,9 @@ func (session) Closed()                               {}
 type calls struct{}
 
 func (calls) Call(ctx context.Context, uid int64, method string, params json.RawMessage) (any, error) {
+	if method == "panic" {
+		panic("injected fault")
+	}
 	if method != "echo" {
 		return nil, swiper.FieldError(swiper.EBadRequest, "method", "unknown method")
 	}
@@ -113,4 +116,32 @@ func FuzzFrames(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCallPanics: a call that panics is answered with 1107, as over HTTP,
+// and the socket and the node go on.
+func TestCallPanics(t *testing.T) {
+	c, _, err := websocket.DefaultDialer.Dial(serve(t)+"?token=good", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, frame := range []string{
+		`{"type":"request","id":"p","method":"panic"}`,
+		`{"type":"request","id":"ok","method":"echo","params":{"n":1}}`,
+	} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{
+		`{"type":"response","id":"p","error":{"code":1107,"name":"internal","message":"internal error"}}`,
+		`{"type":"response","id":"ok","result":{"n":1}}`,
+	} {
+		_, data, err := c.ReadMessage()
+		if err != nil || string(data) != want {
+			t.Fatalf("got %s, %v; want %s", data, err, want)
+		}
+	}
 }

@@ -113,6 +113,7 @@ type harnessOptions struct {
 	// register is how often sessions register again (default: an hour,
 	// so that tests see pushes that do not rely on it).
 	register time.Duration
+	hold     time.Duration // how long new sessions wait for a resume
 	// objects is where avatars go (default: local files served at /media/
 	// by the client API); upload tunes the upload manager.
 	objects swiper.ObjectStore
@@ -179,7 +180,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	nd, err := node.Start(context.Background(), node.Options{
 		Name: "test", Social: h.social, Users: h.users, Events: h.events, Ranking: h.ranking, Settings: h.settings.Live,
 		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 8 * time.Second,
-		RegisterEvery: o.register, Upload: uo,
+		RegisterEvery: o.register, SessionHold: o.hold, Upload: uo,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -50,8 +50,9 @@ type Options struct {
 	// CallTimeout bounds a call to a user actor.
 	CallTimeout time.Duration
 	// RegisterEvery is how often a WebSocket session registers again with
-	// its user's actor (30 s if zero).
-	RegisterEvery time.Duration
+	// its user's actor (30 s if zero); SessionHold how long a new session
+	// keeps live events back for the client's resume (500 ms if zero).
+	RegisterEvery, SessionHold time.Duration
 
 	// Upload, when set, starts the node's upload manager with these
 	// options; Users and Log default to the node's.
@@ -121,7 +122,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		name: o.Name, System: system, Cluster: c, Lookup: lookup, Users: users,
 		Sessions: session.NewSpawner(system, session.Deps{
 			Events: o.Events, Users: users, Log: o.Log,
-			RegisterEvery: o.RegisterEvery, CallTimeout: o.CallTimeout,
+			RegisterEvery: o.RegisterEvery, CallTimeout: o.CallTimeout, Hold: o.SessionHold,
 		}),
 	}
 	if o.Upload != nil {

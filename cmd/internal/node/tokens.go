@@ -21,20 +21,24 @@ const TokensTopic = "tokens"
 func WatchTokens(ctx context.Context, notices *redis.Notices, cache *redis.TokenCache, sockets *ws.Handler, log *slog.Logger) {
 	seen := int64(-1)
 	var checked time.Time
+	recheck := false // a revocation's sockets are not re-checked yet
 	notices.Watch(ctx, TokensTopic, time.Second, func(ctx context.Context) {
 		v, err := notices.Version(ctx, TokensTopic)
-		changed := err != nil || v != seen
-		if changed {
+		if err != nil || v != seen {
 			cache.Clear()
+			recheck = true
 		}
 		if err == nil {
 			seen = v
 		}
-		if sockets != nil && (changed || time.Since(checked) > time.Minute) {
-			checked = time.Now()
-			if err := sockets.Revalidate(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("re-check the tokens of open sockets", "err", err)
+		if sockets != nil && (recheck || time.Since(checked) > time.Minute) {
+			if err := sockets.Revalidate(ctx); err != nil {
+				if ctx.Err() == nil {
+					log.Warn("re-check the tokens of open sockets; trying again in a second", "err", err)
+				}
+				return
 			}
+			checked, recheck = time.Now(), false
 		}
 	})
 }

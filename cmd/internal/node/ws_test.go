@@ -536,3 +536,49 @@ func TestSuperlikeMatchInOrder(t *testing.T) {
 	wantEvent(t, wc.event(5*time.Second), "superliked", 1, a)
 	wantEvent(t, wc.event(5*time.Second), "match", 2, a)
 }
+
+// TestResumeAfterLiveEvent: an event that arrives between the socket
+// opening and the client's resume is not sent before the older events the
+// resume replays: the client gets the stream once, in order.
+func TestResumeAfterLiveEvent(t *testing.T) {
+	h := newHarness(t, func(o *harnessOptions) { o.hold = 10 * time.Second })
+	a, ta := h.user(person{})
+	ctx := context.Background()
+	push := func(subject int64) {
+		t.Helper()
+		if _, err := h.events.Append(ctx, swiper.Event{UID: a, Type: swiper.EventUnmatched, Subject: subject}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.node.Refresh(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(1)
+	push(2)
+	w := h.dial(ta)
+	h.online(a, 1)
+	push(3) // live, before the client has said where it is
+	w.send(map[string]any{"type": "resume", "after": 0})
+	for want := int64(1); want <= 4; want++ {
+		if want == 4 {
+			push(4)
+		}
+		wantEvent(t, w.event(5*time.Second), "unmatched", want, want)
+	}
+}
+
+// TestResumeFlood: resumes cost the node reads and make the client wait for
+// nothing, so a stream of them closes the socket.
+func TestResumeFlood(t *testing.T) {
+	h := newHarness(t, func(o *harnessOptions) { o.ws.BadFrames = 5 })
+	_, ta := h.user(person{})
+	w := h.dial(ta)
+	for i := 0; i < 50; i++ {
+		if err := w.c.WriteMessage(websocket.TextMessage, []byte(`{"type":"resume","after":0}`)); err != nil {
+			break // closed already
+		}
+	}
+	if code := w.closed(5 * time.Second); code != websocket.ClosePolicyViolation {
+		t.Fatalf("a flood of resumes closed the socket with %d; want %d", code, websocket.ClosePolicyViolation)
+	}
+}
