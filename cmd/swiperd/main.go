@@ -111,7 +111,11 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
 	clock := swiper.SystemClock{}
 
-	social := postgres.NewSocialStore(db)
+	// One flusher: on two cores a second one only made batches smaller and
+	// had two commits contend, for latency (BENCHMARKS.md, "Match push
+	// latency"); the store's ceiling with one is still several times what
+	// HTTP delivers here. Bigger machines raise SWIPER_SWIPE_FLUSHERS.
+	social := postgres.NewSocialStore(db, postgres.WithFlushers(cfg.Flushers()))
 	defer social.Close()
 	ranking := redis.NewRanking(rdb, cfg.RedisPrefix)
 	defer ranking.Close()

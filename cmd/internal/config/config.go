@@ -54,6 +54,8 @@ type Config struct {
 	ClusterProvider string `yaml:"cluster_provider"`
 	ClusterAddr     string `yaml:"cluster_addr"`
 	UserIdle        string `yaml:"user_idle"`
+	// SwipeFlushers is how many batches of swipes a node writes at once.
+	SwipeFlushers string `yaml:"swipe_flushers"`
 
 	LogLevel  string `yaml:"log_level"`  // debug, info, warn, error
 	LogFormat string `yaml:"log_format"` // text or json
@@ -86,6 +88,7 @@ func Defaults() Config {
 		UploadLease:     "2m",
 		UploadBackoff:   "1s",
 		UploadAttempts:  "8",
+		SwipeFlushers:   "1",
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -113,6 +116,7 @@ func (c *Config) envVars() map[string]*string {
 		"SWIPER_UPLOAD_LEASE":     &c.UploadLease,
 		"SWIPER_UPLOAD_BACKOFF":   &c.UploadBackoff,
 		"SWIPER_UPLOAD_ATTEMPTS":  &c.UploadAttempts,
+		"SWIPER_SWIPE_FLUSHERS":   &c.SwipeFlushers,
 		"SWIPER_CLUSTER_PROVIDER": &c.ClusterProvider,
 		"SWIPER_CLUSTER_ADDR":     &c.ClusterAddr,
 		"SWIPER_USER_IDLE":        &c.UserIdle,
@@ -178,6 +182,12 @@ func (c *Config) ClusterHostPort() (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", port)
 	}
 	return host, p, nil
+}
+
+// Flushers is SwipeFlushers parsed (checked by Load).
+func (c *Config) Flushers() int {
+	n, _ := strconv.Atoi(c.SwipeFlushers)
+	return n
 }
 
 // UserIdleDuration is UserIdle parsed (checked by Load).
@@ -255,6 +265,9 @@ func (c *Config) check() error {
 		if d, err := time.ParseDuration(durations[name]); err != nil || d < time.Millisecond {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration, such as 30s, not %q", name, durations[name]))
 		}
+	}
+	if n, err := strconv.Atoi(c.SwipeFlushers); err != nil || n < 1 || n > 64 {
+		errs = append(errs, fmt.Errorf("SWIPER_SWIPE_FLUSHERS must be 1–64, not %q", c.SwipeFlushers))
 	}
 	if n, err := strconv.Atoi(c.UploadAttempts); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_ATTEMPTS must be 1–100, not %q", c.UploadAttempts))

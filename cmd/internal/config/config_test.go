@@ -155,6 +155,7 @@ upload_attempts: "5"
 cluster_provider: single
 cluster_addr: 10.0.0.1:7000
 user_idle: 90s
+swipe_flushers: "3"
 log_level: warn
 log_format: json
 `)
@@ -188,6 +189,7 @@ log_format: json
 		ClusterProvider: "single",
 		ClusterAddr:     "10.0.0.1:7000",
 		UserIdle:        "90s",
+		SwipeFlushers:   "3",
 		LogLevel:        "warn",
 		LogFormat:       "json",
 		AdminToken:      "0123456789abcdef0123",
@@ -419,6 +421,9 @@ func TestLoadChecks(t *testing.T) {
 		{"upload lease not a duration", map[string]string{"SWIPER_UPLOAD_LEASE": "long"}, false},
 		{"upload attempts 0", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "0"}, false},
 		{"upload attempts 3", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "3"}, true},
+		{"swipe flushers 0", map[string]string{"SWIPER_SWIPE_FLUSHERS": "0"}, false},
+		{"swipe flushers x", map[string]string{"SWIPER_SWIPE_FLUSHERS": "x"}, false},
+		{"swipe flushers 4", map[string]string{"SWIPER_SWIPE_FLUSHERS": "4"}, true},
 		{"upload backoff negative", map[string]string{"SWIPER_UPLOAD_BACKOFF": "-1s"}, false},
 
 		{"log level debug", map[string]string{"SWIPER_LOG_LEVEL": "debug"}, true},
