@@ -68,6 +68,6 @@ type EventStore interface {
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
-// MaxSessions bounds the WebSockets one user may have open at once (on
-// one node, and known to the user's actor).
+// MaxSessions bounds the WebSockets one user may have open at once on one
+// node (a user's actor keeps several nodes' worth).
 const MaxSessions = 8

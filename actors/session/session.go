@@ -143,9 +143,6 @@ func (h *Handle) Drained() { h.system.Root.Send(h.pid, drained{}) }
 // user actor, which watches it, forgets it.
 func (h *Handle) Closed() { h.system.Root.Stop(h.pid) }
 
-// PID is the session actor's PID.
-func (h *Handle) PID() *actor.PID { return h.pid }
-
 // Messages a session sends itself or gets from its connection.
 type (
 	open struct {
