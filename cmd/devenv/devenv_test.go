@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
 // env is a devenv.sh set-up of its own: a .dev directory, free ports for
@@ -136,12 +138,14 @@ func TestDevenv(t *testing.T) {
 		{"around stops what it started", aroundStopsWhatItStarted},
 		{"around keeps what ran before", aroundKeepsWhatRanBefore},
 		{"around shared by two", aroundSharedByTwo},
+		{"installs without system services", installsWithoutSystemServices},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e.t = t
 			c.f(t, e)
 		})
 	}
+	e.t = t // for the clean-up
 }
 
 // aroundStopsWhatItStarted is make test on a machine where nothing
@@ -223,4 +227,87 @@ func aroundSharedByTwo(t *testing.T, e *env) {
 		t.Fatalf("first around: %v\n%s", err, firstOut.String())
 	}
 	e.wantRunning("after both", false, false)
+}
+
+// installsWithoutSystemServices is make test on a machine without Redis or
+// a C compiler, with apt-get, service and update-rc.d replaced by stubs
+// that log what they are asked (the stub apt-get "installs" by linking the
+// real binary in). devenv.sh must install gcc for -race, keep the Redis
+// package's service from starting while it installs (a policy-rc.d, gone
+// after) and disable it, then run its private Redis and stop it after.
+func installsWithoutSystemServices(t *testing.T, e *env) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hidden := map[string]bool{"redis-server": true, "gcc": true, "cc": true, "apt-get": true,
+		"service": true, "update-rc.d": true, "systemctl": true, "sudo": true}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		entries, _ := os.ReadDir(dir)
+		for _, ent := range entries {
+			name := ent.Name()
+			if hidden[name] {
+				continue
+			}
+			os.Symlink(filepath.Join(dir, name), filepath.Join(bin, name)) // the first in PATH wins
+		}
+	}
+	redisServer, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("no gcc to stand for the installed one")
+	}
+	log := filepath.Join(t.TempDir(), "log")
+	policy := filepath.Join(t.TempDir(), "policy-rc.d")
+	stub := func(name, body string) {
+		script := "#!/bin/bash\necho \"" + name + " $*\" >> " + log + "\n" + body
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stub("apt-get", `if [ "$1" = install ]; then
+  if [ -x "`+policy+`" ]; then "`+policy+`"; echo "policy says $?" >> `+log+`; else echo "no policy" >> `+log+`; fi
+  for p in "$@"; do
+    case $p in
+      redis-server) ln -sf `+redisServer+` `+bin+`/redis-server ;;
+      gcc) ln -sf `+gcc+` `+bin+`/gcc; ln -sf `+gcc+` `+bin+`/cc ;;
+    esac
+  done
+fi
+`)
+	stub("service", "")
+	stub("update-rc.d", "")
+
+	c := e.cmd("around", "sh", "-c", `. "$SWIPER_DEV_DIR/env.sh" && "$SWIPERCTL" check -only redis && command -v gcc && go env CGO_ENABLED`)
+	c.Env = append(c.Env, "PATH="+bin, "SWIPER_DEV_POLICY_RC="+policy,
+		// Only Redis is to be private here: PostgreSQL is the test's.
+		"SWIPER_DATABASE_URL="+pgtest.ServerURL())
+	out, err := c.CombinedOutput()
+	t.Logf("devenv.sh around:\n%s", out)
+	if err != nil {
+		t.Fatalf("around: %v", err)
+	}
+	if !strings.Contains(string(out), "ok\n"+filepath.Join(bin, "gcc")+"\n1\n") {
+		t.Errorf("the suite did not find Redis, gcc and cgo")
+	}
+	got, _ := os.ReadFile(log)
+	want := `apt-get update -qq
+apt-get install -y -qq gcc libc6-dev
+no policy
+apt-get update -qq
+apt-get install -y -qq redis-server
+policy says 101
+update-rc.d redis-server disable
+service redis-server stop
+`
+	if string(got) != want {
+		t.Errorf("stubs were asked:\n%s\nwant:\n%s", got, want)
+	}
+	if _, err := os.Stat(policy); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("policy-rc.d left behind: %v", err)
+	}
+	e.wantRunning("after make test", false, false)
 }
