@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
-DEV   := .dev
+DEV   := $(or $(SWIPER_DEV_DIR),.dev)
 # Every recipe that talks to PostgreSQL or Redis sources the URLs devenv chose.
 WITH_ENV := source $(DEV)/env.sh &&
 SEED_USERS ?= 5000

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,17 @@ const (
 	defaultAPIURL   = "http://127.0.0.1:8080"
 	defaultAdminURL = "http://127.0.0.1:9090"
 	// devAdminTokenFile is where `make run` keeps the dev admin token,
-	// relative to the repository root.
+	// relative to the repository root (SWIPER_DEV_DIR moves .dev/).
 	devAdminTokenFile = ".dev/admin-token"
 )
+
+// adminTokenFile is the default of the -file flags.
+func adminTokenFile() string {
+	if d := os.Getenv("SWIPER_DEV_DIR"); d != "" {
+		return filepath.Join(d, "admin-token")
+	}
+	return devAdminTokenFile
+}
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -71,7 +80,7 @@ func adminToken(file string) (string, error) {
 func adminTokenCmd(args []string) error {
 	fs := flag.NewFlagSet("admin-token", flag.ExitOnError)
 	raw := fs.Bool("raw", false, "print the token alone, not an export line")
-	file := fs.String("file", devAdminTokenFile, "the file make run keeps the dev admin token in")
+	file := fs.String("file", adminTokenFile(), "the file make run keeps the dev admin token in")
 	fs.Parse(args)
 	tok, err := adminToken(*file)
 	if err != nil {
@@ -149,7 +158,7 @@ func call(ctx context.Context, method, url, token string, body, out any) error {
 func login(ctx context.Context, cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("login", flag.ExitOnError)
 	raw := fs.Bool("raw", false, "print the token alone, not export lines")
-	file := fs.String("file", devAdminTokenFile, "the file make run keeps the dev admin token in")
+	file := fs.String("file", adminTokenFile(), "the file make run keeps the dev admin token in")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: swiperctl login [-raw] PHONE|USER_ID")
 		fs.PrintDefaults()
