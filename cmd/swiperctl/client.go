@@ -281,10 +281,10 @@ func listen(ctx context.Context, args []string) error {
 		_, msg, err := conn.ReadMessage()
 		if err != nil {
 			switch {
-			case ctx.Err() != nil && *until != "":
+			case errors.Is(ctx.Err(), context.DeadlineExceeded) && *until != "":
 				return fmt.Errorf("listen: no %s event within %s", *until, *timeout)
 			case ctx.Err() != nil:
-				return nil
+				return nil // interrupted, or the -timeout of a plain listen
 			}
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
