@@ -1,8 +1,9 @@
-# Swiper. `make run` and `make test` are all a fresh machine needs (with Go).
+# Swiper. `make run` and `make test` are all a fresh machine needs (with Go,
+# make and git: README.md, "Two commands").
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
-DEV   := .dev
+DEV   := $(or $(SWIPER_DEV_DIR),.dev)
 # Every recipe that talks to PostgreSQL or Redis sources the URLs devenv chose.
 WITH_ENV := source $(DEV)/env.sh &&
 SEED_USERS ?= 5000
@@ -19,24 +20,36 @@ build:
 services: build
 	SWIPERCTL=$(BIN)/swiperctl cmd/devenv/devenv.sh up
 
-# run: one node on 127.0.0.1:8080 (admin on :9090), demo users seeded once
+# run: one node on 127.0.0.1:8080 (admin on :9090), demo users seeded once;
+# the private PostgreSQL and Redis, if it started them, keep running
 run: services
 	$(WITH_ENV) $(BIN)/swiperctl seed -users $(SEED_USERS) -if-empty
 	@echo
 	@echo "Swiper is starting on http://127.0.0.1:8080 (admin API on http://127.0.0.1:9090)."
-	@echo "Log in as a demo user (phones +9990000000000 and up); the code appears in the log below:"
-	@echo "  curl -s -X POST localhost:8080/api/v1/auth/code  -d '{\"phone\":\"+9990000000000\"}'"
-	@echo "  curl -s -X POST localhost:8080/api/v1/auth/login -d '{\"phone\":\"+9990000000000\",\"code\":\"<code>\"}'"
+	@echo "Try it from another terminal, in this directory:  bash docs/walkthrough.sh"
+	@echo "  admin token (kept in $(DEV)/admin-token):  eval \"\$$(bin/swiperctl admin-token)\""
+	@echo "  log in as demo user 1:                 eval \"\$$(bin/swiperctl login +9990000000000)\""
+	@echo "  its WebSocket:                         bin/swiperctl listen"
 	@echo
-	$(WITH_ENV) exec $(BIN)/swiperd -config cluster-config/single.yaml
+	$(WITH_ENV) SWIPER_ADMIN_TOKEN=$${SWIPER_ADMIN_TOKEN:-$$(cmd/devenv/devenv.sh admin-token)} \
+	  exec $(BIN)/swiperd -config cluster-config/single.yaml
 
+ifndef SWIPER_DEVENV_AROUND
+# test: the suite below, under `devenv.sh around`: a C compiler for -race is
+# installed if missing, and afterwards, pass or fail, the private PostgreSQL
+# and Redis are stopped if this started them (not if make run had)
+test: build
+	@SWIPERCTL=$(BIN)/swiperctl GO=$(GO) cmd/devenv/devenv.sh around $(MAKE) --no-print-directory test
+else
 # test: vet, format check, the whole suite with the race detector, then the
 # mass-passivation test again without it (its latency bound is for real builds)
 test: services lint
 	$(WITH_ENV) $(GO) test -race -count=1 -timeout 12m ./...
 	$(WITH_ENV) $(GO) test -count=1 -run '^TestMassPassivation$$' ./cmd/internal/node/
+endif
 
-# stop: stop the private PostgreSQL and Redis that `services` started, if any
+# stop: stop the private PostgreSQL and Redis that `services` started, if
+# any, and say which servers it left alone
 stop:
 	SWIPERCTL=$(BIN)/swiperctl cmd/devenv/devenv.sh down
 

@@ -7,14 +7,25 @@
 #                    and start private instances under .dev/ on ports 55432
 #                    and 56379. Writes .dev/env.sh for the Makefile to source.
 #                    Running it again is harmless.
-#   devenv.sh down   stop the private instances (their data stays in .dev/).
+#   devenv.sh down   stop the private instances (their data stays in .dev/),
+#                    saying what it stopped and what it left alone.
+#   devenv.sh around CMD...
+#                    what `make test` runs: a C compiler for -race (installed
+#                    if missing), then `up`, then CMD; afterwards, pass or
+#                    fail, it stops the private instances it started itself
+#                    once no other `around` still uses them. Instances that
+#                    ran before (make run) keep running.
+#   devenv.sh cc     make sure `go test -race` can build (cgo and a C compiler).
+#   devenv.sh admin-token
+#                    print the dev admin token make run gives swiperd,
+#                    creating .dev/admin-token the first time.
 #
 # It needs swiperctl (SWIPERCTL, built by the Makefile) to tell whether a
-# server answers.
+# server answers. SWIPER_DEV_DIR moves .dev/ (tests use it).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-dev="$root/.dev"
+dev=${SWIPER_DEV_DIR:-"$root/.dev"}
 ctl=${SWIPERCTL:-"$root/bin/swiperctl"}
 pg_port=${SWIPER_DEV_PG_PORT:-55432}
 redis_port=${SWIPER_DEV_REDIS_PORT:-56379}
@@ -69,6 +80,34 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# install_server PACKAGE SERVICE: install a server package without the
+# system service it brings. Debian starts and enables a package's service on
+# install; Swiper runs private instances instead, and a system Redis left on
+# 6379 would be picked up by the next `make run` (it answers at the default
+# URL) where `make stop` cannot stop it. So a policy-rc.d keeps the service
+# from starting during the install, and the service is disabled after.
+install_server() {
+  local pkg=$1 svc=$2 policy=${SWIPER_DEV_POLICY_RC:-/usr/sbin/policy-rc.d}
+  if ! command -v apt-get >/dev/null; then apt_install "$pkg"; fi # says why not
+  if as_root test -e "$policy"; then
+    apt_install "$pkg" # someone else's policy (Docker's forbids every start)
+  else
+    (
+      # Removed however the install ends, even interrupted.
+      trap 'as_root rm -f "$policy"' EXIT
+      as_root sh -c "printf '#!/bin/sh\\n# devenv.sh: no service starts while it installs %s\\nexit 101\\n' '$pkg' > '$policy' && chmod 755 '$policy'"
+      apt_install "$pkg"
+    )
+  fi
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  else
+    if command -v update-rc.d >/dev/null; then as_root update-rc.d "$svc" disable >/dev/null 2>&1 || true; fi
+    if command -v service >/dev/null; then as_root service "$svc" stop >/dev/null 2>&1 || true; fi
+  fi
+  log "left the system $svc service stopped and disabled: Swiper runs its own instance under $dev"
+}
+
 pg_bindir() { # the newest installed server's bin/, or nothing
   local d
   for d in /usr/lib/postgresql/*/bin; do
@@ -77,15 +116,17 @@ pg_bindir() { # the newest installed server's bin/, or nothing
 }
 
 # PostgreSQL refuses to run as root, so root runs it as the postgres user
-# (the package creates it), in a folder that user owns.
+# (the package creates it), in a folder that user owns, from /: the
+# caller's directory (under /root, say) is one postgres may not enter, and
+# initdb and pg_ctl would each say "could not change directory".
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_base() { # holds data/, sock/ and postgres.log
-  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$dev"; then
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! as_pg test -x "$dev"; then
     # The checkout is not reachable by the postgres user (under /root, say).
-    echo "/var/tmp/swiper-dev-$(printf '%s' "$root" | sha1sum | cut -c1-12)/postgres"
+    echo "/var/tmp/swiper-dev-$(printf '%s' "$dev" | sha1sum | cut -c1-12)/postgres"
   else
     echo "$dev/postgres"
   fi
@@ -94,7 +135,7 @@ pg_base() { # holds data/, sock/ and postgres.log
 start_pg() {
   local bindir; bindir=$(pg_bindir)
   if [ -z "$bindir" ]; then
-    apt_install postgresql
+    install_server postgresql postgresql
     bindir=$(pg_bindir)
     if [ -z "$bindir" ]; then
       log "PostgreSQL was installed but no server binaries were found under /usr/lib/postgresql"
@@ -117,13 +158,17 @@ start_pg() {
   wait_for pg "$private_db"
 }
 
-stop_pg() {
+pg_running() { # does the private PostgreSQL run?
   local bindir base; bindir=$(pg_bindir); base=$(pg_base)
-  if [ -z "$bindir" ] || [ ! -s "$base/data/PG_VERSION" ]; then return 0; fi
-  if as_pg "$bindir/pg_ctl" -D "$base/data" status >/dev/null 2>&1; then
-    log "stopping private PostgreSQL"
-    as_pg "$bindir/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
-  fi
+  [ -n "$bindir" ] && [ -s "$base/data/PG_VERSION" ] &&
+    as_pg "$bindir/pg_ctl" -D "$base/data" status >/dev/null 2>&1
+}
+
+stop_pg() { # stop_pg: stop the private PostgreSQL; false if it did not run
+  if ! pg_running; then return 1; fi
+  local bindir base; bindir=$(pg_bindir); base=$(pg_base)
+  log "stopping the private PostgreSQL on 127.0.0.1:$pg_port (data stays in $base/data)"
+  as_pg "$bindir/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
 }
 
 redis_pid() { # the private Redis's pid, if it runs
@@ -131,7 +176,7 @@ redis_pid() { # the private Redis's pid, if it runs
 }
 
 start_redis() {
-  if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+  if ! command -v redis-server >/dev/null; then install_server redis-server redis-server; fi
   mkdir -p "$dev/redis"
   if [ -z "$(redis_pid)" ]; then
     log "starting private Redis on 127.0.0.1:$redis_port"
@@ -142,18 +187,46 @@ start_redis() {
   wait_for redis "$private_redis"
 }
 
-stop_redis() {
+stop_redis() { # stop_redis: stop the private Redis; false if it did not run
   local pid; pid=$(redis_pid)
-  if [ -z "$pid" ]; then return 0; fi
-  log "stopping private Redis"
+  if [ -z "$pid" ]; then return 1; fi
+  log "stopping the private Redis on 127.0.0.1:$redis_port"
   kill "$pid"
   local deadline=$((SECONDS + 10))
   while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then log "the private Redis (pid $pid) did not stop within 10 s"; return 0; fi
   rm -f "$dev/redis.pid"
+}
+
+# Concurrent runs (two `make test`s, or one beside `make run`) share the
+# private instances, so starting and stopping them happens under a lock on
+# $dev/lock. $dev/transient lists the instances an `around` started and
+# nobody has claimed since (a plain `up`, as make run does, claims them);
+# $dev/holders has a file per live `around`, named by its pid. The last
+# holder to leave stops the transient instances.
+lock() { exec 9>"$dev/lock"; flock 9; }
+unlock() { flock -u 9; exec 9>&-; }
+
+prune_holders() { # forget holders whose process is gone (killed, say)
+  local f
+  for f in "$dev/holders"/*; do
+    [ -e "$f" ] || continue
+    kill -0 "${f##*/}" 2>/dev/null || rm -f "$f"
+  done
 }
 
 up() {
   mkdir -p "$dev"
+  lock
+  up_locked
+  # Whatever runs now is make run's (or the user's) to keep: a plain `up`
+  # claims it, except when an `around` runs it (make test's own services
+  # step).
+  if [ -z "${SWIPER_DEVENV_AROUND:-}" ]; then rm -f "$dev/transient"; fi
+  unlock
+}
+
+up_locked() {
   if [ ! -x "$ctl" ]; then log "$ctl is missing: run make build"; exit 1; fi
   local db=${SWIPER_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable}
   local rd=${SWIPER_REDIS_URL:-redis://127.0.0.1:6379/0}
@@ -174,8 +247,104 @@ up() {
   printf 'export SWIPER_DATABASE_URL=%q\nexport SWIPER_REDIS_URL=%q\n' "$db" "$rd" > "$dev/env.sh"
 }
 
+# around CMD...: up, CMD, then stop what this started once no other around
+# needs it; exits with CMD's status.
+around() {
+  need_cc
+  mkdir -p "$dev/holders"
+  lock
+  prune_holders
+  local had_pg='' had_redis=''
+  if pg_running; then had_pg=1; fi
+  if [ -n "$(redis_pid)" ]; then had_redis=1; fi
+  up_locked
+  if [ -z "$had_pg" ] && pg_running; then echo pg >> "$dev/transient"; fi
+  if [ -z "$had_redis" ] && [ -n "$(redis_pid)" ]; then echo redis >> "$dev/transient"; fi
+  : > "$dev/holders/$$"
+  unlock
+  trap leave EXIT
+  local status=0
+  SWIPER_DEVENV_AROUND=1 "$@" || status=$?
+  exit "$status"
+}
+
+leave() { # the EXIT trap of around
+  lock
+  rm -f "$dev/holders/$$"
+  prune_holders
+  if [ -z "$(ls -A "$dev/holders")" ] && [ -s "$dev/transient" ]; then
+    if grep -qx pg "$dev/transient"; then stop_pg || true; fi
+    if grep -qx redis "$dev/transient"; then stop_redis || true; fi
+    rm -f "$dev/transient"
+  elif [ -s "$dev/transient" ]; then
+    log "leaving the private instances running: another make test uses them"
+  fi
+  unlock
+}
+
+# down: stop the private instances, and say what runs that is not ours.
+down() {
+  mkdir -p "$dev"
+  lock
+  local db='' rd=''
+  if [ -s "$dev/env.sh" ]; then
+    db=$(source "$dev/env.sh" && echo "$SWIPER_DATABASE_URL")
+    rd=$(source "$dev/env.sh" && echo "$SWIPER_REDIS_URL")
+  fi
+  stop_pg || log "no private PostgreSQL was running"
+  stop_redis || log "no private Redis was running"
+  if [ -n "$db" ] && [ "$db" != "$private_db" ]; then
+    log "left alone: the PostgreSQL at $(redact "$db"), which devenv did not start (stop it the way it was started)"
+  fi
+  if [ -n "$rd" ] && [ "$rd" != "$private_redis" ]; then
+    log "left alone: the Redis at $(redact "$rd"), which devenv did not start (a distribution's service stops with: sudo systemctl disable --now redis-server)"
+  fi
+  rm -f "$dev/env.sh" "$dev/transient"
+  unlock
+}
+
+# need_cc: go test -race needs cgo, so a C compiler; install gcc if there
+# is none, as PostgreSQL and Redis are installed.
+need_cc() {
+  local go=${GO:-go} cc
+  cc=$("$go" env CC)
+  cc=${cc%% *}
+  if ! command -v "$cc" >/dev/null 2>&1; then
+    case "$cc" in
+      gcc | cc)
+        log "go test -race needs cgo and so a C compiler; there is none"
+        apt_install gcc libc6-dev
+        ;;
+      *)
+        log "go test -race needs a C compiler, and CC=$cc is not found"
+        exit 1
+        ;;
+    esac
+  fi
+  if [ "$("$go" env CGO_ENABLED)" != 1 ]; then
+    log "go test -race needs cgo, but CGO_ENABLED is 0 ($("$go" env GOENV), or the environment): unset it"
+    exit 1
+  fi
+}
+
+# admin_token: the dev admin token make run gives swiperd, made once.
+admin_token() {
+  mkdir -p "$dev"
+  if [ ! -s "$dev/admin-token" ]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$dev/admin-token")
+  fi
+  cat "$dev/admin-token"
+}
+
 case "${1:-}" in
   up) up ;;
-  down) stop_pg; stop_redis; rm -f "$dev/env.sh" ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  down) down ;;
+  around)
+    shift
+    if [ $# = 0 ]; then echo "usage: $0 around CMD..." >&2; exit 2; fi
+    around "$@"
+    ;;
+  cc) need_cc ;;
+  admin-token) admin_token ;;
+  *) echo "usage: $0 up|down|around CMD...|cc|admin-token" >&2; exit 2 ;;
 esac

@@ -4,8 +4,13 @@
 //	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]]
 //	                                        bulk-load N realistic users
 //	swiperctl check                        exit 0 if PostgreSQL and Redis answer
+//	swiperctl admin-token                  print the dev admin token as an export line
+//	swiperctl login PHONE|USER_ID          print export lines of a token for that user
+//	swiperctl listen [-until EVENT]        print a user's WebSocket frames
 //
-// It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md).
+// It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md),
+// and finds the node at SWIPER_API_URL and SWIPER_ADMIN_URL (defaults: the
+// addresses make run serves on).
 package main
 
 import (
@@ -31,7 +36,17 @@ commands:
   check [-quiet] [-only postgres|redis]
                                    exit 0 if PostgreSQL and Redis answer
 
-environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL (defaults as API.md)
+talking to a running node (docs/walkthrough.sh shows them in use):
+  admin-token [-raw]               print "export ADMIN_TOKEN=…": SWIPER_ADMIN_TOKEN,
+                                   else the token make run keeps in .dev/admin-token
+  login [-raw] PHONE|USER_ID       print "export TOKEN=… USER_ID=…" for that user, minted
+                                   with the admin token (a new phone is registered)
+  listen [-after SEQ] [-until EVENT [-user ID]] [-timeout D]
+                                   print the WebSocket frames of $TOKEN's user, one a line
+
+environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL (defaults as API.md);
+SWIPER_API_URL, SWIPER_ADMIN_URL (defaults http://127.0.0.1:8080, http://127.0.0.1:9090);
+SWIPER_ADMIN_TOKEN; TOKEN (listen)
 `
 
 func main() {
@@ -56,6 +71,12 @@ func main() {
 		err = seed(ctx, cfg, args)
 	case "check":
 		err = check(ctx, cfg, args)
+	case "admin-token":
+		err = adminTokenCmd(args)
+	case "login":
+		err = login(ctx, cfg, args)
+	case "listen":
+		err = listen(ctx, args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
