@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/transport/avatar"
+	"github.com/swiperhq/swiper/internal/imaging"
 )
 
 // Job is the wire form of an avatar upload job (API.md, "Me"). url is null
@@ -48,11 +48,11 @@ const multipartSlack = 64 << 10
 // than 10 MiB of it), checks and re-encodes it, and commits the job with
 // the processed bytes before answering 202.
 func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > avatar.MaxBytes+multipartSlack {
+	if r.ContentLength > imaging.MaxBytes+multipartSlack {
 		WriteError(w, r, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, avatar.MaxBytes+multipartSlack)
+	r.Body = http.MaxBytesReader(w, r.Body, imaging.MaxBytes+multipartSlack)
 	data, err := avatarPart(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -96,11 +96,11 @@ func avatarPart(r *http.Request) ([]byte, error) {
 		if part.FormName() != "avatar" {
 			continue // other fields are skipped, read through the body's limit
 		}
-		data, err := io.ReadAll(io.LimitReader(part, avatar.MaxBytes+1))
+		data, err := io.ReadAll(io.LimitReader(part, imaging.MaxBytes+1))
 		if err != nil {
 			return nil, bodyError(err)
 		}
-		if len(data) > avatar.MaxBytes {
+		if len(data) > imaging.MaxBytes {
 			return nil, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
 		}
 		return data, nil
@@ -118,7 +118,7 @@ func bodyError(err error) error {
 // processAvatar re-encodes the image, a few at a time: decoding may take
 // up to 160 MB for a large photo, so concurrency, not the number of
 // clients, bounds the memory.
-func (s *Server) processAvatar(r *http.Request, data []byte) (*avatar.Image, error) {
+func (s *Server) processAvatar(r *http.Request, data []byte) (*imaging.Image, error) {
 	if s.AvatarSlots != nil {
 		select {
 		case s.AvatarSlots <- struct{}{}:
@@ -127,7 +127,7 @@ func (s *Server) processAvatar(r *http.Request, data []byte) (*avatar.Image, err
 			return nil, swiper.Unavailable("http.processAvatar", r.Context().Err())
 		}
 	}
-	return avatar.Process(data)
+	return imaging.Process(data)
 }
 
 func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {

@@ -1,10 +1,11 @@
 // Package http serves Swiper's client API (API.md): login, the caller's own
-// user and profile, the social calls (served by users' actors), health and
-// readiness. It also holds the wire forms and
-// the JSON error handling that the admin listener shares.
+// user and profile, the social calls (served by users' actors), avatar
+// uploads, health and readiness. It also holds the wire forms and the JSON
+// error handling that the admin listener shares.
 //
-// It depends on the root package only; stores arrive as the root package's
-// interfaces.
+// It depends on the root package and internal/imaging (which checks and
+// re-encodes avatars); stores arrive as the root package's interfaces and
+// actors through interfaces declared here.
 package http
 
 import (

@@ -1,4 +1,4 @@
-// Package avatar checks and normalises uploaded avatar images: whatever a
+// Package imaging checks and normalises uploaded avatar images: whatever a
 // file's name says, it must be a JPEG, PNG or WebP image that decodes, of
 // sane dimensions (checked from the header, before any pixel is decoded,
 // so a tiny file claiming 50000×50000 pixels costs nothing). The result is
@@ -7,7 +7,7 @@
 //
 // It depends on the root package, golang.org/x/image (WebP decoding,
 // resampling) and goexif (the orientation tag).
-package avatar
+package imaging
 
 import (
 	"bytes"
@@ -98,7 +98,7 @@ func Process(b []byte) (*Image, error) {
 	}
 	var out bytes.Buffer
 	if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: Quality}); err != nil {
-		return nil, swiper.Internal("avatar.Process", err)
+		return nil, swiper.Internal("imaging.Process", err)
 	}
 	sum := sha256.Sum256(out.Bytes())
 	bounds := img.Bounds()
