@@ -5,8 +5,9 @@
 // a new JPEG: orientation applied, metadata (EXIF, GPS) gone, the longest
 // side at most MaxSide, named by the SHA-256 of its bytes.
 //
-// It depends on the root package, golang.org/x/image (WebP decoding,
-// resampling) and goexif (the orientation tag).
+// It depends on the root package and golang.org/x/image (WebP decoding,
+// resampling); the orientation tag is read by a bounded parser of its own
+// (exif.go), as hostile EXIF has made general EXIF libraries loop.
 package imaging
 
 import (
@@ -17,7 +18,6 @@ import (
 	"image/jpeg"
 	"image/png"
 
-	"github.com/rwcarlsen/goexif/exif"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
 
@@ -103,23 +103,6 @@ func Process(b []byte) (*Image, error) {
 	sum := sha256.Sum256(out.Bytes())
 	bounds := img.Bounds()
 	return &Image{JPEG: out.Bytes(), SHA256: hex.EncodeToString(sum[:]), Width: bounds.Dx(), Height: bounds.Dy()}, nil
-}
-
-// orientation returns a JPEG's EXIF orientation (1–8), 1 when it has none.
-func orientation(b []byte) int {
-	x, err := exif.Decode(bytes.NewReader(b))
-	if err != nil {
-		return 1
-	}
-	tag, err := x.Get(exif.Orientation)
-	if err != nil {
-		return 1
-	}
-	o, err := tag.Int(0)
-	if err != nil || o < 1 || o > 8 {
-		return 1
-	}
-	return o
 }
 
 // orient turns img upright according to an EXIF orientation: o says how
