@@ -3,6 +3,7 @@ package imaging_test
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -183,7 +184,7 @@ func bomb(w, h uint32) []byte {
 	binary.Write(&b, binary.BigEndian, uint32(13))
 	b.WriteString("IHDR")
 	b.Write(ihdr)
-	b.Write([]byte{0, 0, 0, 0}) // CRC, unchecked by DecodeConfig
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte("IHDR"), ihdr...)))
 	return b.Bytes()
 }
 

@@ -13,12 +13,28 @@ import "encoding/binary"
 // and offsets in it say. Each loop moves forward through b, so the work is
 // at most linear in len(b).
 func orientation(b []byte) int {
+	o := 1
+	jpegSegments(b, func(m byte, seg []byte) bool {
+		if m == 0xE1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
+			o = tiffOrientation(seg[6:])
+			return false
+		}
+		return true
+	})
+	return o
+}
+
+// jpegSegments calls f with each marker segment of a JPEG (its marker and
+// its payload, after the length) up to the first scan, while f returns
+// true. It stops at anything that is not a well-formed segment; the
+// decoder is the judge of damage. Each step moves forward through b.
+func jpegSegments(b []byte, f func(marker byte, seg []byte) bool) {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
-		return 1
+		return
 	}
 	for i := 2; i+4 <= len(b); {
 		if b[i] != 0xFF {
-			return 1 // not a marker: damaged, and the decoder will say so
+			return
 		}
 		m := b[i+1]
 		switch {
@@ -28,20 +44,35 @@ func orientation(b []byte) int {
 		case m == 0x01 || (m >= 0xD0 && m <= 0xD7): // markers without a length
 			i += 2
 			continue
-		case m == 0xDA || m == 0xD9: // start of scan, end of image: no EXIF before them
-			return 1
+		case m == 0xDA || m == 0xD9: // start of scan, end of image
+			return
 		}
 		n := int(binary.BigEndian.Uint16(b[i+2:]))
 		if n < 2 || i+2+n > len(b) {
-			return 1
+			return
 		}
-		seg := b[i+4 : i+2+n]
-		if m == 0xE1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
-			return tiffOrientation(seg[6:])
+		if !f(m, b[i+4:i+2+n]) {
+			return
 		}
 		i += 2 + n
 	}
-	return 1
+}
+
+// jpegFrame returns whether a JPEG is progressive and how many components
+// its frame has (0 when no frame header is found).
+func jpegFrame(b []byte) (progressive bool, components int) {
+	jpegSegments(b, func(m byte, seg []byte) bool {
+		// SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+		if m < 0xC0 || m > 0xCF || m == 0xC4 || m == 0xC8 || m == 0xCC {
+			return true
+		}
+		progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE
+		if len(seg) >= 6 {
+			components = int(seg[5])
+		}
+		return false
+	})
+	return progressive, components
 }
 
 // tiffOrientation reads the orientation from IFD0 of a TIFF structure t
