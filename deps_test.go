@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,9 @@ const module = "github.com/swiperhq/swiper"
 
 // TestDependenciesPointInward keeps the layering of STYLE.md true: the root
 // package needs only the standard library; stores, actors and transports
-// know the root package but not each other; only cmd/ wires them together.
+// know the root package but not each other; internal/ packages (helpers
+// such as image processing) know only the root package, the standard
+// library and the image libraries; only cmd/ wires them together.
 func TestDependenciesPointInward(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
@@ -42,7 +45,11 @@ func TestDependenciesPointInward(t *testing.T) {
 		"store":     {"transport", "actors", "cmd"},
 		"transport": {"store", "actors", "cmd"},
 		"actors":    {"transport", "store", "cmd"},
+		"internal":  {"transport", "store", "actors", "cmd"},
 	}
+	// internalMay lists the modules outside the standard library that a
+	// package under internal/ may import.
+	internalMay := []string{"golang.org/x/image/", "golang.org/x/sync/"}
 	layer := func(path string) string {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
 		return strings.SplitN(rel, "/", 2)[0]
@@ -51,8 +58,12 @@ func TestDependenciesPointInward(t *testing.T) {
 		own := layer(p.ImportPath)
 		for _, d := range p.Deps {
 			if !strings.HasPrefix(d, module) {
-				if p.ImportPath == module && strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				external := strings.Contains(strings.SplitN(d, "/", 2)[0], ".")
+				if p.ImportPath == module && external {
 					t.Errorf("the root package imports %s; want the standard library only", d)
+				}
+				if own == "internal" && external && !slices.ContainsFunc(internalMay, func(m string) bool { return strings.HasPrefix(d+"/", m) }) {
+					t.Errorf("%s imports %s; internal/ may import only the root package, the standard library and %v", p.ImportPath, d, internalMay)
 				}
 				continue
 			}

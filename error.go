@@ -86,7 +86,7 @@ type Error struct {
 
 	// RequiredLevel is the VIP level a feature needs (EVIPRequired only).
 	RequiredLevel int
-	// RetryAfterSeconds tells a rate-limited client when to retry (ERateLimited only).
+	// RetryAfterSeconds tells a client when to retry (ERateLimited, EUnavailable).
 	RetryAfterSeconds int
 }
 

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -30,6 +29,7 @@ import (
 	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/cmd/internal/config"
 	swnode "github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/internal/imaging"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
@@ -205,7 +205,9 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
 		Uploads: uploads, KickUploads: nd.Uploads.Kick, Media: media,
-		AvatarSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		// 1 GiB for avatars being read and re-encoded; a full one waits at
+		// most 5 s for its share, then gets 503.
+		AvatarBudget: imaging.NewBudget(1<<30, 5*time.Second),
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return fmt.Errorf("postgres: %w", err)

@@ -1,10 +1,11 @@
 // Package http serves Swiper's client API (API.md): login, the caller's own
-// user and profile, the social calls (served by users' actors), health and
-// readiness. It also holds the wire forms and
-// the JSON error handling that the admin listener shares.
+// user and profile, the social calls (served by users' actors), avatar
+// uploads, health and readiness. It also holds the wire forms and the JSON
+// error handling that the admin listener shares.
 //
-// It depends on the root package only; stores arrive as the root package's
-// interfaces.
+// It depends on the root package and internal/imaging (which checks and
+// re-encodes avatars); stores arrive as the root package's interfaces and
+// actors through interfaces declared here.
 package http
 
 import (
@@ -14,9 +15,11 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/imaging"
 )
 
 // Server serves the client API.
@@ -41,9 +44,17 @@ type Server struct {
 	// this node's upload manager that a job is waiting.
 	Uploads     swiper.UploadStore
 	KickUploads func()
-	// AvatarSlots bounds how many avatars are re-encoded at once (its
-	// capacity); nil leaves it unbounded.
-	AvatarSlots chan struct{}
+	// AvatarBudget bounds the memory avatar uploads hold at once (their
+	// bodies, then their decoding, weighed by the image header); nil
+	// leaves it unbounded. One upload per user is read at a time whatever
+	// it is.
+	AvatarBudget *imaging.Budget
+	// AvatarReadTimeout is how long an avatar's body may take to arrive,
+	// in place of the listener's general read timeout (default 2 minutes:
+	// 10 MiB over a slow mobile link).
+	AvatarReadTimeout time.Duration
+	avatarMu          sync.Mutex
+	avatarUsers       map[int64]bool // users with an upload being read or processed
 	// Media serves /media/ (the local object store); nil serves nothing.
 	Media http.Handler
 }

@@ -83,7 +83,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 && r.Context().Err() == nil {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", int(e.Code), "err", err)
 	}
-	if e.Code == swiper.ERateLimited && e.RetryAfterSeconds > 0 {
+	if (e.Code == swiper.ERateLimited || e.Code == swiper.EUnavailable) && e.RetryAfterSeconds > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
 	}
 	if e.Code == swiper.ELoginRequired {

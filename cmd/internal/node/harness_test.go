@@ -20,6 +20,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/internal/imaging"
 	"github.com/swiperhq/swiper/store/local"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
@@ -200,7 +201,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
 		WebSocket: h.sockets,
 		Uploads:   h.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(media),
-		AvatarSlots: make(chan struct{}, 2),
+		AvatarBudget: imaging.NewBudget(256<<20, 5*time.Second),
 	}
 	h.sockets.Calls = client
 	tokensWatched := make(chan struct{})

@@ -1,13 +1,14 @@
-// Package avatar checks and normalises uploaded avatar images: whatever a
+// Package imaging checks and normalises uploaded avatar images: whatever a
 // file's name says, it must be a JPEG, PNG or WebP image that decodes, of
 // sane dimensions (checked from the header, before any pixel is decoded,
 // so a tiny file claiming 50000×50000 pixels costs nothing). The result is
 // a new JPEG: orientation applied, metadata (EXIF, GPS) gone, the longest
 // side at most MaxSide, named by the SHA-256 of its bytes.
 //
-// It depends on the root package, golang.org/x/image (WebP decoding,
-// resampling) and goexif (the orientation tag).
-package avatar
+// It depends on the root package and golang.org/x/image (WebP decoding,
+// resampling); the orientation tag is read by a bounded parser of its own
+// (exif.go), as hostile EXIF has made general EXIF libraries loop.
+package imaging
 
 import (
 	"bytes"
@@ -17,7 +18,6 @@ import (
 	"image/jpeg"
 	"image/png"
 
-	"github.com/rwcarlsen/goexif/exif"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
 
@@ -55,36 +55,92 @@ func Format(b []byte) string {
 	return ""
 }
 
+// Header is what an image's header says, read before any pixel is
+// decoded.
+type Header struct {
+	Format        string // "jpeg", "png" or "webp"
+	Width, Height int
+	BytesPerPixel int // of the decoded image, by its colour model
+	// Cost is the most memory, in bytes, that decoding and re-encoding the
+	// image takes: the decoded pixels, what the decoder needs beside them
+	// (a progressive JPEG's coefficients, an interlaced PNG's passes), the
+	// copy that scaling makes, and the output.
+	Cost int64
+}
+
+// outputCost is what the re-encoded image takes at most: the scaled and
+// the turned MaxSide×MaxSide RGBA copies and the JPEG bytes.
+const outputCost = 2*MaxSide*MaxSide*4 + 1<<20
+
+// Inspect checks an upload's size, format and dimensions from its header
+// alone and says what decoding it will cost. Errors are as Process's.
+func Inspect(b []byte) (Header, error) {
+	if len(b) > MaxBytes {
+		return Header{}, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+	}
+	h := Header{Format: Format(b)}
+	var cfg image.Config
+	var err error
+	switch h.Format {
+	case "jpeg":
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(b))
+	case "png":
+		cfg, err = png.DecodeConfig(bytes.NewReader(b))
+	case "webp":
+		cfg, err = webp.DecodeConfig(bytes.NewReader(b))
+	default:
+		return Header{}, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the file is not a JPEG, PNG or WebP image")
+	}
+	if err != nil {
+		return Header{}, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the %s image is damaged", h.Format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxDim || cfg.Height > MaxDim || cfg.Width*cfg.Height > MaxPixels {
+		return Header{}, swiper.FieldError(swiper.EUnsupportedMedia, "avatar",
+			"the image is %d×%d pixels; the limit is %d on a side and %d megapixels", cfg.Width, cfg.Height, MaxDim, MaxPixels/1_000_000)
+	}
+	h.Width, h.Height, h.BytesPerPixel = cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel)
+	px := int64(h.Width) * int64(h.Height)
+	decoded := px * int64(h.BytesPerPixel)
+	extra := int64(0)
+	switch h.Format {
+	case "jpeg":
+		if progressive, comps := jpegFrame(b); progressive {
+			extra = px * int64(max(comps, 1)) * 4 // an int32 per coefficient, per component
+		}
+	case "png":
+		if len(b) > 28 && b[28] != 0 { // IHDR's interlace method: Adam7 decodes each pass apart
+			extra = decoded
+		}
+	case "webp":
+		extra = 2 * px * 4 // lossless keeps an ARGB buffer and transform data beside the image
+	}
+	scaled := int64(0)
+	if h.Width > MaxSide || h.Height > MaxSide {
+		scaled = px * 4 // fit's RGBA copy
+	}
+	h.Cost = decoded + extra + scaled + outputCost
+	return h, nil
+}
+
 // Process checks an upload and returns the avatar to store. Errors are
 // EUnsupportedMedia (not an image of an accepted type, does not decode, or
 // dimensions beyond MaxDim / MaxPixels) and ETooLarge (over MaxBytes).
+// What it may cost in memory is Inspect's Header.Cost: callers that bound
+// memory take a Budget's share for it first.
 func Process(b []byte) (*Image, error) {
-	if len(b) > MaxBytes {
-		return nil, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+	h, err := Inspect(b)
+	if err != nil {
+		return nil, err
 	}
-	format := Format(b)
-	var decodeConfig func([]byte) (image.Config, error)
+	format := h.Format
 	var decode func([]byte) (image.Image, error)
 	switch format {
 	case "jpeg":
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
 		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
 	case "png":
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
 		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
 	case "webp":
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
 		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
-	default:
-		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the file is not a JPEG, PNG or WebP image")
-	}
-	cfg, err := decodeConfig(b)
-	if err != nil {
-		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar", "the %s image is damaged", format)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxDim || cfg.Height > MaxDim || cfg.Width*cfg.Height > MaxPixels {
-		return nil, swiper.FieldError(swiper.EUnsupportedMedia, "avatar",
-			"the image is %d×%d pixels; the limit is %d on a side and %d megapixels", cfg.Width, cfg.Height, MaxDim, MaxPixels/1_000_000)
 	}
 	img, err := decode(b)
 	if err != nil {
@@ -98,28 +154,11 @@ func Process(b []byte) (*Image, error) {
 	}
 	var out bytes.Buffer
 	if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: Quality}); err != nil {
-		return nil, swiper.Internal("avatar.Process", err)
+		return nil, swiper.Internal("imaging.Process", err)
 	}
 	sum := sha256.Sum256(out.Bytes())
 	bounds := img.Bounds()
 	return &Image{JPEG: out.Bytes(), SHA256: hex.EncodeToString(sum[:]), Width: bounds.Dx(), Height: bounds.Dy()}, nil
-}
-
-// orientation returns a JPEG's EXIF orientation (1–8), 1 when it has none.
-func orientation(b []byte) int {
-	x, err := exif.Decode(bytes.NewReader(b))
-	if err != nil {
-		return 1
-	}
-	tag, err := x.Get(exif.Orientation)
-	if err != nil {
-		return 1
-	}
-	o, err := tag.Int(0)
-	if err != nil || o < 1 || o > 8 {
-		return 1
-	}
-	return o
 }
 
 // orient turns img upright according to an EXIF orientation: o says how

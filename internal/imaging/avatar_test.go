@@ -1,8 +1,9 @@
-package avatar_test
+package imaging_test
 
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -12,7 +13,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/transport/avatar"
+	"github.com/swiperhq/swiper/internal/imaging"
 )
 
 // picture is w×h, red on its left half and blue on its right, so a turn
@@ -94,7 +95,7 @@ func TestProcessAppliesOrientationAndStripsMetadata(t *testing.T) {
 	if !bytes.Contains(src, []byte("Exif")) {
 		t.Fatal("test image has no EXIF")
 	}
-	img, err := avatar.Process(src)
+	img, err := imaging.Process(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +127,14 @@ func TestProcessScalesDown(t *testing.T) {
 		{"small stays", 640, 480, 640, 480},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			img, err := avatar.Process(encodePNG(t, picture(c.w, c.h)))
+			img, err := imaging.Process(encodePNG(t, picture(c.w, c.h)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if img.Width != c.wantW || img.Height != c.want {
 				t.Errorf("Process(%d×%d) = %d×%d; want %d×%d", c.w, c.h, img.Width, img.Height, c.wantW, c.want)
 			}
-			if avatar.Format(img.JPEG) != "jpeg" {
+			if imaging.Format(img.JPEG) != "jpeg" {
 				t.Error("the stored image is not a JPEG")
 			}
 		})
@@ -142,12 +143,12 @@ func TestProcessScalesDown(t *testing.T) {
 
 func TestProcessIsContentAddressed(t *testing.T) {
 	src := encodePNG(t, picture(300, 300))
-	a, err := avatar.Process(src)
+	a, err := imaging.Process(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := avatar.Process(src)
-	c, _ := avatar.Process(encodePNG(t, picture(301, 300)))
+	b, _ := imaging.Process(src)
+	c, _ := imaging.Process(encodePNG(t, picture(301, 300)))
 	if a.SHA256 != b.SHA256 || len(a.SHA256) != 64 {
 		t.Errorf("the same image gave %s and %s", a.SHA256, b.SHA256)
 	}
@@ -163,7 +164,7 @@ func TestProcessWebP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := avatar.Process(src)
+	img, err := imaging.Process(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func bomb(w, h uint32) []byte {
 	binary.Write(&b, binary.BigEndian, uint32(13))
 	b.WriteString("IHDR")
 	b.Write(ihdr)
-	b.Write([]byte{0, 0, 0, 0}) // CRC, unchecked by DecodeConfig
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte("IHDR"), ihdr...)))
 	return b.Bytes()
 }
 
@@ -201,11 +202,11 @@ func TestProcessRefuses(t *testing.T) {
 		{"GIF", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), swiper.EUnsupportedMedia},
 		{"decompression bomb 50000×50000", bomb(50000, 50000), swiper.EUnsupportedMedia},
 		{"too many pixels 10000×10000", bomb(10000, 10000), swiper.EUnsupportedMedia},
-		{"over 10 MiB", append(jpg, make([]byte, avatar.MaxBytes)...), swiper.ETooLarge},
+		{"over 10 MiB", append(jpg, make([]byte, imaging.MaxBytes)...), swiper.ETooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := avatar.Process(c.data)
+			_, err := imaging.Process(c.data)
 			if got := swiper.ErrorCode(err); got != c.code {
 				t.Fatalf("Process = %v; want code %d", err, c.code)
 			}
@@ -230,7 +231,7 @@ func BenchmarkProcess(b *testing.B) {
 	jpeg.Encode(&src, img, &jpeg.Options{Quality: 85})
 	b.SetBytes(int64(src.Len()))
 	for b.Loop() {
-		if _, err := avatar.Process(src.Bytes()); err != nil {
+		if _, err := imaging.Process(src.Bytes()); err != nil {
 			b.Fatal(err)
 		}
 	}
