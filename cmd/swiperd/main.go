@@ -108,6 +108,11 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	users := postgres.NewUserStore(db)
 	settingsStore := postgres.NewSettingsStore(db)
 	rstore := redis.New(rdb, cfg.RedisPrefix)
+	abuse := cfg.Abuse() // checked by config.Load
+	rstore.Limits = redis.CodeLimits{
+		PerPhoneDay: abuse.CodesPerPhone, SMSPerHour: abuse.SMSPerHour, SMSPerDay: abuse.SMSPerDay,
+		WrongPerDay: abuse.WrongCodes, Lockout: abuse.Lockout,
+	}
 	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
 	clock := swiper.SystemClock{}
 
@@ -200,10 +205,15 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		Clock: clock, Location: cfg.Location(), Log: log, Metrics: ws.NewMetrics(reg),
 	}
 
+	// Per client address, in Redis so every node counts the same.
+	limiter := redis.NewLimiter(rdb, cfg.RedisPrefix, redis.AddressLimits{
+		CodesPerHour: abuse.CodesPerAddress, LoginsPerHour: abuse.LoginsPerAddress,
+	})
 	client := &swhttp.Server{
 		Users: users, Codes: rstore, Tokens: tokens, SMS: sender, Social: nd.Users, Ranking: ranking,
 		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
+		Limits: limiter, TrustedProxies: abuse.TrustedProxies,
 		Uploads: uploads, KickUploads: nd.Uploads.Kick, Media: media,
 		AvatarSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		Ready: func(ctx context.Context) error {
