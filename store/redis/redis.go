@@ -298,21 +298,44 @@ func (s *Store) NewToken(ctx context.Context, uid int64) (string, error) {
 
 // TokenUser returns the user a token belongs to.
 func (s *Store) TokenUser(ctx context.Context, token string) (int64, error) {
-	const op = "redis.TokenUser"
+	uid, _, err := s.lookupToken(ctx, "redis.TokenUser", token)
+	return uid, err
+}
+
+// LookupToken returns the user a token belongs to and when the token
+// expires, so a cache never keeps it longer.
+func (s *Store) LookupToken(ctx context.Context, token string) (int64, time.Time, error) {
+	return s.lookupToken(ctx, "redis.LookupToken", token)
+}
+
+func (s *Store) lookupToken(ctx context.Context, op, token string) (int64, time.Time, error) {
 	if token == "" || len(token) > 256 {
-		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "login required"}
+		return 0, time.Time{}, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "login required"}
 	}
-	v, err := s.rdb.Get(ctx, s.tokenKey(token)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "the token is unknown, expired or revoked"}
+	key := s.tokenKey(token)
+	var get *goredis.StringCmd
+	var ttl *goredis.DurationCmd
+	now := time.Now()
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, key)
+		ttl = p.PTTL(ctx, key)
+		return nil
+	})
+	v, gerr := get.Result()
+	if errors.Is(gerr, goredis.Nil) {
+		return 0, time.Time{}, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "the token is unknown, expired or revoked"}
 	} else if err != nil {
-		return 0, unavailable(op, err)
+		return 0, time.Time{}, unavailable(op, err)
 	}
 	uid, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, swiper.Internal(op, err)
+		return 0, time.Time{}, swiper.Internal(op, err)
 	}
-	return uid, nil
+	expires := now.Add(TokenTTL)
+	if d := ttl.Val(); d > 0 {
+		expires = now.Add(d)
+	}
+	return uid, expires, nil
 }
 
 // ValidTokens reports, for each token, whether it still works, in a few
