@@ -1,11 +1,12 @@
 // Package redis keeps Swiper's short-lived and shared state in Redis: login
-// codes, login tokens, the hot ranking and the notices that tell every node a
-// run-time setting changed. Nothing here is the only copy of anything that
-// must survive: the ranking's scores follow from the swipes, which
-// PostgreSQL keeps.
+// codes and the limits on them, login tokens and their revocations, the hot
+// ranking and the notices that tell every node a run-time setting changed.
+// Nothing here is the only copy of anything that must survive: the
+// ranking's scores follow from the swipes, which PostgreSQL keeps.
 //
-// It depends on the root package only. Every key starts with a prefix, so
-// tests (and several deployments) can share one Redis.
+// It depends on the root package, go-redis and go-redis/redis_rate. Every
+// key starts with a prefix, so tests (and several deployments) can share
+// one Redis; the Limiter's keys put redis_rate's "rate:" before it.
 package redis
 
 import (
