@@ -108,6 +108,11 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	users := postgres.NewUserStore(db)
 	settingsStore := postgres.NewSettingsStore(db)
 	rstore := redis.New(rdb, cfg.RedisPrefix)
+	abuse := cfg.Abuse() // checked by config.Load
+	rstore.Limits = redis.CodeLimits{
+		PerPhoneDay: abuse.CodesPerPhone, SMSPerHour: abuse.SMSPerHour, SMSPerDay: abuse.SMSPerDay,
+		WrongPerDay: abuse.WrongCodes, Lockout: abuse.Lockout,
+	}
 	notices := redis.NewNotices(rdb, cfg.RedisPrefix)
 	clock := swiper.SystemClock{}
 
@@ -148,11 +153,12 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	}()
 
 	// Token lookups are cached: a logout here drops the token at once and
-	// bumps the revocation count, on which every node drops its cache (on
-	// the notice, or within the 1 s poll if the notice is lost; the TTL
-	// bounds the rest).
-	tokens := &redis.TokenCache{Tokens: rstore, TTL: time.Minute,
-		Announce: func(ctx context.Context) error { return notices.Bump(ctx, swnode.TokensTopic) }}
+	// announces its hash, on which every node drops that one entry and
+	// closes that token's sockets (on the message, or within the 1 s poll
+	// if it is lost; the TTL bounds the rest). While Redis is down, cached
+	// tokens keep working for up to TTL + Grace, never past their expiry.
+	revocations := redis.NewRevocations(rdb, cfg.RedisPrefix)
+	tokens := &redis.TokenCache{Tokens: rstore, TTL: time.Minute, Grace: 10 * time.Minute, Announce: revocations.Announce}
 	events := postgres.NewEventStore(db)
 	background.Add(1)
 	// Stopped by cancelNode, before the stores close.
@@ -196,14 +202,19 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	}
 
 	sockets := &ws.Handler{
-		Tokens: tokens, Check: rstore, Sessions: nd.WebSockets(),
+		Tokens: tokens, Check: rstore, TokenID: redis.TokenHash, Sessions: nd.WebSockets(),
 		Clock: clock, Location: cfg.Location(), Log: log, Metrics: ws.NewMetrics(reg),
 	}
 
+	// Per client address, in Redis so every node counts the same.
+	limiter := redis.NewLimiter(rdb, cfg.RedisPrefix, redis.AddressLimits{
+		CodesPerHour: abuse.CodesPerAddress, LoginsPerHour: abuse.LoginsPerAddress,
+	})
 	client := &swhttp.Server{
 		Users: users, Codes: rstore, Tokens: tokens, SMS: sender, Social: nd.Users, Ranking: ranking,
 		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
+		Limits: limiter, TrustedProxies: abuse.TrustedProxies,
 		Uploads: uploads, KickUploads: nd.Uploads.Kick, Media: media,
 		// 1 GiB for avatars being read and re-encoded; a full one waits at
 		// most 5 s for its share, then gets 503.
@@ -226,7 +237,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	// Stopped by cancelNode, before the stores close.
 	go func() {
 		defer background.Done()
-		swnode.WatchTokens(nodeCtx, notices, tokens, sockets, log)
+		swnode.WatchTokens(nodeCtx, revocations, tokens, sockets, log)
 	}()
 	adm := &admin.Server{
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
@@ -313,9 +324,6 @@ func objectStore(cfg config.Config) (swiper.ObjectStore, http.Handler, error) {
 	}
 	return &local.Store{Dir: cfg.MediaDir, BaseURL: cfg.MediaBaseURL}, swhttp.MediaHandler(cfg.MediaDir), nil
 }
-
-// tokensTopic is the notice topic of token revocations.
-const tokensTopic = "tokens"
 
 // listener is one HTTP listener of the node.
 type listener struct {

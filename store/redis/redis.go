@@ -1,11 +1,12 @@
 // Package redis keeps Swiper's short-lived and shared state in Redis: login
-// codes, login tokens, the hot ranking and the notices that tell every node a
-// run-time setting changed. Nothing here is the only copy of anything that
-// must survive: the ranking's scores follow from the swipes, which
-// PostgreSQL keeps.
+// codes and the limits on them, login tokens and their revocations, the hot
+// ranking and the notices that tell every node a run-time setting changed.
+// Nothing here is the only copy of anything that must survive: the
+// ranking's scores follow from the swipes, which PostgreSQL keeps.
 //
-// It depends on the root package only. Every key starts with a prefix, so
-// tests (and several deployments) can share one Redis.
+// It depends on the root package, go-redis and go-redis/redis_rate. Every
+// key starts with a prefix, so tests (and several deployments) can share
+// one Redis; the Limiter's keys put redis_rate's "rate:" before it.
 package redis
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -28,6 +30,9 @@ const TokenTTL = 30 * 24 * time.Hour
 
 // Store implements swiper.CodeStore and swiper.TokenStore on Redis.
 type Store struct {
+	// Limits bound login codes; set it before the Store is used.
+	Limits CodeLimits
+
 	rdb    goredis.UniversalClient
 	prefix string
 }
@@ -63,63 +68,195 @@ func Open(ctx context.Context, url string) (*goredis.Client, error) {
 	return rdb, nil
 }
 
-func (s *Store) codeKey(phone string) string { return s.prefix + "code:" + phone }
-func (s *Store) gateKey(phone string) string { return s.prefix + "codegate:" + phone }
-func (s *Store) tokenKey(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return s.prefix + "token:" + hex.EncodeToString(h[:])
+func (s *Store) codeKey(phone string) string  { return s.prefix + "code:" + phone }
+func (s *Store) gateKey(phone string) string  { return s.prefix + "codegate:" + phone }
+func (s *Store) dayKey(phone string) string   { return s.prefix + "codeday:" + phone }
+func (s *Store) wrongKey(phone string) string { return s.prefix + "codewrong:" + phone }
+func (s *Store) lockKey(phone string) string  { return s.prefix + "codelock:" + phone }
+
+// smsKeys are the global SMS budget's counters of the clock hour and the
+// UTC day that now falls in, and how long until each ends.
+func (s *Store) smsKeys(now time.Time) (hour, day string, hourLeft, dayLeft time.Duration) {
+	now = now.UTC()
+	h := now.Truncate(time.Hour)
+	d := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return s.prefix + "sms:hour:" + h.Format("2006010215"), s.prefix + "sms:day:" + d.Format("20060102"),
+		h.Add(time.Hour).Sub(now), d.AddDate(0, 0, 1).Sub(now)
 }
 
-// issueCode sets the resend gate and the code together, or neither. It
-// answers the gate's remaining milliseconds when the gate is closed, else 0.
+func (s *Store) tokenKey(token string) string { return s.prefix + "token:" + TokenHash(token) }
+
+// TokenHash is the name under which a token is stored and revoked: the hex
+// SHA-256 of the token. Only hashes leave the node that saw a token.
+func TokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// CodeLimits bound what one phone and the whole deployment may spend on
+// login codes (SMS cost money: "SMS pumping" asks codes for many numbers).
+// Zero fields get the defaults.
+type CodeLimits struct {
+	// PerPhoneDay is how many codes one phone may be sent in 24 hours
+	// (from its first one): 10.
+	PerPhoneDay int
+	// SMSPerHour and SMSPerDay are the global budget: how many codes all
+	// nodes together may send in a clock hour and in a UTC day: 1,000 and
+	// 10,000.
+	SMSPerHour, SMSPerDay int
+	// WrongPerDay is how many wrong codes one phone may see in 24 hours,
+	// across all its codes, before its logins are locked: 10.
+	WrongPerDay int
+	// Lockout is how long such a lock holds: 1 h. While the 24 hours last,
+	// each further wrong code locks the phone again.
+	Lockout time.Duration
+}
+
+func (l CodeLimits) withDefaults() CodeLimits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.PerPhoneDay, 10)
+	def(&l.SMSPerHour, 1000)
+	def(&l.SMSPerDay, 10000)
+	def(&l.WrongPerDay, 10)
+	if l.Lockout <= 0 {
+		l.Lockout = time.Hour
+	}
+	return l
+}
+
+// codeWindow is how long a phone's code count and wrong-code count last.
+const codeWindow = 24 * time.Hour
+
+// issueCode sets the resend gate and the code together and counts the code
+// against the phone's daily cap and the global budget, or does none of it.
+// It answers {0, 0} when the code was stored, else {why, ms to wait}: 1 the
+// resend gate, 2 the phone's daily cap, 3 the global hourly budget, 4 the
+// global daily one, 5 the phone is locked for wrong codes. A refused
+// request charges nothing.
+//
+// KEYS: code, gate, day count, hour budget, day budget, lock.
+// ARGV: code, ttl ms, resend ms, per phone, per hour, per day, window ms,
+// hour left ms, day left ms.
 var issueCode = goredis.NewScript(`
-if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[3]) == false then
-  return math.max(redis.call('PTTL', KEYS[2]), 1)
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  return {5, math.max(redis.call('PTTL', KEYS[6]), 1)}
 end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {1, math.max(redis.call('PTTL', KEYS[2]), 1)}
+end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[4]) then
+  return {2, math.max(redis.call('PTTL', KEYS[3]), 1)}
+end
+if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then
+  return {3, tonumber(ARGV[8])}
+end
+if tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[6]) then
+  return {4, tonumber(ARGV[9])}
+end
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
+if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[7]) end
+if redis.call('INCR', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[8] + 3600000) end
+if redis.call('INCR', KEYS[5]) == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[9] + 3600000) end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'code', ARGV[1], 'tries', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
+return {0, 0}
 `)
 
-// IssueCode stores code for phone unless one was issued too recently.
+// IssueCode stores code for phone unless one was issued too recently, the
+// phone has had its codes for the day or is locked, or the deployment has
+// spent its SMS budget. The wrong-code count is the phone's, not the
+// code's: a new code does not reset it.
 func (s *Store) IssueCode(ctx context.Context, phone, code string, ttl, resendAfter time.Duration) error {
 	const op = "redis.IssueCode"
 	if ttl < time.Millisecond || resendAfter < time.Millisecond {
 		return swiper.Internal(op, errors.New("code ttl and resend gate must be at least a millisecond"))
 	}
-	wait, err := issueCode.Run(ctx, s.rdb, []string{s.codeKey(phone), s.gateKey(phone)},
-		code, ttl.Milliseconds(), resendAfter.Milliseconds()).Int64()
+	l := s.Limits.withDefaults()
+	hour, day, hourLeft, dayLeft := s.smsKeys(time.Now())
+	res, err := issueCode.Run(ctx, s.rdb,
+		[]string{s.codeKey(phone), s.gateKey(phone), s.dayKey(phone), hour, day, s.lockKey(phone)},
+		code, ttl.Milliseconds(), resendAfter.Milliseconds(), l.PerPhoneDay, l.SMSPerHour, l.SMSPerDay,
+		codeWindow.Milliseconds(), max(hourLeft.Milliseconds(), 1), max(dayLeft.Milliseconds(), 1)).Int64Slice()
 	if err != nil {
 		return unavailable(op, err)
 	}
-	if wait > 0 {
-		secs := int((wait + 999) / 1000)
-		return &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "a code was sent to this phone recently", RetryAfterSeconds: secs}
+	if len(res) != 2 {
+		return swiper.Internal(op, fmt.Errorf("issueCode answered %v", res))
 	}
-	return nil
+	var msg string
+	switch res[0] {
+	case 0:
+		return nil
+	case 1:
+		msg = "a code was sent to this phone recently"
+	case 2:
+		msg = "this phone has been sent too many codes today"
+	case 3, 4:
+		msg = "too many codes are being sent; try again later"
+	case 5:
+		msg = "too many wrong codes for this phone; try again later"
+	default:
+		return swiper.Internal(op, fmt.Errorf("issueCode answered %v", res))
+	}
+	return rateLimited(op, msg, time.Duration(res[1])*time.Millisecond)
 }
 
-// ForgetCode removes a phone's code and its resend gate.
+// rateLimited is an ERateLimited error that says to retry after wait,
+// rounded up to whole seconds.
+func rateLimited(op, msg string, wait time.Duration) error {
+	secs := int((wait + time.Second - 1) / time.Second)
+	return &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: msg, RetryAfterSeconds: max(secs, 1)}
+}
+
+// forgetCode withdraws a code and its gate, and gives back what issuing it
+// counted (KEYS 3–5, as in issueCode): the code was never sent.
+var forgetCode = goredis.NewScript(`
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 3, 5 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+`)
+
+// ForgetCode removes a phone's code and its resend gate, and uncounts it
+// from the phone's cap and the global budget (it could not be sent).
 func (s *Store) ForgetCode(ctx context.Context, phone string) error {
-	if err := s.rdb.Del(ctx, s.codeKey(phone), s.gateKey(phone)).Err(); err != nil {
+	hour, day, _, _ := s.smsKeys(time.Now())
+	if err := forgetCode.Run(ctx, s.rdb, []string{s.codeKey(phone), s.gateKey(phone), s.dayKey(phone), hour, day}).Err(); err != nil {
 		return unavailable("redis.ForgetCode", err)
 	}
 	return nil
 }
 
-// checkCode answers 1 if the code matches, else counts a wrong try and
-// voids the code at the last one allowed. With ARGV[3] = "consume", a match
-// also deletes the code, so only one caller can use it.
+// checkCode answers 1 if the code matches, else counts a wrong try, voiding
+// the code at the last one allowed. Wrong tries are also counted for the
+// phone across its codes (KEYS[2], for ARGV[6] ms from the first); at
+// ARGV[4] of them the phone is locked (KEYS[3]) for ARGV[5] ms. While it is
+// locked, even the right code is refused; the answer is then minus the
+// lock's remaining ms. With ARGV[3] = "consume", a match also deletes the
+// code, so only one caller can use it, and clears the phone's wrong count.
 var checkCode = goredis.NewScript(`
+local lock = redis.call('PTTL', KEYS[3])
+if lock > 0 then return -lock end
 local stored = redis.call('HGET', KEYS[1], 'code')
 if not stored then return 0 end
 if stored == ARGV[1] then
-  if ARGV[3] == 'consume' then redis.call('DEL', KEYS[1]) end
+  if ARGV[3] == 'consume' then redis.call('DEL', KEYS[1], KEYS[2]) end
   return 1
 end
 local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
 if tries >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
+local wrong = redis.call('INCR', KEYS[2])
+if wrong == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+if wrong >= tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[3], 1, 'PX', ARGV[5])
+  return -tonumber(ARGV[5])
+end
 return 0
 `)
 
@@ -134,9 +271,14 @@ func (s *Store) ConsumeCode(ctx context.Context, phone, code string) error {
 }
 
 func (s *Store) checkCode(ctx context.Context, op, phone, code, mode string) error {
-	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone)}, code, swiper.MaxCodeTries, mode).Int()
+	l := s.Limits.withDefaults()
+	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone), s.wrongKey(phone), s.lockKey(phone)},
+		code, swiper.MaxCodeTries, mode, l.WrongPerDay, l.Lockout.Milliseconds(), codeWindow.Milliseconds()).Int64()
 	if err != nil {
 		return unavailable(op, err)
+	}
+	if ok < 0 {
+		return rateLimited(op, "too many wrong codes for this phone; try again later", time.Duration(-ok)*time.Millisecond)
 	}
 	if ok != 1 {
 		return &swiper.Error{Code: swiper.EInvalidCode, Op: op, Message: "the code is wrong, used or expired"}
@@ -157,21 +299,44 @@ func (s *Store) NewToken(ctx context.Context, uid int64) (string, error) {
 
 // TokenUser returns the user a token belongs to.
 func (s *Store) TokenUser(ctx context.Context, token string) (int64, error) {
-	const op = "redis.TokenUser"
+	uid, _, err := s.lookupToken(ctx, "redis.TokenUser", token)
+	return uid, err
+}
+
+// LookupToken returns the user a token belongs to and when the token
+// expires, so a cache never keeps it longer.
+func (s *Store) LookupToken(ctx context.Context, token string) (int64, time.Time, error) {
+	return s.lookupToken(ctx, "redis.LookupToken", token)
+}
+
+func (s *Store) lookupToken(ctx context.Context, op, token string) (int64, time.Time, error) {
 	if token == "" || len(token) > 256 {
-		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "login required"}
+		return 0, time.Time{}, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "login required"}
 	}
-	v, err := s.rdb.Get(ctx, s.tokenKey(token)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return 0, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "the token is unknown, expired or revoked"}
+	key := s.tokenKey(token)
+	var get *goredis.StringCmd
+	var ttl *goredis.DurationCmd
+	now := time.Now()
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, key)
+		ttl = p.PTTL(ctx, key)
+		return nil
+	})
+	v, gerr := get.Result()
+	if errors.Is(gerr, goredis.Nil) {
+		return 0, time.Time{}, &swiper.Error{Code: swiper.ELoginRequired, Op: op, Message: "the token is unknown, expired or revoked"}
 	} else if err != nil {
-		return 0, unavailable(op, err)
+		return 0, time.Time{}, unavailable(op, err)
 	}
 	uid, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, swiper.Internal(op, err)
+		return 0, time.Time{}, swiper.Internal(op, err)
 	}
-	return uid, nil
+	expires := now.Add(TokenTTL)
+	if d := ttl.Val(); d > 0 {
+		expires = now.Add(d)
+	}
+	return uid, expires, nil
 }
 
 // ValidTokens reports, for each token, whether it still works, in a few

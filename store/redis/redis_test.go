@@ -197,3 +197,55 @@ func TestValidTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestLockoutOutlivesCodes: wrong codes count for the phone across codes;
+// at the limit it is locked; after the lock, one more wrong code locks it
+// again (the count lasts its day), and a right code logs in and clears it.
+func TestLockoutOutlivesCodes(t *testing.T) {
+	s, rdb, _ := newStore(t)
+	s.Limits = redis.CodeLimits{WrongPerDay: 3, Lockout: 200 * time.Millisecond}
+	ctx := context.Background()
+	const phone = "+8613900000030"
+	issue := func(code string) {
+		t.Helper()
+		rdb.Del(ctx, s.CodeKey(phone), s.GateKey(phone)) // as if the gate had passed
+		if err := s.IssueCode(ctx, phone, code, time.Minute, time.Minute); err != nil {
+			t.Fatalf("IssueCode: %v", err)
+		}
+	}
+	locked := func(err error) bool {
+		var e *swiper.Error
+		return errors.As(err, &e) && e.Code == swiper.ERateLimited && e.RetryAfterSeconds >= 1
+	}
+	issue("111111")
+	for range 2 {
+		if err := s.CheckCode(ctx, phone, "000000"); swiper.ErrorCode(err) != swiper.EInvalidCode {
+			t.Fatalf("wrong code: %v; want invalid_code", err)
+		}
+	}
+	issue("222222")
+	if err := s.CheckCode(ctx, phone, "000000"); !locked(err) {
+		t.Fatalf("third wrong code across two codes: %v; want rate_limited", err)
+	}
+	if err := s.ConsumeCode(ctx, phone, "222222"); !locked(err) {
+		t.Fatalf("right code while locked: %v; want rate_limited", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rdb.Exists(ctx, s.LockKey(phone)).Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock never expired")
+		}
+		time.Sleep(10 * time.Millisecond) // polling Redis, which expires keys on its own clock
+	}
+	if err := s.CheckCode(ctx, phone, "000000"); !locked(err) {
+		t.Fatalf("a wrong code after the lock: %v; want rate_limited again", err)
+	}
+	rdb.Del(ctx, s.LockKey(phone))
+	if err := s.ConsumeCode(ctx, phone, "222222"); err != nil {
+		t.Fatalf("right code after the lock: %v", err)
+	}
+	issue("333333")
+	if err := s.CheckCode(ctx, phone, "000000"); swiper.ErrorCode(err) != swiper.EInvalidCode {
+		t.Fatalf("a wrong code after a login: %v; want invalid_code (the count was cleared)", err)
+	}
+}

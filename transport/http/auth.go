@@ -1,13 +1,77 @@
 package http
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/swiperhq/swiper"
 )
+
+// Limiter bounds how often one client address may ask for login codes and
+// try to log in, across all nodes (store/redis.Limiter). Refusals are
+// ERateLimited with RetryAfterSeconds.
+type Limiter interface {
+	AllowCode(ctx context.Context, addr string) error
+	AllowLogin(ctx context.Context, addr string) error
+}
+
+// ClientAddr is the address r's client is counted under. It is the peer's
+// (RemoteAddr) unless the peer is one of trusted: then X-Forwarded-For is
+// read from the right, each trusted hop skipped, and the first one that is
+// not trusted is the client (the hops to its left are the client's to
+// write, so they are never believed). An IPv6 client counts by its /64,
+// which one subscriber usually holds whole.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
+	addr := peerAddr(r.RemoteAddr)
+	if !addr.IsValid() {
+		return r.RemoteAddr // not an IP (a unix socket, a test): count it as is
+	}
+	if isTrusted(addr, trusted) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // garbage: the last trusted hop is all we know
+			}
+			addr = hop.Unmap()
+			if !isTrusted(addr, trusted) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+func peerAddr(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -20,6 +84,12 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 	if err := checkPhone(req.Phone); err != nil {
 		WriteError(w, r, err)
 		return
+	}
+	if s.Limits != nil {
+		if err := s.Limits.AllowCode(r.Context(), ClientAddr(r, s.TrustedProxies)); err != nil {
+			WriteError(w, r, err)
+			return
+		}
 	}
 	phone := *req.Phone
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
@@ -61,6 +131,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Check the code, do the work, and only then use the code up: a login
 	// that fails on the way leaves the code for the next try.
 	ctx := r.Context()
+	if s.Limits != nil {
+		if err := s.Limits.AllowLogin(ctx, ClientAddr(r, s.TrustedProxies)); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+	}
 	if err := s.Codes.CheckCode(ctx, *req.Phone, *req.Code); err != nil {
 		WriteError(w, r, err)
 		return

@@ -1,13 +1,22 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/store/redis/redistest"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
@@ -234,4 +243,243 @@ func TestConcurrentLoginsOneCode(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d logins succeeded with one code; want 1", ok)
 	}
+}
+
+// post sends a JSON body with extra headers and decodes the answer.
+func (h *harness) post(path string, header http.Header, body any) response {
+	h.t.Helper()
+	data, _ := json.Marshal(body)
+	req, err := http.NewRequest("POST", h.url+path, bytes.NewReader(data))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		h.t.Fatalf("POST %s: body is not a JSON object: %q", path, raw)
+	}
+	return r
+}
+
+// withLimits gives the server a per-address limiter of its own on real Redis.
+func withLimits(t *testing.T, l redis.AddressLimits, trusted ...string) func(*swhttp.Server) {
+	rdb, prefix := redistest.MustOpen(t)
+	t.Cleanup(func() { // the limiter's keys are rate:<prefix>…
+		ctx := context.Background()
+		for iter := rdb.Scan(ctx, 0, "rate:"+prefix+"*", 1000).Iterator(); iter.Next(ctx); {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+	return func(s *swhttp.Server) {
+		s.Limits = redis.NewLimiter(rdb, prefix, l)
+		for _, p := range trusted {
+			s.TrustedProxies = append(s.TrustedProxies, netip.MustParsePrefix(p))
+		}
+	}
+}
+
+// wantRetryAfter checks a 429 / 1106 and that its Retry-After is a whole
+// number of seconds in [lo, hi].
+func wantRetryAfter(t *testing.T, r response, lo, hi int) {
+	t.Helper()
+	wantError(t, r, 429, swiper.ERateLimited)
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < lo || s > hi {
+		t.Errorf("Retry-After = %q; want %d..%d seconds", r.header.Get("Retry-After"), lo, hi)
+	}
+}
+
+func phoneN(i int) string { return fmt.Sprintf("+86139%08d", 10000+i) }
+
+// TestCodesPerAddress: one address asking codes for many phones (SMS
+// pumping) is refused past its limit, whatever the phones.
+func TestCodesPerAddress(t *testing.T) {
+	h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 10}))
+	ok := 0
+	var last response
+	for i := range 50 {
+		last = h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)})
+		if last.status == 200 {
+			ok++
+		}
+	}
+	if ok != 10 {
+		t.Errorf("%d of 50 phones got a code from one address; want 10", ok)
+	}
+	if n := h.sms.count(); n != 10 {
+		t.Errorf("%d codes sent; want 10", n)
+	}
+	// 10 an hour: the next one in 6 minutes.
+	wantRetryAfter(t, last, 300, 360)
+}
+
+// TestForwardedFor: X-Forwarded-For names the client only when the peer is
+// a trusted proxy, and then only its rightmost untrusted hop.
+func TestForwardedFor(t *testing.T) {
+	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
+	t.Run("ignored from an untrusted peer", func(t *testing.T) {
+		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3}))
+		for i := range 3 {
+			if r := h.post("/api/v1/auth/code", xff(fmt.Sprintf("198.51.100.%d", i)), map[string]string{"phone": phoneN(i)}); r.status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			}
+		}
+		r := h.post("/api/v1/auth/code", xff("198.51.100.99"), map[string]string{"phone": phoneN(3)})
+		wantRetryAfter(t, r, 1, 1200)
+	})
+	t.Run("honoured from a trusted peer", func(t *testing.T) {
+		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3}, "127.0.0.0/8", "10.0.0.0/8"))
+		// Three clients behind the proxy, two hops of it: each its own count.
+		for i := range 9 {
+			hdr := xff(fmt.Sprintf("198.51.100.%d, 10.1.2.3", i%3))
+			if r := h.post("/api/v1/auth/code", hdr, map[string]string{"phone": phoneN(i)}); r.status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			}
+		}
+		// A fourth from the first client is over its limit, and what the
+		// client wrote to the left of its own address changes nothing.
+		r := h.post("/api/v1/auth/code", xff("203.0.113.7, 198.51.100.0, 10.1.2.3"), map[string]string{"phone": phoneN(9)})
+		wantRetryAfter(t, r, 1, 1200)
+		// Another client still gets its code.
+		if r := h.post("/api/v1/auth/code", xff("198.51.100.50"), map[string]string{"phone": phoneN(10)}); r.status != 200 {
+			t.Errorf("a new client behind the proxy: %d %s; want 200", r.status, r.raw)
+		}
+	})
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")}
+	for _, tc := range []struct {
+		name, remote, xff, want string
+	}{
+		{"no proxy", "192.0.2.1:5000", "", "192.0.2.1"},
+		{"untrusted peer's header ignored", "192.0.2.1:5000", "198.51.100.1", "192.0.2.1"},
+		{"trusted peer, one hop", "10.0.0.1:5000", "198.51.100.1", "198.51.100.1"},
+		{"rightmost untrusted hop", "10.0.0.1:5000", "1.1.1.1, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
+		{"trusted peer, no header", "10.0.0.1:5000", "", "10.0.0.1"},
+		{"all hops trusted", "10.0.0.1:5000", "10.0.0.2, 10.0.0.3", "10.0.0.2"},
+		{"garbage hop stops the walk", "10.0.0.1:5000", "198.51.100.1, junk, 10.0.0.3", "10.0.0.3"},
+		{"IPv6 counts by /64", "[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
+		{"IPv4-mapped IPv6", "[::ffff:192.0.2.9]:443", "", "192.0.2.9"},
+		{"trusted IPv6 proxy", "[2001:db8:ffff::1]:443", "2001:db8:9:9::1", "2001:db8:9:9::/64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/api/v1/auth/code", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := swhttp.ClientAddr(r, trusted); got != tc.want {
+				t.Errorf("ClientAddr(%s, XFF %q) = %q; want %q", tc.remote, tc.xff, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoginsPerAddress: login attempts are limited per address too.
+func TestLoginsPerAddress(t *testing.T) {
+	h := newHarness(t, withLimits(t, redis.AddressLimits{LoginsPerHour: 4}))
+	for i := range 4 {
+		r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phoneN(i), "code": "123456"})
+		wantError(t, r, 400, swiper.EInvalidCode)
+	}
+	wantRetryAfter(t, h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phoneN(5), "code": "123456"}), 1, 900)
+}
+
+// newCode asks a code for phone, waiting out a short resend gate.
+func (h *harness) newCode(phone string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
+		if r.status == 200 {
+			return h.sms.code(phone)
+		}
+		if r.errCode() != int(swiper.ERateLimited) || time.Now().After(deadline) {
+			h.t.Fatalf("send code: %d %s", r.status, r.raw)
+		}
+		time.Sleep(time.Millisecond) // polling Redis's expiry of the 1 ms gate
+	}
+}
+
+// TestWrongCodesSurviveANewCode: the wrong-code count is the phone's, not
+// the code's, and at its limit the phone is locked, right code or not.
+func TestWrongCodesSurviveANewCode(t *testing.T) {
+	h := newHarness(t, func(s *swhttp.Server) { s.CodeResend = time.Millisecond })
+	h.tokens.Limits = redis.CodeLimits{WrongPerDay: 10, Lockout: time.Hour}
+	const phone = "+8613900000020"
+	login := func(code string) response {
+		return h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
+	}
+	first := h.newCode(phone)
+	for range swiper.MaxCodeTries { // voids the first code
+		wantError(t, login(wrong(first)), 400, swiper.EInvalidCode)
+	}
+	second := h.newCode(phone)
+	for i := range 4 {
+		if r := login(wrong(second)); r.status != 400 {
+			t.Fatalf("wrong code %d of the second code: %d %s; want 400", i+1, r.status, r.raw)
+		}
+	}
+	// The tenth wrong code in all locks the phone.
+	wantRetryAfter(t, login(wrong(second)), 3500, 3600)
+	wantRetryAfter(t, login(second), 3500, 3600)
+	// And no code is sent to a locked phone.
+	wantRetryAfter(t, h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}), 3500, 3600)
+	if n := h.userCount(); n != 0 {
+		t.Errorf("users = %d; want 0", n)
+	}
+}
+
+// TestSMSBudget: the phone's daily cap and the deployment's hourly budget
+// refuse codes with a Retry-After to the end of their window.
+func TestSMSBudget(t *testing.T) {
+	t.Run("per phone per day", func(t *testing.T) {
+		h := newHarness(t, func(s *swhttp.Server) { s.CodeResend = time.Millisecond })
+		h.tokens.Limits = redis.CodeLimits{PerPhoneDay: 2}
+		const phone = "+8613900000021"
+		h.newCode(phone)
+		h.newCode(phone)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
+			if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s > 60 || time.Now().After(deadline) {
+				wantRetryAfter(t, r, 86000, 86400)
+				break
+			}
+			time.Sleep(time.Millisecond) // the 1 ms resend gate answers first
+		}
+		if n := h.sms.count(); n != 1 {
+			t.Errorf("phones sent codes = %d; want 1", n)
+		}
+	})
+	t.Run("global per hour", func(t *testing.T) {
+		h := newHarness(t)
+		h.tokens.Limits = redis.CodeLimits{SMSPerHour: 3}
+		for i := range 3 {
+			if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)}); r.status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			}
+		}
+		r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(3)})
+		wantRetryAfter(t, r, 1, 3600)
+		if n := h.sms.count(); n != 3 {
+			t.Errorf("codes sent = %d; want 3", n)
+		}
+		// A code that could not be sent gives its share back.
+		h.tokens.Limits.SMSPerHour = 4
+		h.sms.fail = &swiper.Error{Code: swiper.ESMSFailed, Message: "gateway down"}
+		wantError(t, h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(4)}), 503, swiper.ESMSFailed)
+		h.sms.fail = nil
+		if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(5)}); r.status != 200 {
+			t.Errorf("after a failed send: %d %s; want 200", r.status, r.raw)
+		}
+	})
 }

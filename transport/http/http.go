@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -39,6 +40,11 @@ type Server struct {
 	// CodeTTL is how long a login code works; CodeResend how soon the same
 	// phone may get another.
 	CodeTTL, CodeResend time.Duration
+	// Limits, if set, bounds code requests and logins per client address;
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (none: the peer is the client).
+	Limits         Limiter
+	TrustedProxies []netip.Prefix
 
 	// Uploads keeps avatar upload jobs; KickUploads (may be nil) tells
 	// this node's upload manager that a job is waiting.

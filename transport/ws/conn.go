@@ -27,6 +27,8 @@ type conn struct {
 	uid   int64
 	token string
 
+	tokenID string // the token as revocations name it (Handler.TokenID)
+
 	mu      sync.Mutex
 	sess    Session
 	ping    *time.Timer

@@ -134,12 +134,16 @@ type Handler struct {
 	Log      *slog.Logger
 	Metrics  *Metrics // may be nil
 	Options  Options
+	// TokenID names a token as revocations name it (store/redis.TokenHash),
+	// so Revoke can find its sockets; nil: the token itself.
+	TokenID func(token string) string
 
 	once     sync.Once
 	upgrader websocket.Upgrader
 	mu       sync.Mutex
-	checks   uint64 // Revalidate calls begun, so a socket opened across one is re-checked
+	checks   uint64 // Revalidate and Revoke calls begun, so a socket opened across one is re-checked
 	conns    map[*conn]struct{}
+	byToken  map[string]map[*conn]struct{} // by TokenID
 	perUser  map[int64]int
 	shutdown bool
 	done     sync.WaitGroup // one per connection, until its reader ends
@@ -221,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	budget := float64(h.Options.BadFrames)
-	c := &conn{h: h, ws: ws, uid: uid, token: token, bad: budget, resumes: budget, budgetAt: time.Now()}
+	c := &conn{h: h, ws: ws, uid: uid, token: token, tokenID: h.tokenID(token), bad: budget, resumes: budget, budgetAt: time.Now()}
 	if !h.add(c) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
@@ -233,8 +237,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	missed := h.checks != checks
 	h.mu.Unlock()
 	if missed {
-		// A revalidation ran while the token was being checked and may have
-		// missed this socket: check it alone.
+		// A revalidation or revocation ran while the token was being checked
+		// and may have missed this socket: check it alone.
 		if valid, err := h.Check.ValidTokens(r.Context(), []string{token}); err == nil && !valid[0] {
 			c.Close(CloseTokenRevoked, "token revoked")
 		}
@@ -280,8 +284,13 @@ func (h *Handler) add(c *conn) bool {
 	}
 	if h.conns == nil {
 		h.conns = make(map[*conn]struct{})
+		h.byToken = make(map[string]map[*conn]struct{})
 	}
 	h.conns[c] = struct{}{}
+	if h.byToken[c.tokenID] == nil {
+		h.byToken[c.tokenID] = make(map[*conn]struct{}, 1)
+	}
+	h.byToken[c.tokenID][c] = struct{}{}
 	h.done.Add(1)
 	h.Metrics.opened()
 	return true
@@ -290,6 +299,12 @@ func (h *Handler) add(c *conn) bool {
 func (h *Handler) remove(c *conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
+	if set := h.byToken[c.tokenID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.byToken, c.tokenID)
+		}
+	}
 	h.mu.Unlock()
 	h.release(c.uid)
 	h.Metrics.closed()
@@ -314,8 +329,8 @@ func (h *Handler) Open() int {
 }
 
 // Revalidate re-checks the tokens of every open socket and closes those
-// whose token no longer works with 4001. The node calls it when it hears
-// that a token was revoked somewhere, and now and then for expiries.
+// whose token no longer works with 4001. The node calls it now and then,
+// for tokens that expired; revocations it hears of go to Revoke.
 func (h *Handler) Revalidate(ctx context.Context) error {
 	h.init()
 	h.mu.Lock()
@@ -343,6 +358,32 @@ func (h *Handler) Revalidate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (h *Handler) tokenID(token string) string {
+	if h.TokenID == nil {
+		return token
+	}
+	return h.TokenID(token)
+}
+
+// Revoke closes, with 4001, the sockets of the tokens so named (TokenID):
+// they were revoked. It asks nothing of the token store and leaves every
+// other socket alone.
+func (h *Handler) Revoke(ids []string) {
+	h.init()
+	var closing []*conn
+	h.mu.Lock()
+	h.checks++
+	for _, id := range ids {
+		for c := range h.byToken[id] {
+			closing = append(closing, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range closing {
+		c.Close(CloseTokenRevoked, "token revoked")
+	}
 }
 
 // Shutdown refuses new sockets, closes the open ones with 1001 and waits

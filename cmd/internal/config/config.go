@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -57,6 +58,18 @@ type Config struct {
 	// SwipeFlushers is how many batches of swipes a node writes at once.
 	SwipeFlushers string `yaml:"swipe_flushers"`
 
+	// Abuse limits of logins (empty: the default in Abuse). X-Forwarded-For
+	// is believed only from TrustedProxies (comma-separated CIDRs or
+	// addresses; none by default).
+	TrustedProxies   string `yaml:"trusted_proxies"`
+	CodesPerAddress  string `yaml:"codes_per_address"`  // codes one address may ask an hour: 20
+	LoginsPerAddress string `yaml:"logins_per_address"` // logins one address may try an hour: 60
+	CodesPerPhone    string `yaml:"codes_per_phone"`    // codes one phone may get a day: 10
+	SMSPerHour       string `yaml:"sms_per_hour"`       // codes all nodes may send an hour: 1000
+	SMSPerDay        string `yaml:"sms_per_day"`        // and a day: 10000
+	WrongCodes       string `yaml:"wrong_codes"`        // wrong codes a phone may send a day before it is locked: 10
+	LoginLockout     string `yaml:"login_lockout"`      // how long such a lock holds: 1h
+
 	LogLevel  string `yaml:"log_level"`  // debug, info, warn, error
 	LogFormat string `yaml:"log_format"` // text or json
 
@@ -97,34 +110,42 @@ func Defaults() Config {
 // envVars maps each environment variable to the field it sets.
 func (c *Config) envVars() map[string]*string {
 	return map[string]*string{
-		"SWIPER_NODE":             &c.Node,
-		"SWIPER_ENV":              &c.Env,
-		"SWIPER_HTTP_ADDR":        &c.HTTPAddr,
-		"SWIPER_ADMIN_ADDR":       &c.AdminAddr,
-		"SWIPER_DATABASE_URL":     &c.DatabaseURL,
-		"SWIPER_REDIS_URL":        &c.RedisURL,
-		"SWIPER_REDIS_PREFIX":     &c.RedisPrefix,
-		"SWIPER_TIMEZONE":         &c.Timezone,
-		"SWIPER_SMS_PROVIDER":     &c.SMSProvider,
-		"SWIPER_SMS_WEBHOOK_URL":  &c.SMSWebhookURL,
-		"SWIPER_STORAGE":          &c.Storage,
-		"SWIPER_MEDIA_DIR":        &c.MediaDir,
-		"SWIPER_MEDIA_BASE_URL":   &c.MediaBaseURL,
-		"SWIPER_COS_BUCKET_URL":   &c.COSBucketURL,
-		"SWIPER_CDN_BASE_URL":     &c.CDNBaseURL,
-		"SWIPER_STORAGE_TIMEOUT":  &c.StorageTimeout,
-		"SWIPER_UPLOAD_LEASE":     &c.UploadLease,
-		"SWIPER_UPLOAD_BACKOFF":   &c.UploadBackoff,
-		"SWIPER_UPLOAD_ATTEMPTS":  &c.UploadAttempts,
-		"SWIPER_SWIPE_FLUSHERS":   &c.SwipeFlushers,
-		"SWIPER_CLUSTER_PROVIDER": &c.ClusterProvider,
-		"SWIPER_CLUSTER_ADDR":     &c.ClusterAddr,
-		"SWIPER_USER_IDLE":        &c.UserIdle,
-		"SWIPER_LOG_LEVEL":        &c.LogLevel,
-		"SWIPER_LOG_FORMAT":       &c.LogFormat,
-		"SWIPER_ADMIN_TOKEN":      &c.AdminToken,
-		"SWIPER_COS_SECRET_ID":    &c.COSSecretID,
-		"SWIPER_COS_SECRET_KEY":   &c.COSSecretKey,
+		"SWIPER_NODE":                &c.Node,
+		"SWIPER_ENV":                 &c.Env,
+		"SWIPER_HTTP_ADDR":           &c.HTTPAddr,
+		"SWIPER_ADMIN_ADDR":          &c.AdminAddr,
+		"SWIPER_DATABASE_URL":        &c.DatabaseURL,
+		"SWIPER_REDIS_URL":           &c.RedisURL,
+		"SWIPER_REDIS_PREFIX":        &c.RedisPrefix,
+		"SWIPER_TIMEZONE":            &c.Timezone,
+		"SWIPER_SMS_PROVIDER":        &c.SMSProvider,
+		"SWIPER_SMS_WEBHOOK_URL":     &c.SMSWebhookURL,
+		"SWIPER_STORAGE":             &c.Storage,
+		"SWIPER_MEDIA_DIR":           &c.MediaDir,
+		"SWIPER_MEDIA_BASE_URL":      &c.MediaBaseURL,
+		"SWIPER_COS_BUCKET_URL":      &c.COSBucketURL,
+		"SWIPER_CDN_BASE_URL":        &c.CDNBaseURL,
+		"SWIPER_STORAGE_TIMEOUT":     &c.StorageTimeout,
+		"SWIPER_UPLOAD_LEASE":        &c.UploadLease,
+		"SWIPER_UPLOAD_BACKOFF":      &c.UploadBackoff,
+		"SWIPER_UPLOAD_ATTEMPTS":     &c.UploadAttempts,
+		"SWIPER_SWIPE_FLUSHERS":      &c.SwipeFlushers,
+		"SWIPER_CLUSTER_PROVIDER":    &c.ClusterProvider,
+		"SWIPER_CLUSTER_ADDR":        &c.ClusterAddr,
+		"SWIPER_USER_IDLE":           &c.UserIdle,
+		"SWIPER_TRUSTED_PROXIES":     &c.TrustedProxies,
+		"SWIPER_CODES_PER_ADDRESS":   &c.CodesPerAddress,
+		"SWIPER_LOGINS_PER_ADDRESS":  &c.LoginsPerAddress,
+		"SWIPER_CODES_PER_PHONE":     &c.CodesPerPhone,
+		"SWIPER_SMS_PER_HOUR":        &c.SMSPerHour,
+		"SWIPER_SMS_PER_DAY":         &c.SMSPerDay,
+		"SWIPER_WRONG_CODES_PER_DAY": &c.WrongCodes,
+		"SWIPER_LOGIN_LOCKOUT":       &c.LoginLockout,
+		"SWIPER_LOG_LEVEL":           &c.LogLevel,
+		"SWIPER_LOG_FORMAT":          &c.LogFormat,
+		"SWIPER_ADMIN_TOKEN":         &c.AdminToken,
+		"SWIPER_COS_SECRET_ID":       &c.COSSecretID,
+		"SWIPER_COS_SECRET_KEY":      &c.COSSecretKey,
 	}
 }
 
@@ -212,6 +233,70 @@ func (c *Config) Upload() Upload {
 	return u
 }
 
+// Abuse holds the login abuse limits, parsed, with defaults for those not
+// set.
+type Abuse struct {
+	TrustedProxies                    []netip.Prefix
+	CodesPerAddress, LoginsPerAddress int
+	CodesPerPhone, WrongCodes         int
+	SMSPerHour, SMSPerDay             int
+	Lockout                           time.Duration
+}
+
+// Abuse returns the login abuse limits.
+func (c *Config) Abuse() Abuse {
+	a, _ := c.abuse()
+	return a
+}
+
+func (c *Config) abuse() (Abuse, error) {
+	var errs []error
+	num := func(name, v string, def int) int {
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s must be a whole number of at least 1, not %q", name, v))
+			return def
+		}
+		return n
+	}
+	a := Abuse{
+		CodesPerAddress:  num("SWIPER_CODES_PER_ADDRESS", c.CodesPerAddress, 20),
+		LoginsPerAddress: num("SWIPER_LOGINS_PER_ADDRESS", c.LoginsPerAddress, 60),
+		CodesPerPhone:    num("SWIPER_CODES_PER_PHONE", c.CodesPerPhone, 10),
+		SMSPerHour:       num("SWIPER_SMS_PER_HOUR", c.SMSPerHour, 1000),
+		SMSPerDay:        num("SWIPER_SMS_PER_DAY", c.SMSPerDay, 10000),
+		WrongCodes:       num("SWIPER_WRONG_CODES_PER_DAY", c.WrongCodes, 10),
+		Lockout:          time.Hour,
+	}
+	if c.LoginLockout != "" {
+		d, err := time.ParseDuration(c.LoginLockout)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("SWIPER_LOGIN_LOCKOUT must be a duration of at least 1s, such as 1h, not %q", c.LoginLockout))
+		} else {
+			a.Lockout = d
+		}
+	}
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("SWIPER_TRUSTED_PROXIES: %q is neither a CIDR nor an address", f))
+				continue
+			}
+			p = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		a.TrustedProxies = append(a.TrustedProxies, p.Masked())
+	}
+	return a, errors.Join(errs...)
+}
+
 // Location returns the time zone of the configuration.
 func (c *Config) Location() *time.Location {
 	loc, err := time.LoadLocation(c.Timezone)
@@ -274,6 +359,9 @@ func (c *Config) check() error {
 	}
 	if u := c.Upload(); u.StorageTimeout > 0 && u.Lease < 2*u.StorageTimeout {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_LEASE (%s) must be at least twice SWIPER_STORAGE_TIMEOUT (%s): a claim must outlast the slowest upload", c.UploadLease, c.StorageTimeout))
+	}
+	if _, err := c.abuse(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

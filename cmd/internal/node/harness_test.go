@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +104,14 @@ type harness struct {
 	sockets  *ws.Handler
 	metrics  *prometheus.Registry
 	wsURL    string
+
+	// direct reaches the test's Redis without the proxy (redisProxy), for
+	// what the test does behind the node's back; proxy is that proxy.
+	direct *redis.Store
+	proxy  *redistest.Proxy
+	// checks counts the sockets' token re-checks (ValidTokens calls) and
+	// lookups the token lookups that reach Redis past the cache.
+	checks, lookups atomic.Int64
 }
 
 const adminToken = "test-admin-token-0123456789"
@@ -119,6 +128,25 @@ type harnessOptions struct {
 	// by the client API); upload tunes the upload manager.
 	objects swiper.ObjectStore
 	upload  func(*upload.Options)
+	// redisProxy puts the node's Redis behind a proxy the test can take
+	// down (harness.proxy).
+	redisProxy bool
+}
+
+// countingTokens is the node's token store, counting what reaches Redis.
+type countingTokens struct {
+	*redis.Store
+	h *harness
+}
+
+func (c countingTokens) LookupToken(ctx context.Context, token string) (int64, time.Time, error) {
+	c.h.lookups.Add(1)
+	return c.Store.LookupToken(ctx, token)
+}
+
+func (c countingTokens) ValidTokens(ctx context.Context, tokens []string) ([]bool, error) {
+	c.h.checks.Add(1)
+	return c.Store.ValidTokens(ctx, tokens)
 }
 
 func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
@@ -128,12 +156,19 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		f(&o)
 	}
 	db := pgtest.MustOpenDB(t)
-	rdb, prefix := redistest.MustOpen(t)
+	direct, prefix := redistest.MustOpen(t)
+	rdb := direct
+	var proxy *redistest.Proxy
+	if o.redisProxy {
+		proxy = redistest.MustProxy(t, direct)
+		rdb = proxy.Client(t)
+	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	h := &harness{
 		t: t, db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
 		clock: &clock{t: time.Now().UTC()}, logs: logs,
+		direct: redis.New(direct, prefix), proxy: proxy,
 	}
 	ss := postgres.NewSocialStore(db)
 	t.Cleanup(ss.Close)
@@ -188,16 +223,18 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	}
 	t.Cleanup(nd.Stop)
 	h.node = nd
-	// As in swiperd: token lookups cached, revocations announced, and
-	// sockets re-checked when one is heard of.
-	tokens := &redis.TokenCache{Tokens: h.tokens, TTL: time.Minute,
-		Announce: func(ctx context.Context) error { return notices.Bump(ctx, node.TokensTopic) }}
+	// As in swiperd: token lookups cached, revocations announced per
+	// token, and that token's sockets closed when one is heard of.
+	revocations := redis.NewRevocations(rdb, prefix)
+	counted := countingTokens{Store: h.tokens, h: h}
+	tokens := &redis.TokenCache{Tokens: counted, TTL: time.Minute, Grace: 10 * time.Minute, Announce: revocations.Announce}
 	h.sockets = &ws.Handler{
-		Tokens: tokens, Check: h.tokens, Sessions: nd.WebSockets(), Clock: h.clock, Location: shanghai,
+		Tokens: tokens, Check: counted, TokenID: redis.TokenHash, Sessions: nd.WebSockets(), Clock: h.clock, Location: shanghai,
 		Log: log, Metrics: ws.NewMetrics(h.metrics), Options: o.ws,
 	}
 	client := &swhttp.Server{
 		Users: h.users, Codes: h.tokens, Tokens: tokens, Clock: h.clock, Location: shanghai,
+		Limits: redis.NewLimiter(rdb, prefix, redis.AddressLimits{}),
 		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
 		WebSocket: h.sockets,
 		Uploads:   h.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(media),
@@ -208,7 +245,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	// Stopped by cancel at cleanup.
 	go func() {
 		defer close(tokensWatched)
-		node.WatchTokens(ctx, notices, tokens, h.sockets, log)
+		node.WatchTokens(ctx, revocations, tokens, h.sockets, log)
 	}()
 	t.Cleanup(func() { cancel(); <-tokensWatched })
 	handler = client.Handler()

@@ -3,42 +3,53 @@ package node
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
-// TokensTopic is the notice topic of token revocations.
-const TokensTopic = "tokens"
-
-// WatchTokens follows token revocations until ctx is done. Whenever one
-// happened anywhere (the notice, or the revocation count seen changed in
-// the 1 s poll, if the notice was lost), the node drops its token cache
-// and re-checks the tokens of its open sockets, closing those revoked with
-// 4001; it re-checks them once a minute anyway, for tokens that expired.
-// It runs in the caller's goroutine.
-func WatchTokens(ctx context.Context, notices *redis.Notices, cache *redis.TokenCache, sockets *ws.Handler, log *slog.Logger) {
-	seen := int64(-1)
-	var checked time.Time
-	recheck := false // a revocation's sockets are not re-checked yet
-	notices.Watch(ctx, TokensTopic, time.Second, func(ctx context.Context) {
-		v, err := notices.Version(ctx, TokensTopic)
-		if err != nil || v != seen {
-			cache.Clear()
-			recheck = true
-		}
-		if err == nil {
-			seen = v
-		}
-		if sockets != nil && (recheck || time.Since(checked) > time.Minute) {
-			if err := sockets.Revalidate(ctx); err != nil {
-				if ctx.Err() == nil {
-					log.Warn("re-check the tokens of open sockets; trying again in a second", "err", err)
+// WatchTokens follows token revocations until ctx is done. For each
+// revoked token it hears of (on the channel, or in the 1 s poll if the
+// message was lost) it drops just that token from the cache and closes
+// just that token's sockets with 4001; no other token is re-checked. Once
+// a minute it re-checks the tokens of open sockets anyway, for tokens that
+// expired. A Redis outage changes nothing cached: the cache serves what it
+// knows (TokenCache.Grace) and sockets stay open. It runs in the caller's
+// goroutine.
+func WatchTokens(ctx context.Context, revocations *redis.Revocations, cache *redis.TokenCache, sockets *ws.Handler, log *slog.Logger) {
+	var wg sync.WaitGroup
+	if sockets != nil {
+		wg.Add(1)
+		// Stopped by ctx, awaited before WatchTokens returns.
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Minute)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
 				}
-				return
+				if err := sockets.Revalidate(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("re-check the tokens of open sockets; trying again in a minute", "err", err)
+				}
 			}
-			checked, recheck = time.Now(), false
+		}()
+	}
+	revocations.Watch(ctx, time.Second, func(ctx context.Context, hashes []string) {
+		cache.Forget(hashes...)
+		if sockets != nil {
+			sockets.Revoke(hashes)
+		}
+	}, func(err error) {
+		if err != nil {
+			log.Warn("token revocations cannot be read; serving cached tokens meanwhile", "err", err)
+		} else {
+			log.Info("token revocations can be read again")
 		}
 	})
+	wg.Wait()
 }
