@@ -54,10 +54,14 @@ func receive[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
 	}
 }
 
-// shortLease: a 300 ms lease renewed every 100 ms, and a storage timeout
-// far beyond it, as an upload over a slow link may take.
+// testLease is short, so that tests see several, and long enough that a
+// busy machine running -race renews it in time.
+const testLease = 1500 * time.Millisecond
+
+// shortLease: a lease of testLease, renewed every third of it, and a
+// storage timeout far beyond it, as an upload over a slow link may take.
 func shortLease(o *upload.Options) {
-	o.Lease = 300 * time.Millisecond
+	o.Lease = testLease
 	o.Timeout = time.Minute
 }
 
@@ -66,15 +70,16 @@ func shortLease(o *upload.Options) {
 // for due jobs all along; released, it completes in its first attempt.
 func TestLongUploadOutlivesLeases(t *testing.T) {
 	var slow *slowStorage
-	e := newEnv(t, func(s swiper.ObjectStore) swiper.ObjectStore { slow = newSlowStorage(s); return slow }, shortLease)
-	other := newSlowStorage(e.objects)
-	other.Release()
-	e.startManager(t, other, shortLease)
-
+	var bucket swiper.ObjectStore
+	e := newEnv(t, func(s swiper.ObjectStore) swiper.ObjectStore { bucket, slow = s, newSlowStorage(s); return slow }, shortLease)
 	uid := e.users_(t, 1)[0]
 	j, _ := e.job(t, uid, 1)
 	e.mgr.Kick()
 	receive(t, slow.started, 10*time.Second, "Put")
+	// The second manager starts once the first holds the job.
+	other := newSlowStorage(bucket)
+	other.Release()
+	e.startManager(t, other, shortLease)
 	claimed, err := e.store.UploadJob(context.Background(), j.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +96,11 @@ func TestLongUploadOutlivesLeases(t *testing.T) {
 		if cur.Attempts != 1 || cur.Status != swiper.UploadUploading {
 			t.Fatalf("job %s after %d attempts while its first upload runs; want uploading, 1 attempt (not claimed again)", cur.Status, cur.Attempts)
 		}
-		if cur.NextAttemptAt.Sub(firstLease) >= 4*300*time.Millisecond {
+		if cur.NextAttemptAt.Sub(firstLease) >= 3*testLease {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the lease ends at %v, %v past the claim's; want it renewed by at least 4 leases", cur.NextAttemptAt, cur.NextAttemptAt.Sub(firstLease))
+			t.Fatalf("the lease ends at %v, %v past the claim's; want it renewed by at least 3 leases", cur.NextAttemptAt, cur.NextAttemptAt.Sub(firstLease))
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
@@ -166,13 +171,15 @@ func (unrenewable) RenewUploads(context.Context, []swiper.UploadClaim, time.Dura
 func TestUnrenewedLeaseEnds(t *testing.T) {
 	// This one never looks for due jobs: the test decides who claims.
 	e := newEnv(t, nil, func(o *upload.Options) { o.Poll = time.Hour })
+	uid := e.users_(t, 1)[0]
+	j, _ := e.job(t, uid, 1)
+	// It claims the job as it starts, and never again.
 	stuck := newSlowStorage(e.objects)
 	e.startManager(t, stuck, func(o *upload.Options) {
 		shortLease(o)
+		o.Poll = time.Hour
 		o.Store = unrenewable{e.store}
 	})
-	uid := e.users_(t, 1)[0]
-	j, _ := e.job(t, uid, 1)
 	receive(t, stuck.started, 10*time.Second, "Put")
 	if err := receive(t, stuck.ended, 10*time.Second, "cancellation of the Put"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("the Put ended with %v; want it cancelled when the lease ran out", err)
