@@ -221,8 +221,8 @@ type manager struct {
 func (a *manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		// The scheduler's timer goroutine is stopped by stopTick, when the
-		// manager stops.
+		// The schedulers' timer goroutines are stopped by stopTick and
+		// stopBeat, when the manager stops or restarts.
 		a.stopTick = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.o.Poll, a.o.Poll, ctx.Self(), tick{})
 		a.stopBeat = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.o.Heartbeat(), a.o.Heartbeat(), ctx.Self(), heartbeat{})
 		a.claim(ctx)
