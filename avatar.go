@@ -75,6 +75,13 @@ type ClaimedUpload struct {
 	Data []byte
 }
 
+// UploadClaim names one claim of a job: the job and the attempt the claim
+// counted.
+type UploadClaim struct {
+	ID      int64
+	Attempt int
+}
+
 // UploadStore keeps avatar upload jobs and the processed images they carry
 // (store/postgres). A job and its bytes are committed together before the
 // upload is acknowledged, so no acknowledged upload is lost with a node.
@@ -93,6 +100,12 @@ type UploadStore interface {
 	// uploading with an expired lease) for lease, counting an attempt on
 	// each. Concurrent claimers never get the same job.
 	ClaimUploads(ctx context.Context, limit int, lease time.Duration, now time.Time) ([]ClaimedUpload, error)
+	// RenewUploads extends the leases of held jobs, each named by its id
+	// and the attempt its claim counted, to now+lease, in one statement,
+	// and returns the ids it renewed. A job left out is no longer held
+	// under that claim (another claim took it over, or it finished): its
+	// holder must abandon the attempt.
+	RenewUploads(ctx context.Context, held []UploadClaim, lease time.Duration, now time.Time) ([]int64, error)
 	// CompleteUpload marks attempt's job done at url, sets the user's
 	// avatar (unless a newer upload of theirs is already done) and appends
 	// an avatar.ready event, in one transaction.

@@ -6,6 +6,13 @@
 // the truth about every job stays in the database, so a crash of an
 // uploader, the manager or the whole node loses nothing.
 //
+// A claim is a short lease that the manager renews for all its running
+// jobs at once, every third of the lease (a heartbeat, as asynq does), so
+// an upload may take longer than the lease while a job held by a node
+// that died comes back within one lease. An uploader whose lease was lost
+// (not renewed in time, or taken over by another claim) is cancelled and
+// its attempt abandoned: it records nothing.
+//
 // It depends on the root package, protoactor-go and the Prometheus client.
 package upload
 
@@ -45,8 +52,10 @@ type Options struct {
 
 	Concurrency int           // uploaders at once [8]
 	Poll        time.Duration // how often due jobs are looked for [1 s]
-	// Timeout bounds one attempt's storage call [30 s]; Lease, how long a
-	// claim holds a job, must be at least twice as long [2 min].
+	// Timeout bounds one attempt's storage call [30 s]. Lease is how long
+	// a claim holds a job unless renewed [20 s]; the manager renews the
+	// leases of its running jobs every Lease/3, so an attempt may outlast
+	// it, while the jobs of a node that died are due again within a Lease.
 	Timeout time.Duration
 	Lease   time.Duration
 	// MaxAttempts bounds the attempts of a job before it fails [8].
@@ -70,7 +79,7 @@ func (o *Options) defaults() error {
 	}
 	def(&o.Poll, time.Second)
 	def(&o.Timeout, 30*time.Second)
-	def(&o.Lease, 2*time.Minute)
+	def(&o.Lease, 20*time.Second)
 	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 5*time.Minute)
 	if o.Concurrency <= 0 {
@@ -82,8 +91,8 @@ func (o *Options) defaults() error {
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
-	if o.Lease < 2*o.Timeout {
-		return fmt.Errorf("upload: the lease (%v) must be at least twice the storage timeout (%v), or a slow attempt's job would be claimed again while it runs", o.Lease, o.Timeout)
+	if o.Heartbeat() < time.Millisecond {
+		return fmt.Errorf("upload: the lease (%v) is too short to renew", o.Lease)
 	}
 	return nil
 }
@@ -91,15 +100,13 @@ func (o *Options) defaults() error {
 // Backoff is how long to wait after a job's attempt-th failed attempt:
 // full jitter over an exponentially growing, capped window.
 func (o *Options) Backoff(attempt int) time.Duration {
-	window := o.BackoffMax
-	attempt = max(attempt, 1)
-	if attempt < 40 { // beyond, the shift overflows; the cap holds anyway
-		if w := o.BackoffBase << (attempt - 1); w > 0 && w < window {
-			window = w
-		}
-	}
-	return time.Duration(o.Rand() * float64(window))
+	return swiper.Backoff{Base: o.BackoffBase, Max: o.BackoffMax, Rand: o.Rand}.Delay(attempt)
 }
+
+// Heartbeat is how often the manager renews the leases of its running
+// jobs: three times a lease, so that two renewals in a row may fail
+// before a lease runs out.
+func (o *Options) Heartbeat() time.Duration { return o.Lease / 3 }
 
 // Manager is a running upload manager.
 type Manager struct {
@@ -122,7 +129,7 @@ func Start(system *actor.ActorSystem, o Options) (*Manager, error) {
 	// with it); the manager then counts a failed attempt and reschedules the
 	// job from the database, like any other failure.
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &manager{o: &o, m: m, met: met, base: base, inflight: map[string]*swiper.ClaimedUpload{}}
+		return &manager{o: &o, m: m, met: met, base: base, inflight: map[string]*running{}}
 	}, actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
 	// The manager itself is under the root's default supervision: restarted
 	// after a panic, its uploaders stopped, their jobs back after their
@@ -157,8 +164,15 @@ func (m *Manager) Stop() {
 // Messages between the manager and its uploaders. They never leave the
 // node, so they are plain Go values rather than protobuf messages.
 type (
-	kick   struct{}
-	tick   struct{}
+	kick      struct{}
+	tick      struct{}
+	heartbeat struct{}
+	// attempt is an uploader's one job: the claim and the context that
+	// the manager cancels when the claim's lease is lost.
+	attempt struct {
+		claim *swiper.ClaimedUpload
+		ctx   context.Context
+	}
 	result struct {
 		from     *actor.PID // the uploader
 		job      swiper.UploadJob
@@ -168,55 +182,100 @@ type (
 	}
 )
 
+// errLeaseLost is the cause with which an uploader is cancelled when its
+// job's lease was lost.
+var errLeaseLost = errors.New("upload lease lost")
+
+// running is a job an uploader is working on.
+type running struct {
+	claim  *swiper.ClaimedUpload
+	ctx    context.Context // the uploader's
+	cancel context.CancelCauseFunc
+	// expiry cancels the attempt with errLeaseLost when the lease runs
+	// out unrenewed; each renewal moves it on.
+	expiry *time.Timer
+}
+
+// stop lets go of the attempt's context and its expiry timer.
+func (r *running) stop(cause error) {
+	r.expiry.Stop()
+	r.cancel(cause)
+}
+
+// lost reports whether the attempt was abandoned because its lease was.
+func (r *running) lost() bool { return errors.Is(context.Cause(r.ctx), errLeaseLost) }
+
 // manager is the upload manager actor.
 type manager struct {
 	o        *Options
 	m        *Manager
 	met      *metrics
 	base     context.Context
-	inflight map[string]*swiper.ClaimedUpload // by uploader PID
-	more     bool                             // the last claim was full: more may be due
+	inflight map[string]*running // by uploader PID
+	more     bool                // the last claim was full: more may be due
 	stopping bool
 	stopTick scheduler.CancelFunc
+	stopBeat scheduler.CancelFunc
 }
 
 func (a *manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		// The scheduler's timer goroutine is stopped by stopTick, when the
-		// manager stops.
+		// The schedulers' timer goroutines are stopped by stopTick and
+		// stopBeat, when the manager stops or restarts.
 		a.stopTick = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.o.Poll, a.o.Poll, ctx.Self(), tick{})
+		a.stopBeat = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.o.Heartbeat(), a.o.Heartbeat(), ctx.Self(), heartbeat{})
 		a.claim(ctx)
 	case *actor.Stopping:
 		a.stopping = true
 		a.stopTick()
+		a.stopBeat()
+	case *actor.Stopped:
+		for _, r := range a.inflight {
+			r.stop(context.Canceled)
+		}
 	case *actor.Restarting:
-		a.stopTick() // the new instance starts its own
+		// The new instance starts its own timers; the jobs held here come
+		// back after their leases.
+		a.stopTick()
+		a.stopBeat()
+		for _, r := range a.inflight {
+			r.stop(context.Canceled)
+		}
 	case kick, tick:
 		a.claim(ctx)
+	case heartbeat:
+		a.renew()
 	case *result:
 		child := msg.from
 		if child == nil || a.inflight[child.Id] == nil {
 			return
 		}
+		r := a.inflight[child.Id]
 		delete(a.inflight, child.Id)
 		a.m.active.Store(int64(len(a.inflight)))
 		ctx.Stop(child)
-		a.finished(msg)
+		lost := r.lost()
+		r.stop(context.Canceled)
+		a.finished(msg, lost)
 		if a.more {
 			a.claim(ctx)
 		}
 	case *actor.Terminated:
 		// A child that stops before reporting has panicked.
-		c := a.inflight[msg.Who.Id]
-		if c == nil {
+		r := a.inflight[msg.Who.Id]
+		if r == nil {
 			return
 		}
 		delete(a.inflight, msg.Who.Id)
 		a.m.active.Store(int64(len(a.inflight)))
+		lost := r.lost()
+		r.stop(context.Canceled)
 		a.met.attempts.WithLabelValues("crash").Inc()
-		a.o.Log.Error("uploader crashed", "job_id", c.Job.ID, "attempt", c.Job.Attempts)
-		a.retry(c.Job, errors.New("uploader crashed"))
+		a.o.Log.Error("uploader crashed", "job_id", r.claim.Job.ID, "attempt", r.claim.Job.Attempts)
+		if !lost {
+			a.retry(r.claim.Job, errors.New("uploader crashed"))
+		}
 		a.claim(ctx)
 	}
 }
@@ -229,7 +288,8 @@ func (a *manager) claim(ctx actor.Context) {
 	}
 	cctx, cancel := context.WithTimeout(a.base, 5*time.Second)
 	defer cancel()
-	jobs, err := a.o.Store.ClaimUploads(cctx, free, a.o.Lease, a.o.Clock.Now())
+	now := a.o.Clock.Now()
+	jobs, err := a.o.Store.ClaimUploads(cctx, free, a.o.Lease, now)
 	if err != nil {
 		a.o.Log.Warn("claim upload jobs; trying again at the next poll", "err", err)
 		return
@@ -237,16 +297,68 @@ func (a *manager) claim(ctx actor.Context) {
 	a.more = len(jobs) == free
 	for i := range jobs {
 		c := &jobs[i]
-		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &uploader{o: a.o, base: a.base, met: a.met} }))
-		a.inflight[pid.Id] = c
-		ctx.Send(pid, c)
+		jctx, cancel := context.WithCancelCause(a.base)
+		r := &running{claim: c, ctx: jctx, cancel: cancel}
+		// The timer's goroutine only cancels; stop (when the uploader
+		// reports or stops, or the manager stops) stops the timer.
+		r.expiry = time.AfterFunc(a.leaseLeft(now), func() { cancel(errLeaseLost) })
+		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &uploader{o: a.o, met: a.met} }))
+		a.inflight[pid.Id] = r
+		ctx.Send(pid, &attempt{claim: c, ctx: jctx})
 	}
 	a.m.active.Store(int64(len(a.inflight)))
 }
 
-// finished accounts for an uploader's report.
-func (a *manager) finished(r *result) {
+// leaseLeft is how much of a lease granted at from is left.
+func (a *manager) leaseLeft(from time.Time) time.Duration {
+	return a.o.Lease - a.o.Clock.Now().Sub(from)
+}
+
+// renew is the heartbeat: it renews the leases of the running jobs in one
+// call and cancels the uploaders whose leases were lost. When the store
+// cannot be reached the leases stay as they were; each attempt is
+// cancelled when its own lease runs out, unless a later heartbeat renews
+// it first.
+func (a *manager) renew() {
+	held := make([]swiper.UploadClaim, 0, len(a.inflight))
+	for _, r := range a.inflight {
+		if r.ctx.Err() == nil {
+			held = append(held, swiper.UploadClaim{ID: r.claim.Job.ID, Attempt: r.claim.Job.Attempts})
+		}
+	}
+	if len(held) == 0 || a.base.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.base, a.o.Heartbeat())
+	defer cancel()
+	now := a.o.Clock.Now()
+	ids, err := a.o.Store.RenewUploads(ctx, held, a.o.Lease, now)
+	if err != nil {
+		a.o.Log.Warn("renew upload leases; trying again at the next heartbeat", "jobs", len(held), "err", err)
+		return
+	}
+	renewed := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		renewed[id] = true
+	}
+	for _, r := range a.inflight {
+		switch {
+		case r.ctx.Err() != nil:
+		case renewed[r.claim.Job.ID]:
+			r.expiry.Reset(a.leaseLeft(now))
+		default:
+			a.o.Log.Warn("lost the lease of an upload job; abandoning the attempt", "job_id", r.claim.Job.ID, "attempt", r.claim.Job.Attempts)
+			r.stop(errLeaseLost)
+		}
+	}
+}
+
+// finished accounts for an uploader's report. An attempt abandoned with
+// its lease records nothing: the job is another claim's, or due again.
+func (a *manager) finished(r *result, lost bool) {
 	switch {
+	case lost && !r.recorded:
+		a.met.attempts.WithLabelValues("lost").Inc()
 	case r.err == nil && r.recorded:
 		a.met.attempts.WithLabelValues("ok").Inc()
 		a.met.finished.WithLabelValues(string(swiper.UploadDone)).Inc()
@@ -294,26 +406,32 @@ func refresh(ctx context.Context, o *Options, uid int64) {
 
 // uploader is a child actor that makes one attempt at one job.
 type uploader struct {
-	o    *Options
-	base context.Context
-	met  *metrics
+	o   *Options
+	met *metrics
 }
 
 func (u *uploader) Receive(ctx actor.Context) {
-	c, ok := ctx.Message().(*swiper.ClaimedUpload)
+	at, ok := ctx.Message().(*attempt)
 	if !ok {
 		return
 	}
+	c := at.claim
 	r := &result{from: ctx.Self(), job: c.Job}
-	pctx, cancel := context.WithTimeout(u.base, u.o.Timeout)
+	pctx, cancel := context.WithTimeout(at.ctx, u.o.Timeout)
 	start := time.Now()
 	r.err = u.o.Objects.Put(pctx, c.Job.Key, c.Data)
 	cancel()
 	r.took = time.Since(start)
 	u.met.putSeconds.Observe(r.took.Seconds())
+	if r.err == nil && at.ctx.Err() != nil {
+		// Stored, but the lease went meanwhile: the job is no longer ours
+		// to finish (the same bytes under the same key, stored again by
+		// whoever holds it now, harm nothing).
+		r.err = context.Cause(at.ctx)
+	}
 	if r.err == nil {
 		url := u.o.Objects.URL(c.Job.Key)
-		dctx, cancel := context.WithTimeout(u.base, 5*time.Second)
+		dctx, cancel := context.WithTimeout(at.ctx, 5*time.Second)
 		ok, err := u.o.Store.CompleteUpload(dctx, c.Job.ID, c.Job.Attempts, url, u.o.Clock.Now())
 		switch {
 		case err != nil:
@@ -341,7 +459,7 @@ func newMetrics(reg prometheus.Registerer, store swiper.UploadStore, active *ato
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "swiper_upload_attempts_total",
-			Help: "Avatar upload attempts on this node, by result (ok, error, crash).",
+			Help: "Avatar upload attempts on this node, by result (ok, error, crash, lost: abandoned with its lease).",
 		}, []string{"result"}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "swiper_upload_jobs_finished_total",

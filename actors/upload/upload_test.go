@@ -70,8 +70,17 @@ func newEnv(t *testing.T, wrap func(swiper.ObjectStore) swiper.ObjectStore, tune
 	if wrap != nil {
 		e.objects = wrap(c)
 	}
+	e.mgr = e.startManager(t, e.objects, tune)
+	return e
+}
+
+// startManager starts a manager on e's database (each in an actor system
+// of its own, as on its own node), storing into objects, with the short
+// settings of newEnv tuned by tune. It is stopped when t ends.
+func (e *env) startManager(t *testing.T, objects swiper.ObjectStore, tune func(*upload.Options)) *upload.Manager {
+	t.Helper()
 	o := upload.Options{
-		Store: e.store, Objects: e.objects, Users: e.users, Clock: swiper.SystemClock{},
+		Store: e.store, Objects: objects, Users: e.users, Clock: swiper.SystemClock{},
 		Log:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError})),
 		Concurrency: 8, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond, Lease: time.Second,
 		MaxAttempts: 30, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
@@ -80,12 +89,12 @@ func newEnv(t *testing.T, wrap func(swiper.ObjectStore) swiper.ObjectStore, tune
 		tune(&o)
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return o.Log }))
-	e.mgr, err = upload.Start(system, o)
+	m, err := upload.Start(system, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.mgr.Stop)
-	return e
+	t.Cleanup(m.Stop)
+	return m
 }
 
 // testWriter sends the manager's log to the test's.

@@ -1,7 +1,7 @@
 package user
 
 import (
-	"math/rand/v2"
+	"context"
 	"strconv"
 	"sync"
 	"time"
@@ -73,18 +73,12 @@ func (o *outbox) drain(d *Deps, c *cluster.Cluster, from int64) {
 			}
 			continue
 		}
-		var err error
-		for attempt := 0; attempt < d.TellAttempts; attempt++ {
-			if attempt > 0 {
-				// Full jitter, capped: a node that just died takes about a
-				// second to leave the topology.
-				time.Sleep(rand.N(min(50*time.Millisecond<<attempt, 2*time.Second)))
-			}
-			_, err = c.Request(id, Kind, m.msg, cluster.WithTimeout(d.TellTimeout), cluster.WithRetryCount(2))
-			if err == nil {
-				break
-			}
-		}
+		// TellAttempts × TellTimeout bounds the delivery, each attempt one
+		// TellTimeout, with CallBackoff's waits between: a node that just
+		// died takes about a second to leave the topology. A told message is
+		// safe to deliver twice, so a timed-out attempt is retried too.
+		deadline := time.Now().Add(time.Duration(max(d.TellAttempts, 1)) * d.TellTimeout)
+		_, _, err := request(context.Background(), c, CallBackoff, m.to, m.msg, deadline, d.TellTimeout)
 		if err != nil {
 			d.Log.Warn("could not tell a user actor; it will reload from the database",
 				"from", from, "to", m.to, "message", string(m.msg.ProtoReflect().Descriptor().Name()), "err", err)

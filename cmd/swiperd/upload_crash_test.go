@@ -24,10 +24,14 @@ import (
 	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
-// TestUploadSurvivesSIGKILL kills swiperd while it is uploading avatars
-// (the fake bucket holds the first PUTs open) and restarts it: every
-// accepted job completes once its lease has passed, each under the one
-// key its content names, and nothing else is in the bucket.
+// TestUploadSurvivesSIGKILL runs two swiperd nodes on one database and
+// kills one while it is uploading avatars (the fake bucket holds its PUTs
+// open, far below the storage timeout). While the first node lives, its
+// heartbeat renews the jobs' leases past several leases and the second
+// node, polling all along, leaves them alone; once it is killed, the
+// second node claims every job again when its lease ends and completes
+// it, each under the one key its content names, and nothing else is in
+// the bucket.
 func TestUploadSurvivesSIGKILL(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
@@ -42,9 +46,10 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 
 	fake := costest.New(t)
 	fake.SetFault(func(int) string { return costest.Hang })
+	const lease = 6 * time.Second
 	env := []string{
 		"SWIPER_STORAGE=cos", "SWIPER_COS_BUCKET_URL=" + fake.URL, "SWIPER_COS_SECRET_ID=id", "SWIPER_COS_SECRET_KEY=key",
-		"SWIPER_CDN_BASE_URL=https://cdn.example", "SWIPER_STORAGE_TIMEOUT=3s", "SWIPER_UPLOAD_LEASE=6s", "SWIPER_UPLOAD_BACKOFF=10ms",
+		"SWIPER_CDN_BASE_URL=https://cdn.example", "SWIPER_STORAGE_TIMEOUT=2m", "SWIPER_UPLOAD_LEASE=" + lease.String(), "SWIPER_UPLOAD_BACKOFF=10ms",
 	}
 	n := startNode(t, dbURL, prefix, env...)
 
@@ -62,21 +67,54 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 		ids = append(ids, postAvatar(t, n.client, token, i))
 	}
 	eventually(t, 20*time.Second, "every job's PUT hanging in the bucket", func() bool { return fake.Hanging() == jobs })
+	type held struct {
+		Attempts int       `db:"attempts"`
+		Status   string    `db:"status"`
+		Until    time.Time `db:"next_attempt_at"`
+	}
+	leases := func() []held {
+		var ls []held
+		if err := db.Select(&ls, `SELECT attempts, status, next_attempt_at FROM uploads ORDER BY id`); err != nil || len(ls) != jobs {
+			t.Fatalf("read the jobs: %d rows, %v", len(ls), err)
+		}
+		return ls
+	}
+	claimed := leases()
+
+	// The second node starts once the first holds every job.
+	n2 := startNode(t, dbURL, prefix, env...)
+	eventually(t, 60*time.Second, "every lease renewed past two more leases", func() bool {
+		for i, l := range leases() {
+			if l.Attempts != 1 || l.Status != "uploading" {
+				t.Fatalf("job %d %s after %d attempts while its first upload hangs; want uploading, 1 attempt: the lease was lost", ids[i], l.Status, l.Attempts)
+			}
+			if l.Until.Before(claimed[i].Until.Add(2 * lease)) {
+				return false
+			}
+		}
+		return true
+	})
+	if got := fake.Hanging(); got != jobs {
+		t.Fatalf("%d PUTs hanging; want the first node's %d and none of the second's", got, jobs)
+	}
+
 	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-n.exited
-	// A hanging PUT may have timed out and been rescheduled just before
-	// the kill; none can have finished.
-	var unfinished, uploading int
-	db.Get(&unfinished, `SELECT count(*) FROM uploads WHERE status IN ('pending', 'uploading')`)
-	db.Get(&uploading, `SELECT count(*) FROM uploads WHERE status = 'uploading'`)
-	if unfinished != jobs || uploading == 0 {
-		t.Fatalf("at the kill %d jobs unfinished, %d uploading; want all %d unfinished, some uploading", unfinished, uploading, jobs)
+	killed := time.Now()
+	// Nothing finished, nothing was taken over, and no lease outlasts the
+	// node by more than a lease: that is how long its jobs wait.
+	for i, l := range leases() {
+		if l.Attempts != 1 || l.Status != "uploading" {
+			t.Fatalf("at the kill job %d is %s after %d attempts; want uploading, 1 attempt", ids[i], l.Status, l.Attempts)
+		}
+		if l.Until.After(killed.Add(lease)) {
+			t.Errorf("job %d's lease ends %v after the kill; want at most the lease, %v", ids[i], l.Until.Sub(killed), lease)
+		}
 	}
 	fake.SetFault(nil)
 
-	n2 := startNode(t, dbURL, prefix, env...)
 	var want []string
 	for _, id := range ids {
 		var job struct {
@@ -85,11 +123,11 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 			Key      string `db:"key"`
 			Attempts int    `db:"attempts"`
 		}
-		eventually(t, 30*time.Second, fmt.Sprintf("job %d done after the restart", id), func() bool {
+		eventually(t, lease+60*time.Second, fmt.Sprintf("job %d done by the second node", id), func() bool {
 			return db.Get(&job, `SELECT uid, status, key, attempts FROM uploads WHERE id = $1`, id) == nil && job.Status == "done"
 		})
-		if job.Attempts < 2 {
-			t.Errorf("job %d took %d attempts; want at least 2 (the killed one, then one after the lease)", id, job.Attempts)
+		if job.Attempts != 2 {
+			t.Errorf("job %d took %d attempts; want 2 (the killed one, then the second node's after the lease)", id, job.Attempts)
 		}
 		obj := fake.Object(job.Key)
 		sum := sha256.Sum256(obj)
@@ -114,7 +152,7 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 	}
 	resp, err := http.Get(n2.client + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("restarted node not ready: %v", err)
+		t.Fatalf("second node not ready: %v", err)
 	}
 	resp.Body.Close()
 }

@@ -178,9 +178,13 @@ func isCode(err error, codes ...string) bool {
 	return false
 }
 
-// wrap turns a database failure into a domain error: a connection that could
-// not be made or was lost is EUnavailable (a client may retry), anything else
-// is EInternal. Domain errors pass through unchanged.
+// wrap turns a database failure into a domain error. The database being
+// away or slow is EUnavailable (a client may retry later): a connection
+// that could not be made or was lost, a server shutting down or out of
+// connections, a statement cancelled by statement_timeout or lock_timeout
+// or because its caller gave up (57014, 55P03, context errors), and a
+// deadlock or serialization failure that outlived its retries. Anything
+// else is EInternal. Domain errors pass through unchanged.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -189,10 +193,50 @@ func wrap(op string, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, context.DeadlineExceeded) || isCode(err, "57P01", "57P03", "53300") {
+	if lostConnection(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		isCode(err, "57014", "55P03", "40001", "40P01") {
 		return swiper.Unavailable(op, err)
 	}
 	return swiper.Internal(op, err)
+}
+
+// lostConnection reports whether err means the connection could not be
+// made or was lost, or the server would not serve it (shutting down,
+// starting, out of connections): a new connection may well succeed.
+func lostConnection(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || isCode(err, "57P01", "57P02", "57P03", "53300") {
+		return true
+	}
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code.Class() == "08" // connection_exception
+}
+
+// retryBackoff spaces out a store call's retries: tens of milliseconds,
+// enough for a dropped connection to be replaced or a lock to be let go,
+// and well within the callers' deadlines (a second or more).
+var retryBackoff = swiper.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond}
+
+// retry runs f up to three times, waiting a jittered backoff (bounded by
+// ctx's deadline) before each retry. It tries again after a deadlock or a
+// serialization failure, which roll f's one statement back whole, and, if
+// f is idempotent (it may be repeated whatever it did), after a lost
+// connection. It does not retry what a retry would only repeat: a domain
+// answer (no rows), a fault of ours, or a statement the server cancelled
+// for taking too long, which would only load a slow database further.
+func retry(ctx context.Context, idempotent bool, f func() error) error {
+	var err error
+	for n := 0; n < 3; n++ {
+		if n > 0 && retryBackoff.Wait(ctx, n) != nil {
+			return err
+		}
+		err = f()
+		if err == nil || ctx.Err() != nil || !(isCode(err, "40P01", "40001") || idempotent && lostConnection(err)) {
+			return err
+		}
+	}
+	return err
 }

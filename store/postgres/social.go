@@ -398,21 +398,6 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 	return inserted, err
 }
 
-// retry runs f up to three times. It tries again after any error if
-// idempotent (f may be repeated whatever it did), and otherwise only after a
-// deadlock or a serialization failure, which roll f's one statement back
-// whole.
-func retry(ctx context.Context, idempotent bool, f func() error) error {
-	var err error
-	for range 3 {
-		err = f()
-		if err == nil || ctx.Err() != nil || !(idempotent || isCode(err, "40P01", "40001")) {
-			return err
-		}
-	}
-	return err
-}
-
 // micros converts a time to what a timestamptz column stores, exactly: Unix
 // microseconds, turned back into a timestamptz in SQL with
 // timestamptz 'epoch' + x * interval '1 microsecond'. Sending a time.Time

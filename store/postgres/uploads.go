@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/swiperhq/swiper"
 )
 
@@ -109,6 +111,32 @@ func (s *UploadStore) ClaimUploads(ctx context.Context, limit int, lease time.Du
 		out[i] = swiper.ClaimedUpload{Job: *rows[i].job(), Data: rows[i].Data}
 	}
 	return out, nil
+}
+
+// RenewUploads extends the leases of the held jobs in one UPDATE. A job
+// another claim took over counts a later attempt and is left out, as is a
+// finished one; a claim racing with the renewal skips the rows it locks.
+func (s *UploadStore) RenewUploads(ctx context.Context, held []swiper.UploadClaim, lease time.Duration, now time.Time) ([]int64, error) {
+	const op = "postgres.RenewUploads"
+	if len(held) == 0 {
+		return nil, nil
+	}
+	ids := make(pq.Int64Array, len(held))
+	attempts := make(pq.Int64Array, len(held))
+	for i, h := range held {
+		ids[i], attempts[i] = h.ID, int64(h.Attempt)
+	}
+	var renewed []int64
+	// Not retried: the next heartbeat is the retry.
+	err := s.db.SelectContext(ctx, &renewed, `
+		UPDATE uploads u SET next_attempt_at = $3
+		FROM unnest($1::int8[], $2::int8[]) AS h (id, attempts)
+		WHERE u.id = h.id AND u.attempts = h.attempts AND u.status = 'uploading'
+		RETURNING u.id`, ids, attempts, now.Add(lease))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return renewed, nil
 }
 
 // CompleteUpload marks the job done, sets the avatar and appends the event.

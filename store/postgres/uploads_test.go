@@ -107,6 +107,46 @@ func TestUploadLeaseExpires(t *testing.T) {
 	}
 }
 
+// TestRenewUploads: one renewal extends the leases its claims still hold
+// and leaves out a job another claim took over and a finished one, so a
+// renewed job is not due again at the old lease's end.
+func TestRenewUploads(t *testing.T) {
+	s, _, uid := newUploads(t)
+	ctx := context.Background()
+	held := mustCreate(t, s, uid, "r1", base)
+	taken := mustCreate(t, s, uid, "r2", base)
+	finished := mustCreate(t, s, uid, "r3", base)
+	const lease = 20 * time.Second
+	if got, err := s.ClaimUploads(ctx, 3, lease, base); err != nil || len(got) != 3 {
+		t.Fatalf("ClaimUploads = %d jobs, %v; want 3", len(got), err)
+	}
+	if ok, err := s.CompleteUpload(ctx, finished.ID, 1, "https://cdn.example/r3", base); !ok || err != nil {
+		t.Fatalf("CompleteUpload = %v, %v", ok, err)
+	}
+	// taken's lease lapses unrenewed and another node claims it; held is
+	// renewed by its holder just before its lease ends.
+	renewAt := base.Add(lease - time.Second)
+	got, err := s.RenewUploads(ctx, []swiper.UploadClaim{{ID: held.ID, Attempt: 1}}, lease, renewAt)
+	if err != nil || len(got) != 1 || got[0] != held.ID {
+		t.Fatalf("RenewUploads(held) = %v, %v; want [%d]", got, err, held.ID)
+	}
+	reclaimed, err := s.ClaimUploads(ctx, 3, lease, base.Add(lease))
+	if err != nil || len(reclaimed) != 1 || reclaimed[0].Job.ID != taken.ID || reclaimed[0].Job.Attempts != 2 {
+		t.Fatalf("claim at the old leases' end = %+v, %v; want only job %d, attempt 2", reclaimed, err, taken.ID)
+	}
+	got, err = s.RenewUploads(ctx, []swiper.UploadClaim{{ID: held.ID, Attempt: 1}, {ID: taken.ID, Attempt: 1}, {ID: finished.ID, Attempt: 1}}, lease, base.Add(lease+time.Second))
+	if err != nil || len(got) != 1 || got[0] != held.ID {
+		t.Fatalf("RenewUploads(all three, first claims) = %v, %v; want only [%d]", got, err, held.ID)
+	}
+	j, err := s.UploadJob(ctx, held.ID)
+	if want := base.Add(2*lease + time.Second); err != nil || !j.NextAttemptAt.Equal(want.UTC()) || j.Attempts != 1 {
+		t.Fatalf("renewed job: lease ends %v, %d attempts, %v; want %v, 1 attempt", j.NextAttemptAt, j.Attempts, err, want)
+	}
+	if got, err := s.RenewUploads(ctx, nil, lease, base); err != nil || len(got) != 0 {
+		t.Fatalf("RenewUploads(nothing) = %v, %v; want nothing", got, err)
+	}
+}
+
 func TestUploadFailsForGoodAndRetries(t *testing.T) {
 	s, db, uid := newUploads(t)
 	es := postgres.NewEventStore(db)

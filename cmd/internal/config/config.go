@@ -98,7 +98,7 @@ func Defaults() Config {
 		MediaDir:        "./data/media",
 		MediaBaseURL:    "http://127.0.0.1:8080/media",
 		StorageTimeout:  "30s",
-		UploadLease:     "2m",
+		UploadLease:     "20s",
 		UploadBackoff:   "1s",
 		UploadAttempts:  "8",
 		SwipeFlushers:   "1",
@@ -216,6 +216,10 @@ func (c *Config) UserIdleDuration() time.Duration {
 	d, _ := time.ParseDuration(c.UserIdle)
 	return d
 }
+
+// MinUploadLease is the shortest upload lease a node accepts: renewed every
+// second, a lease of 3 s survives two renewals that fail or are slow.
+const MinUploadLease = 3 * time.Second
 
 // Upload holds the upload settings, parsed (checked by Load).
 type Upload struct {
@@ -357,8 +361,11 @@ func (c *Config) check() error {
 	if n, err := strconv.Atoi(c.UploadAttempts); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_ATTEMPTS must be 1–100, not %q", c.UploadAttempts))
 	}
-	if u := c.Upload(); u.StorageTimeout > 0 && u.Lease < 2*u.StorageTimeout {
-		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_LEASE (%s) must be at least twice SWIPER_STORAGE_TIMEOUT (%s): a claim must outlast the slowest upload", c.UploadLease, c.StorageTimeout))
+	// The lease is renewed every third of it while an upload runs, so it
+	// need not outlast the storage timeout; it must leave each renewal
+	// (a database call bounded by that third) time enough.
+	if u := c.Upload(); u.Lease > 0 && u.Lease < MinUploadLease {
+		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_LEASE (%s) must be at least %v: it is renewed every third of it", c.UploadLease, MinUploadLease))
 	}
 	if _, err := c.abuse(); err != nil {
 		errs = append(errs, err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swiperhq/swiper/cmd/internal/config"
 )
@@ -96,6 +97,16 @@ func TestLoadDefaults(t *testing.T) {
 	t.Run("same as Defaults", func(t *testing.T) {
 		if d := config.Defaults(); c != d {
 			t.Errorf("Load(\"\", empty env) = %+v; want Defaults() %+v", c, d)
+		}
+	})
+	t.Run("upload lease", func(t *testing.T) {
+		// A job held by a node that died is claimed again once its lease
+		// ends, at the next poll of a live node (every second): within
+		// 30 s. The lease, renewed while an upload runs, may be shorter
+		// than the storage timeout.
+		u := c.Upload()
+		if u.Lease != 20*time.Second || u.Lease+time.Second > 30*time.Second {
+			t.Errorf("default upload lease = %v; want 20s, so that a dead node's jobs come back within 30s", u.Lease)
 		}
 	})
 	t.Run("Location", func(t *testing.T) {
@@ -417,7 +428,9 @@ func TestLoadChecks(t *testing.T) {
 		{"timezone offset", map[string]string{"SWIPER_TIMEZONE": "+08:00"}, false},
 
 		{"upload lease twice the timeout", map[string]string{"SWIPER_UPLOAD_LEASE": "1m", "SWIPER_STORAGE_TIMEOUT": "30s"}, true},
-		{"upload lease shorter than twice the timeout", map[string]string{"SWIPER_UPLOAD_LEASE": "59s", "SWIPER_STORAGE_TIMEOUT": "30s"}, false},
+		{"upload lease shorter than the timeout", map[string]string{"SWIPER_UPLOAD_LEASE": "20s", "SWIPER_STORAGE_TIMEOUT": "2m"}, true},
+		{"upload lease 3s", map[string]string{"SWIPER_UPLOAD_LEASE": "3s"}, true},
+		{"upload lease below 3s", map[string]string{"SWIPER_UPLOAD_LEASE": "2999ms"}, false},
 		{"upload lease not a duration", map[string]string{"SWIPER_UPLOAD_LEASE": "long"}, false},
 		{"upload attempts 0", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "0"}, false},
 		{"upload attempts 3", map[string]string{"SWIPER_UPLOAD_ATTEMPTS": "3"}, true},

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/store/redis/redistest"
+	swhttp "github.com/swiperhq/swiper/transport/http"
+)
+
+// TestSlowDatabaseAnswers503: swiperd's database cancels statements after
+// a second (statement_timeout, set in the URL as an operator would); a
+// profile update that waits that long behind a lock held elsewhere gets
+// 503 / 1108 (retry later), not 500. Once the lock goes, the same request
+// succeeds.
+func TestSlowDatabaseAnswers503(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, _, err := postgres.NewUserStore(db).LoginPhone(ctx, "+8613700009999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, prefix := redistest.MustOpen(t)
+	token, err := redis.New(rdb, prefix).NewToken(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	n := startNode(t, dbURL+sep+"statement_timeout=1000", prefix)
+
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SELECT FROM users WHERE id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, body := patchMe(t, n.client, token)
+	if st != http.StatusServiceUnavailable || body.Code != swiper.EUnavailable {
+		t.Fatalf("PATCH /me behind a held row lock: %d %+v; want 503 with code %d", st, body, swiper.EUnavailable)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := patchMe(t, n.client, token); st != http.StatusOK {
+		t.Fatalf("PATCH /me once the lock is gone: %d %+v; want 200", st, body)
+	}
+}
+
+func patchMe(t *testing.T, base, token string) (int, swhttp.ErrorBody) {
+	t.Helper()
+	req, _ := http.NewRequest("PATCH", base+"/api/v1/me", strings.NewReader(`{"nickname":"Slow"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Error swhttp.ErrorBody `json:"error"`
+	}
+	json.Unmarshal(raw, &out)
+	return resp.StatusCode, out.Error
+}
