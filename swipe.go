@@ -165,6 +165,9 @@ type SwipeOutcome struct {
 	// earlier call (a retry after a reply was lost): the outcome is the
 	// original's, whose events may or may not have been pushed.
 	Replayed bool
+	// At is when the swipe was stored: the swipe's own time, or the
+	// original's when Replayed. Its events carry it.
+	At time.Time
 }
 
 // SocialStore keeps swipes, friendships and rewind quotas (store/postgres).

@@ -323,7 +323,10 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		// The same pair twice in one batch (two activations of one user):
 		// the second is the first again.
 		row := inserted[k]
-		out := swiper.SwipeOutcome{Matched: row.matched, Seq: row.seq, TheirSeq: row.theirSeq, Replayed: row.replayed || first[k] != r}
+		out := swiper.SwipeOutcome{Matched: row.matched, Seq: row.seq, TheirSeq: row.theirSeq, Replayed: row.replayed || first[k] != r, At: fromMicros(first[k].at)}
+		if row.replayed {
+			out.At = fromMicros(row.at)
+		}
 		if row.seq > 0 || row.theirSeq > 0 {
 			out.Me, out.Them = shown[r.s.UID], shown[r.s.SID]
 		}
@@ -353,6 +356,7 @@ func (s *SocialStore) storedSwipes(ctx context.Context, rows []*swipeReq) ([]sto
 	var got []struct {
 		Known    bool   `db:"known"`
 		Mark     string `db:"mark"`
+		At       int64  `db:"at"`
 		Matched  bool   `db:"matched"`
 		Seq      int64  `db:"seq"`
 		TheirSeq int64  `db:"their_seq"`
@@ -362,6 +366,7 @@ func (s *SocialStore) storedSwipes(ctx context.Context, rows []*swipeReq) ([]sto
 		return s.db.SelectContext(ctx, &got, `
 			SELECT EXISTS (SELECT FROM users u WHERE u.id = b.sid) AS known,
 				coalesce(s.mark, '') AS mark, coalesce(x.matched, false) AS matched,
+				coalesce((extract(epoch FROM s.created_at) * 1000000)::int8, 0) AS at,
 				CASE WHEN x.matched THEN coalesce((
 					SELECT max(e.seq) FROM events e
 					WHERE e.uid = b.uid AND e.type = 'match' AND e.subject = b.sid AND e.at = s.created_at), 0)
@@ -385,7 +390,7 @@ func (s *SocialStore) storedSwipes(ctx context.Context, rows []*swipeReq) ([]sto
 	}
 	out := make([]storedRow, len(got))
 	for i, g := range got {
-		out[i] = storedRow{batchRow: batchRow{matched: g.Matched, seq: g.Seq, theirSeq: g.TheirSeq, replayed: true}, known: g.Known, mark: g.Mark}
+		out[i] = storedRow{batchRow: batchRow{matched: g.Matched, seq: g.Seq, theirSeq: g.TheirSeq, replayed: true, at: g.At}, known: g.Known, mark: g.Mark}
 	}
 	return out, nil
 }
@@ -422,7 +427,8 @@ func (s *SocialStore) shownUsers(ctx context.Context, inserted map[pair]batchRow
 type batchRow struct {
 	matched       bool
 	seq, theirSeq int64
-	replayed      bool // stored before, by an earlier call (see storedSwipes)
+	replayed      bool  // stored before, by an earlier call (see storedSwipes)
+	at            int64 // the stored swipe's time, when replayed
 }
 
 // swipeBatch writes rows and the friendships they complete, in one
