@@ -4,8 +4,10 @@
 //	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]]
 //	                                        bulk-load N realistic users
 //	swiperctl check                        exit 0 if PostgreSQL and Redis answer
+//	swiperctl ranking rebuild              rebuild the hot ranking from PostgreSQL
 //
-// It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md).
+// It reads SWIPER_DATABASE_URL, SWIPER_REDIS_URL and SWIPER_REDIS_PREFIX
+// (defaults as API.md).
 package main
 
 import (
@@ -30,8 +32,10 @@ commands:
                                    bulk-load N realistic demo users (migrates first)
   check [-quiet] [-only postgres|redis]
                                    exit 0 if PostgreSQL and Redis answer
+  ranking rebuild                  rebuild the hot ranking in Redis from the swipes in
+                                   PostgreSQL (swiperd also does it every SWIPER_RANKING_REBUILD)
 
-environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL (defaults as API.md)
+environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL, SWIPER_REDIS_PREFIX (defaults as API.md)
 `
 
 func main() {
@@ -48,6 +52,9 @@ func main() {
 	if v := os.Getenv("SWIPER_REDIS_URL"); v != "" {
 		cfg.RedisURL = v
 	}
+	if v, ok := os.LookupEnv("SWIPER_REDIS_PREFIX"); ok {
+		cfg.RedisPrefix = v
+	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "migrate":
@@ -56,6 +63,8 @@ func main() {
 		err = seed(ctx, cfg, args)
 	case "check":
 		err = check(ctx, cfg, args)
+	case "ranking":
+		err = ranking(ctx, cfg, args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
@@ -151,6 +160,33 @@ func check(ctx context.Context, cfg config.Config, args []string) error {
 	if !*quiet {
 		fmt.Println("ok")
 	}
+	return nil
+}
+
+func ranking(ctx context.Context, cfg config.Config, args []string) error {
+	if len(args) != 1 || args[0] != "rebuild" {
+		return fmt.Errorf("usage: swiperctl ranking rebuild")
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
+	}
+	defer rdb.Close()
+	r := redis.NewRanking(rdb, cfg.RedisPrefix)
+	defer r.Close()
+	start := time.Now()
+	n, err := r.Rebuild(ctx, func(ctx context.Context, each func(uid, score int64) error) error {
+		return postgres.RankingScores(ctx, db, each)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ranking rebuilt: %d users in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

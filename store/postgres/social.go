@@ -923,3 +923,30 @@ func (s *SocialStore) Friend(ctx context.Context, uid, fid int64) (*swiper.User,
 	}
 	return r.user(), nil
 }
+
+// RankingScores computes every swiped user's hot ranking score from the
+// swipes that stand (API.md: like +5, superlike +7, dislike −5; a rewound
+// swipe is gone, so it counts nothing) and calls each with it, in uid
+// order. It reads swipes whole, in one snapshot: a job for the periodic
+// ranking rebuild (redis.Ranking.Rebuild), not for a request.
+func RankingScores(ctx context.Context, db *DB, each func(uid, score int64) error) error {
+	const op = "postgres.RankingScores"
+	rows, err := db.QueryContext(ctx, `
+		SELECT sid, sum(CASE mark WHEN 'like' THEN $1::int8 WHEN 'superlike' THEN $2::int8 WHEN 'dislike' THEN $3::int8 ELSE 0 END)::int8
+		FROM swipes GROUP BY sid ORDER BY sid`,
+		swiper.Like.Score(), swiper.Superlike.Score(), swiper.Dislike.Score())
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid, score int64
+		if err := rows.Scan(&uid, &score); err != nil {
+			return wrap(op, err)
+		}
+		if err := each(uid, score); err != nil {
+			return err
+		}
+	}
+	return wrap(op, rows.Err())
+}

@@ -199,3 +199,43 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRankingScores: the scores a ranking rebuild starts from are the sum
+// of the marks of the swipes that stand, per swiped user.
+func TestRankingScores(t *testing.T) {
+	s, db := newSocial(t)
+	ids := addUsers(t, db, 5)
+	at := base
+	swipe := func(uid, sid int64, m swiper.Mark) {
+		at = at.Add(time.Second)
+		mustSwipe(t, s, uid, sid, m, at)
+	}
+	swipe(ids[0], ids[4], swiper.Like)
+	swipe(ids[1], ids[4], swiper.Superlike)
+	swipe(ids[2], ids[4], swiper.Dislike)
+	swipe(ids[0], ids[3], swiper.Dislike)
+	swipe(ids[1], ids[3], swiper.Dislike)
+	swipe(ids[2], ids[3], swiper.Like)
+	swipe(ids[4], ids[0], swiper.Like)
+	// A rewound swipe counts nothing.
+	if _, err := s.Rewind(context.Background(), swiper.Swipe{UID: ids[4], SID: ids[0], Mark: swiper.Like, At: at}, base, 3); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]int64{}
+	var order []int64
+	err := postgres.RankingScores(context.Background(), db, func(uid, score int64) error {
+		got[uid] = score
+		order = append(order, uid)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]int64{ids[4]: 5 + 7 - 5, ids[3]: -5 - 5 + 5}
+	if len(got) != len(want) || got[ids[4]] != want[ids[4]] || got[ids[3]] != want[ids[3]] {
+		t.Errorf("scores = %v; want %v", got, want)
+	}
+	if len(order) != 2 || order[0] > order[1] {
+		t.Errorf("order = %v; want uid order", order)
+	}
+}
