@@ -161,6 +161,13 @@ type SwipeOutcome struct {
 	// is an event to show them in (nil otherwise, or if a lookup failed:
 	// then the events are read back from the stream instead).
 	Me, Them *User
+	// Replayed says the swipe was stored already, with the same mark, by an
+	// earlier call (a retry after a reply was lost): the outcome is the
+	// original's, whose events may or may not have been pushed.
+	Replayed bool
+	// At is when the swipe was stored: the swipe's own time, or the
+	// original's when Replayed. Its events carry it.
+	At time.Time
 }
 
 // SocialStore keeps swipes, friendships and rewind quotas (store/postgres).
@@ -175,11 +182,13 @@ type SocialStore interface {
 	// daily counters, and dayStart the instant today began.
 	LoadSocial(ctx context.Context, uid int64, day, dayStart time.Time) (*SocialState, error)
 	// Swipe stores s durably (EInvalidSID if s.SID is no user,
-	// EAlreadySwiped if the pair exists). When s likes someone who liked
-	// s.UID, it also makes their friendship, exactly once however the two
-	// swipes race, and reports matched. Of two likes racing each other, at
-	// least one reports matched. The events the swipe causes are appended
-	// in the same transaction (see SwipeOutcome).
+	// EAlreadySwiped if the pair exists with another mark; the same mark
+	// again is the same swipe, answered as it was first, Replayed). When s
+	// likes someone who liked s.UID, it also makes their friendship,
+	// exactly once however the two swipes race, and reports matched: of two
+	// likes racing each other, exactly one does, and each side gets one
+	// "match" event. The events the swipe causes are appended in the same
+	// transaction (see SwipeOutcome).
 	Swipe(ctx context.Context, s Swipe) (SwipeOutcome, error)
 	// LastSwipe returns the user's most recent swipe, or nil.
 	LastSwipe(ctx context.Context, uid int64) (*Swipe, error)

@@ -122,6 +122,8 @@ type grain struct {
 	// sessions are the user's open WebSockets, wherever they are
 	// connected; each is watched, and forgotten when it stops.
 	sessions []*actor.PID
+	// pushed is the highest seq pushed to the sessions (see deliver).
+	pushed int64
 }
 
 // Receive handles one message.
@@ -344,9 +346,10 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	if err != nil {
 		return &actorpb.SwipeReply{Error: errorPB(err)}
 	}
-	if _, found := slices.BinarySearch(g.swiped, m.Sid); found {
-		return &actorpb.SwipeReply{Error: errorPB(swiper.FieldError(swiper.EAlreadySwiped, "sid", "you already swiped this person"))}
-	}
+	// A swipe this actor knows of is not refused from memory: another
+	// activation may have rewound it, and the same swipe again (a retry
+	// after a lost reply) is answered as it was first. The store decides.
+	_, known := slices.BinarySearch(g.swiped, m.Sid)
 	now := g.d.Clock.Now()
 	g.today()
 	if mark == swiper.Superlike {
@@ -372,18 +375,31 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		g.swiped = insertSorted(g.swiped, m.Sid)
 	}
 	if err != nil {
+		if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
+			err = swiper.FieldError(swiper.EAlreadySwiped, "sid", "you already swiped this person")
+		}
 		return &actorpb.SwipeReply{Error: errorPB(err)}
 	}
 	g.swiped = insertSorted(g.swiped, m.Sid)
-	g.lastAt = at
 	g.dropPending(m.Sid)
-	if mark == swiper.Superlike {
-		g.superlikes++
+	if out.Replayed {
+		// The swipe was stored before: nothing new is counted, and its
+		// time is the original's.
+		if !out.At.IsZero() {
+			at, s.At = out.At.UnixMicro(), out.At
+		}
+	} else {
+		g.lastAt = at
+		if mark == swiper.Superlike {
+			g.superlikes++
+		}
 	}
 	// The other side and this user's sessions hear first: a match is
 	// pushed to both phones before the ranking and the reply are seen to,
 	// and whole, with the seqs and users the store returned, so that no
-	// session has to read it back.
+	// session has to read it back. A replayed swipe tells again what it
+	// told first (its events keep their seqs, so nobody hears twice): the
+	// first telling may never have happened, its reply lost.
 	if out.Matched {
 		// Matched says all Liked would (the like is answered); a session
 		// that gets its "match" reads the "superliked" before it as a gap.
@@ -393,9 +409,15 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	} else if mark.Likes() {
 		g.tell(m.Sid, &actorpb.Liked{From: g.uid, Mark: string(mark), AtUnixMicro: at, Seq: out.TheirSeq, User: actorpb.FromUser(out.Me)})
 	}
-	if err := g.addScore(m.Sid, mark.Score()); err != nil {
-		// The swipe is committed; the hot ranking is best effort.
-		g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
+	// A swipe this activation stored or saw stored has its score; one it
+	// did not (its earlier attempt failed here, or ran elsewhere) may not,
+	// and is scored now. The periodic rebuild from the database
+	// (Ranking.Rebuild) mends what this guess gets wrong.
+	if !out.Replayed || !known {
+		if err := g.addScore(m.Sid, mark.Score()); err != nil {
+			// The swipe is committed; the hot ranking is best effort.
+			g.d.Log.Warn("ranking: add score", "user_id", g.uid, "sid", m.Sid, "err", err)
+		}
 	}
 	reply := &actorpb.SwipeReply{}
 	if out.Matched {
@@ -575,14 +597,21 @@ func (g *grain) dropSession(pid *actor.PID) {
 	g.sessions = slices.DeleteFunc(g.sessions, pid.Equal)
 }
 
-// deliver pushes e, which the actor knows whole, to the user's sessions;
-// an event it does not know whole (no seq, or no user to show) becomes a
-// poke, and the sessions read it from the stream.
+// deliver pushes e, which the actor knows whole, to the user's sessions,
+// once; an event it does not know whole (no seq, or no user to show)
+// becomes a poke, and the sessions read it from the stream.
 func (g *grain) deliver(ctx actor.Context, e swiper.Event) {
 	if e.Seq <= 0 || (e.AboutUser() && e.User == nil) {
 		g.poke(ctx)
 		return
 	}
+	if e.Seq <= g.pushed {
+		// Pushed already (a replayed swipe, a Matched told twice), or older
+		// than one that was: a session reads any seq it missed from the
+		// stream when the next one shows a gap, so nobody hears it twice.
+		return
+	}
+	g.pushed = e.Seq
 	if len(g.sessions) == 0 {
 		return
 	}

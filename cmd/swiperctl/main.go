@@ -4,13 +4,14 @@
 //	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]]
 //	                                        bulk-load N realistic users
 //	swiperctl check                        exit 0 if PostgreSQL and Redis answer
+//	swiperctl ranking rebuild              rebuild the hot ranking from PostgreSQL
 //	swiperctl admin-token                  print the dev admin token as an export line
 //	swiperctl login PHONE|USER_ID          print export lines of a token for that user
 //	swiperctl listen [-until EVENT]        print a user's WebSocket frames
 //
-// It reads SWIPER_DATABASE_URL and SWIPER_REDIS_URL (defaults as API.md),
-// and finds the node at SWIPER_API_URL and SWIPER_ADMIN_URL (defaults: the
-// addresses make run serves on).
+// It reads SWIPER_DATABASE_URL, SWIPER_REDIS_URL and SWIPER_REDIS_PREFIX
+// (defaults as API.md), and finds the node at SWIPER_API_URL and
+// SWIPER_ADMIN_URL (defaults: the addresses make run serves on).
 package main
 
 import (
@@ -35,6 +36,8 @@ commands:
                                    bulk-load N realistic demo users (migrates first)
   check [-quiet] [-only postgres|redis]
                                    exit 0 if PostgreSQL and Redis answer
+  ranking rebuild                  rebuild the hot ranking in Redis from the swipes in
+                                   PostgreSQL (swiperd also does it every SWIPER_RANKING_REBUILD)
 
 talking to a running node (docs/walkthrough.sh shows them in use):
   admin-token [-raw]               print "export ADMIN_TOKEN=…": SWIPER_ADMIN_TOKEN,
@@ -44,7 +47,7 @@ talking to a running node (docs/walkthrough.sh shows them in use):
   listen [-after SEQ] [-until EVENT [-user ID]] [-timeout D]
                                    print the WebSocket frames of $TOKEN's user, one a line
 
-environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL (defaults as API.md);
+environment: SWIPER_DATABASE_URL, SWIPER_REDIS_URL, SWIPER_REDIS_PREFIX (defaults as API.md);
 SWIPER_API_URL, SWIPER_ADMIN_URL (defaults http://127.0.0.1:8080, http://127.0.0.1:9090);
 SWIPER_ADMIN_TOKEN; TOKEN (listen)
 `
@@ -63,6 +66,9 @@ func main() {
 	if v := os.Getenv("SWIPER_REDIS_URL"); v != "" {
 		cfg.RedisURL = v
 	}
+	if v, ok := os.LookupEnv("SWIPER_REDIS_PREFIX"); ok {
+		cfg.RedisPrefix = v
+	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "migrate":
@@ -77,6 +83,8 @@ func main() {
 		err = login(ctx, cfg, args)
 	case "listen":
 		err = listen(ctx, args)
+	case "ranking":
+		err = ranking(ctx, cfg, args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
@@ -172,6 +180,33 @@ func check(ctx context.Context, cfg config.Config, args []string) error {
 	if !*quiet {
 		fmt.Println("ok")
 	}
+	return nil
+}
+
+func ranking(ctx context.Context, cfg config.Config, args []string) error {
+	if len(args) != 1 || args[0] != "rebuild" {
+		return fmt.Errorf("usage: swiperctl ranking rebuild")
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", redactURL(cfg.RedisURL), err)
+	}
+	defer rdb.Close()
+	r := redis.NewRanking(rdb, cfg.RedisPrefix)
+	defer r.Close()
+	start := time.Now()
+	n, err := r.Rebuild(ctx, func(ctx context.Context, each func(uid, score int64) error) error {
+		return postgres.RankingScores(ctx, db, each)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ranking rebuilt: %d users in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -167,6 +168,15 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		pruneEvents(nodeCtx, events, log)
 	}()
 
+	if every := cfg.RankingRebuildEvery(); every > 0 {
+		background.Add(1)
+		// Stopped by cancelNode, before the stores close.
+		go func() {
+			defer background.Done()
+			rebuildRanking(nodeCtx, every, ranking, db, log)
+		}()
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := swhttp.NewMetrics(reg)
@@ -304,6 +314,35 @@ func pruneEvents(ctx context.Context, events *postgres.EventStore, log *slog.Log
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// rebuildRanking rebuilds the hot ranking from the database every interval
+// (SWIPER_RANKING_REBUILD), each node at its own random offset, until ctx
+// ends: scores lost or counted twice on the way to Redis are mended within
+// one interval.
+func rebuildRanking(ctx context.Context, every time.Duration, ranking *redis.Ranking, db *postgres.DB, log *slog.Logger) {
+	wait := every + mrand.N(every/10+1)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = every
+		rctx, cancel := context.WithTimeout(ctx, min(every, 10*time.Minute))
+		start := time.Now()
+		n, err := ranking.Rebuild(rctx, func(ctx context.Context, each func(uid, score int64) error) error {
+			return postgres.RankingScores(ctx, db, each)
+		})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn("rebuild the ranking", "err", err)
+		} else if err == nil {
+			log.Info("rebuilt the ranking from the database", "users", n, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 }

@@ -37,6 +37,10 @@ type SocialStore struct {
 	wg     sync.WaitGroup
 
 	batches, swipes atomic.Int64
+
+	// afterBatch, set by tests only, runs after each swipe_batch call has
+	// returned (committed); its error stands for a reply lost after commit.
+	afterBatch func() error
 }
 
 var _ swiper.SocialStore = (*SocialStore)(nil)
@@ -270,59 +274,125 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		}
 		return
 	}
-	outcome := make(map[pair]swipeResult, len(rows))
+	// What is stored for each pair: the row just inserted, or the swipe
+	// found stored (storedSwipes); a request whose mark is the stored one's
+	// is that swipe, and is told its outcome, any other is already_swiped.
+	mark := make(map[pair]swiper.Mark, len(rows))
+	for _, r := range rows {
+		if _, ok := inserted[pair{r.s.UID, r.s.SID}]; ok {
+			mark[pair{r.s.UID, r.s.SID}] = r.s.Mark
+		}
+	}
+	failed := make(map[pair]error)
 	if len(inserted) < len(rows) {
 		// Some rows were not written: their pair exists, or their sid is no
 		// user. One more query tells which, only when it is needed.
-		var missing []int64
+		var missing []*swipeReq
 		for _, r := range rows {
 			if _, ok := inserted[pair{r.s.UID, r.s.SID}]; !ok {
-				missing = append(missing, r.s.SID)
+				missing = append(missing, r)
 			}
 		}
-		var exist []int64
-		err := retry(ctx, true, func() error {
-			return s.db.SelectContext(ctx, &exist, `SELECT id FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(missing))
-		})
-		users := make(map[int64]bool, len(exist))
-		for _, id := range exist {
-			users[id] = true
-		}
-		for _, r := range rows {
+		stored, err := s.storedSwipes(ctx, missing)
+		for i, r := range missing {
 			k := pair{r.s.UID, r.s.SID}
-			if _, ok := inserted[k]; ok {
-				continue
-			}
-			if err != nil {
-				outcome[k] = swipeResult{err: wrap(op, err)}
-			} else if users[r.s.SID] {
-				outcome[k] = swipeResult{err: &swiper.Error{Code: swiper.EAlreadySwiped, Op: op, Message: "you already swiped this user"}}
-			} else {
-				outcome[k] = swipeResult{err: &swiper.Error{Code: swiper.EInvalidSID, Op: op, Message: "no such user"}}
+			switch st := stored[i]; {
+			case err != nil:
+				failed[k] = wrap(op, err)
+			case !st.known:
+				failed[k] = &swiper.Error{Code: swiper.EInvalidSID, Op: op, Message: "no such user"}
+			case st.mark == "":
+				// Rewound between the insert and this query: a retry stores it.
+				failed[k] = swiper.Unavailable(op, errors.New("the swipe changed meanwhile"))
+			default:
+				inserted[k], mark[k] = st.batchRow, swiper.Mark(st.mark)
 			}
 		}
 	}
 	shown := s.shownUsers(ctx, inserted)
-	for _, r := range rows {
-		k := pair{r.s.UID, r.s.SID}
-		if _, ok := outcome[k]; !ok {
-			row := inserted[k]
-			out := swiper.SwipeOutcome{Matched: row.matched, Seq: row.seq, TheirSeq: row.theirSeq}
-			if row.seq > 0 || row.theirSeq > 0 {
-				out.Me, out.Them = shown[r.s.UID], shown[r.s.SID]
-			}
-			outcome[k] = swipeResult{out: out}
-		}
-	}
-
 	for _, r := range batch {
 		k := pair{r.s.UID, r.s.SID}
-		res := outcome[k]
-		if first[k] != r && res.err == nil {
-			res = swipeResult{err: &swiper.Error{Code: swiper.EAlreadySwiped, Op: op, Message: "you already swiped this user"}}
+		if err := failed[k]; err != nil {
+			r.done <- swipeResult{err: err}
+			continue
 		}
-		r.done <- res
+		if r.s.Mark != mark[k] {
+			r.done <- swipeResult{err: &swiper.Error{Code: swiper.EAlreadySwiped, Op: op, Message: "you already swiped this user"}}
+			continue
+		}
+		// The same pair twice in one batch (two activations of one user):
+		// the second is the first again.
+		row := inserted[k]
+		out := swiper.SwipeOutcome{Matched: row.matched, Seq: row.seq, TheirSeq: row.theirSeq, Replayed: row.replayed || first[k] != r, At: fromMicros(first[k].at)}
+		if row.replayed {
+			out.At = fromMicros(row.at)
+		}
+		if row.seq > 0 || row.theirSeq > 0 {
+			out.Me, out.Them = shown[r.s.UID], shown[r.s.SID]
+		}
+		r.done <- swipeResult{out: out}
 	}
+}
+
+// storedRow is what storedSwipes says of one swipe that was not inserted.
+type storedRow struct {
+	batchRow
+	known bool   // its sid is a user
+	mark  string // the stored swipe's mark, "" if there is none
+}
+
+// storedSwipes looks up the stored swipes of rows, in their order, with the
+// outcome each had when it was stored: whether it made the friendship that
+// stands (friendships.made_by, or for friendships older than that column,
+// the swipe being the later of the two) and the seqs of the events it
+// appended (events carry the swipe's time). A retry of a swipe whose commit
+// was ambiguous (its reply lost) is thus answered as the original was.
+func (s *SocialStore) storedSwipes(ctx context.Context, rows []*swipeReq) ([]storedRow, error) {
+	uids := make(pq.Int64Array, len(rows))
+	sids := make(pq.Int64Array, len(rows))
+	for i, r := range rows {
+		uids[i], sids[i] = r.s.UID, r.s.SID
+	}
+	var got []struct {
+		Known    bool   `db:"known"`
+		Mark     string `db:"mark"`
+		At       int64  `db:"at"`
+		Matched  bool   `db:"matched"`
+		Seq      int64  `db:"seq"`
+		TheirSeq int64  `db:"their_seq"`
+	}
+	err := retry(ctx, true, func() error {
+		got = got[:0]
+		return s.db.SelectContext(ctx, &got, `
+			SELECT EXISTS (SELECT FROM users u WHERE u.id = b.sid) AS known,
+				coalesce(s.mark, '') AS mark, coalesce(x.matched, false) AS matched,
+				coalesce((extract(epoch FROM s.created_at) * 1000000)::int8, 0) AS at,
+				CASE WHEN x.matched THEN coalesce((
+					SELECT max(e.seq) FROM events e
+					WHERE e.uid = b.uid AND e.type = 'match' AND e.subject = b.sid AND e.at = s.created_at), 0)
+				ELSE 0 END AS seq,
+				coalesce((
+					SELECT max(e.seq) FROM events e
+					WHERE e.uid = b.sid AND e.subject = b.uid AND e.at = s.created_at
+						AND e.type = CASE WHEN x.matched THEN 'match' WHEN s.mark = 'superlike' THEN 'superliked' END), 0) AS their_seq
+			FROM unnest($1::int8[], $2::int8[]) WITH ORDINALITY AS b (uid, sid, n)
+			LEFT JOIN swipes s ON s.uid = b.uid AND s.sid = b.sid
+			LEFT JOIN friendships f ON f.uid1 = least(b.uid, b.sid) AND f.uid2 = greatest(b.uid, b.sid)
+			CROSS JOIN LATERAL (SELECT f.uid1 IS NOT NULL AND s.mark IN ('like', 'superlike')
+				AND coalesce(f.made_by = b.uid, f.created_at = s.created_at) AS matched) x
+			ORDER BY b.n`, uids, sids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(rows) {
+		return nil, fmt.Errorf("stored swipes: %d rows for %d swipes", len(got), len(rows))
+	}
+	out := make([]storedRow, len(got))
+	for i, g := range got {
+		out[i] = storedRow{batchRow: batchRow{matched: g.Matched, seq: g.Seq, theirSeq: g.TheirSeq, replayed: true, at: g.At}, known: g.Known, mark: g.Mark}
+	}
+	return out, nil
 }
 
 // shownUsers returns, in one query for the batch, the users that the
@@ -357,12 +427,16 @@ func (s *SocialStore) shownUsers(ctx context.Context, inserted map[pair]batchRow
 type batchRow struct {
 	matched       bool
 	seq, theirSeq int64
+	replayed      bool  // stored before, by an earlier call (see storedSwipes)
+	at            int64 // the stored swipe's time, when replayed
 }
 
 // swipeBatch writes rows and the friendships they complete, in one
 // autocommitted call of swipe_batch (migration 000002 has the matching
-// argument; 000003 and 000005 the events), and returns the pairs it
-// inserted, each with whether it made a match and its events' seqs. A row whose pair exists, or whose sid is no user, is skipped;
+// argument; 000003 and 000005 the events; 000006 makes one match per
+// friendship), and returns the pairs it inserted, each with whether it made
+// a match and its events' seqs. A row whose pair exists, or whose sid is no
+// user, is skipped;
 // swipes has no foreign keys (they would cost a lookup per row and a lock on
 // the user), so the function's probe of users stands in for one.
 func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, error) {
@@ -374,10 +448,10 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 		uids[i], sids[i], marks[i], ats[i] = r.s.UID, r.s.SID, string(r.s.Mark), r.at
 	}
 	inserted := make(map[pair]batchRow, len(rows))
-	// Not idempotent: after a lost connection the batch may have committed,
-	// and a second call would find its own rows and call them already
-	// swiped. A deadlock or serialization failure rolls it back whole.
-	err := retry(ctx, false, func() error {
+	// Repeatable: after a lost connection the batch may have committed, and
+	// a second call finds its own rows stored; flush then recognises them
+	// (same mark) and answers each as the first call would have.
+	err := retry(ctx, true, func() error {
 		clear(inserted)
 		res, err := s.db.QueryContext(ctx, `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`,
 			uids, sids, marks, ats)
@@ -393,7 +467,13 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 			}
 			inserted[k] = row
 		}
-		return res.Err()
+		if err := res.Err(); err != nil {
+			return err
+		}
+		if s.afterBatch != nil {
+			return s.afterBatch()
+		}
+		return nil
 	})
 	return inserted, err
 }
@@ -827,4 +907,31 @@ func (s *SocialStore) Friend(ctx context.Context, uid, fid int64) (*swiper.User,
 		return nil, wrap(op, err)
 	}
 	return r.user(), nil
+}
+
+// RankingScores computes every swiped user's hot ranking score from the
+// swipes that stand (API.md: like +5, superlike +7, dislike −5; a rewound
+// swipe is gone, so it counts nothing) and calls each with it, in uid
+// order. It reads swipes whole, in one snapshot: a job for the periodic
+// ranking rebuild (redis.Ranking.Rebuild), not for a request.
+func RankingScores(ctx context.Context, db *DB, each func(uid, score int64) error) error {
+	const op = "postgres.RankingScores"
+	rows, err := db.QueryContext(ctx, `
+		SELECT sid, sum(CASE mark WHEN 'like' THEN $1::int8 WHEN 'superlike' THEN $2::int8 WHEN 'dislike' THEN $3::int8 ELSE 0 END)::int8
+		FROM swipes GROUP BY sid ORDER BY sid`,
+		swiper.Like.Score(), swiper.Superlike.Score(), swiper.Dislike.Score())
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid, score int64
+		if err := rows.Scan(&uid, &score); err != nil {
+			return wrap(op, err)
+		}
+		if err := each(uid, score); err != nil {
+			return err
+		}
+	}
+	return wrap(op, rows.Err())
 }

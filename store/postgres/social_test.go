@@ -326,20 +326,28 @@ func testSwipeRaceMatchesOnce(t *testing.T, opts ...postgres.SocialOption) {
 		if !areFriends(t, db, ids[2*p], ids[2*p+1]) {
 			t.Errorf("pair %d: no friendship", p)
 		}
-		if !matched[p][0] && !matched[p][1] {
-			t.Errorf("pair %d: neither side was told of the match", p)
+		if matched[p][0] == matched[p][1] {
+			t.Errorf("pair %d: matched %v; want exactly one side to make the match", p, matched[p])
 		}
 		if matched[p][0] && matched[p][1] {
 			both++
 		}
 	}
+	// One "match" event per user, whichever batches the likes fell in.
+	if n := countRows(t, db, `SELECT count(*) FROM (SELECT uid FROM events WHERE type = 'match' GROUP BY uid HAVING count(*) <> 1) x`); n != 0 {
+		t.Errorf("%d users with other than one match event", n)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM events WHERE type = 'match'`); n != 2*pairs {
+		t.Errorf("%d match events; want %d", n, 2*pairs)
+	}
 	st := s.Stats()
-	t.Logf("%d swipes in %d batches; both sides told in %d pairs, one side in %d", st.Swipes, st.Batches, both, pairs-both)
+	t.Logf("%d swipes in %d batches; both sides told in %d pairs", st.Swipes, st.Batches, both)
 }
 
 // TestSwipeSamePairConcurrently: one pair swiped 8 times at once, with
-// different marks, stores one swipe: exactly one call succeeds, with the
-// stored mark, and the others are told already_swiped.
+// different marks, stores one swipe: exactly one call stores it, the calls
+// with its mark are answered as it was (replayed), and the others are told
+// already_swiped.
 func TestSwipeSamePairConcurrently(t *testing.T) {
 	for _, c := range committers {
 		t.Run(c.name, func(t *testing.T) { testSwipeSamePairConcurrently(t, c.opts...) })
@@ -354,6 +362,7 @@ func testSwipeSamePairConcurrently(t *testing.T, opts ...postgres.SocialOption) 
 		uid, sid := ids[0], ids[r+1]
 		start := make(chan struct{})
 		errs := make([]error, calls)
+		outs := make([]swiper.SwipeOutcome, calls)
 		marks := []swiper.Mark{swiper.Like, swiper.Dislike, swiper.Superlike}
 		var wg sync.WaitGroup
 		for i := range calls {
@@ -361,24 +370,40 @@ func testSwipeSamePairConcurrently(t *testing.T, opts ...postgres.SocialOption) 
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: marks[i%3], At: base})
+				outs[i], errs[i] = s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: marks[i%3], At: base})
 			}()
 		}
 		close(start)
 		wg.Wait()
-		won, already := -1, 0
+		won, winners, replayed, already := -1, 0, 0, 0
 		for i, err := range errs {
 			switch swiper.ErrorCode(err) {
 			case 0:
-				won = i
+				if outs[i].Replayed {
+					replayed++
+				} else {
+					won = i
+					winners++
+				}
 			case swiper.EAlreadySwiped:
 				already++
 			default:
 				t.Errorf("round %d call %d: %v", r, i, err)
 			}
 		}
-		if won < 0 || already != calls-1 {
-			t.Fatalf("round %d: winner %d, %d already_swiped; want one success and %d already_swiped", r, won, already, calls-1)
+		same := 0
+		for i := range calls {
+			if won >= 0 && marks[i%3] == marks[won%3] {
+				same++
+			}
+		}
+		if winners != 1 || replayed != same-1 || already != calls-same {
+			t.Fatalf("round %d: %d stored, %d replayed, %d already_swiped; want 1, %d and %d", r, winners, replayed, already, same-1, calls-same)
+		}
+		for i, err := range errs {
+			if err == nil && marks[i%3] != marks[won%3] {
+				t.Errorf("round %d call %d: %s succeeded, but %s is stored", r, i, marks[i%3], marks[won%3])
+			}
 		}
 		var stored string
 		if err := db.Get(&stored, `SELECT mark FROM swipes WHERE uid = $1 AND sid = $2`, uid, sid); err != nil || stored != string(marks[won%3]) {
@@ -398,6 +423,7 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 	type call struct {
 		sid  int64
 		want swiper.Code
+		out  swiper.SwipeOutcome
 		err  error
 	}
 	calls := make([]call, n)
@@ -405,7 +431,7 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 		switch {
 		case i%3 == 1:
 			calls[i] = call{sid: 1_000_000 + int64(i), want: swiper.EInvalidSID}
-		case i == 0:
+		case i%100 == 0: // liked before: a dislike is another swipe
 			calls[i] = call{sid: ids[1], want: swiper.EAlreadySwiped}
 		default:
 			calls[i] = call{sid: ids[1+i%100], want: 0} // repeats sort themselves out below
@@ -417,7 +443,7 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, calls[i].err = s.Swipe(context.Background(), swiper.Swipe{UID: ids[0], SID: calls[i].sid, Mark: swiper.Dislike, At: base})
+			calls[i].out, calls[i].err = s.Swipe(context.Background(), swiper.Swipe{UID: ids[0], SID: calls[i].sid, Mark: swiper.Dislike, At: base})
 		}()
 	}
 	close(start)
@@ -429,10 +455,11 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 		case c.want == swiper.EInvalidSID && code != swiper.EInvalidSID,
 			c.want == swiper.EAlreadySwiped && code != swiper.EAlreadySwiped:
 			t.Errorf("call %d (sid %d) = %v; want code %d", i, c.sid, c.err, c.want)
-		case c.want == 0 && code == 0:
+		case c.want == 0 && code == 0 && !c.out.Replayed:
 			ok[c.sid]++
-		case c.want == 0 && code != swiper.EAlreadySwiped:
-			t.Errorf("call %d (sid %d) = %v; want success or already_swiped", i, c.sid, c.err)
+		case c.want == 0 && code == 0: // the same swipe again
+		case c.want == 0:
+			t.Errorf("call %d (sid %d) = %v; want success", i, c.sid, c.err)
 		}
 	}
 	for _, sid := range ids[2:] {

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"sync"
@@ -240,4 +242,69 @@ func (r *Ranking) Top(ctx context.Context, n int) (ids []int64, scores []int64, 
 		ids[i], scores[i] = uid, int64(z.Score)
 	}
 	return ids, scores, nil
+}
+
+// rebuildChunk is how many members one ZADD of a rebuild carries.
+const rebuildChunk = 1000
+
+// Rebuild replaces the ranking with the scores that scores yields, which
+// come from the database (postgres.RankingScores), so that increments lost
+// on the way (a swipe whose reply was lost, an AddScore that timed out, a
+// batch counted twice) cannot make the ranking drift for good. The scores
+// are written into a key of their own, in chunks, and put in place with
+// one RENAME, so readers see the old ranking or the new one, never a part.
+// It returns how many users it wrote. AddScore calls that land while a
+// rebuild runs may be lost from the new ranking (those the database scan
+// did not see yet), until the next rebuild.
+func (r *Ranking) Rebuild(ctx context.Context, scores func(ctx context.Context, each func(uid, score int64) error) error) (int, error) {
+	const op = "redis.Rebuild"
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return 0, swiper.Internal(op, err)
+	}
+	tmp := r.key + ":rebuild:" + hex.EncodeToString(nonce[:])
+	// Gone by itself if this rebuild dies half way; the RENAME below keeps
+	// the TTL, so the same transaction takes it off again.
+	const tmpTTL = time.Hour
+	defer r.rdb.Del(context.WithoutCancel(ctx), tmp)
+	n := 0
+	chunk := make([]goredis.Z, 0, rebuildChunk)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		pipe := r.rdb.Pipeline()
+		pipe.ZAdd(ctx, tmp, chunk...)
+		pipe.Expire(ctx, tmp, tmpTTL)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return unavailable(op, err)
+		}
+		n += len(chunk)
+		chunk = chunk[:0]
+		return nil
+	}
+	err := scores(ctx, func(uid, score int64) error {
+		chunk = append(chunk, goredis.Z{Score: float64(score), Member: strconv.FormatInt(uid, 10)})
+		if len(chunk) == rebuildChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return 0, err
+	}
+	tx := r.rdb.TxPipeline()
+	if n == 0 {
+		tx.Del(ctx, r.key)
+	} else {
+		tx.Rename(ctx, tmp, r.key)
+		tx.Persist(ctx, r.key)
+	}
+	if _, err := tx.Exec(ctx); err != nil {
+		return 0, unavailable(op, err)
+	}
+	return n, nil
 }

@@ -57,6 +57,9 @@ type Config struct {
 	UserIdle        string `yaml:"user_idle"`
 	// SwipeFlushers is how many batches of swipes a node writes at once.
 	SwipeFlushers string `yaml:"swipe_flushers"`
+	// RankingRebuild is how often the node rebuilds the hot ranking from
+	// the database (a Go duration; 0 turns it off).
+	RankingRebuild string `yaml:"ranking_rebuild"`
 
 	// Abuse limits of logins (empty: the default in Abuse). X-Forwarded-For
 	// is believed only from TrustedProxies (comma-separated CIDRs or
@@ -102,6 +105,7 @@ func Defaults() Config {
 		UploadBackoff:   "1s",
 		UploadAttempts:  "8",
 		SwipeFlushers:   "1",
+		RankingRebuild:  "1h",
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -130,6 +134,7 @@ func (c *Config) envVars() map[string]*string {
 		"SWIPER_UPLOAD_BACKOFF":      &c.UploadBackoff,
 		"SWIPER_UPLOAD_ATTEMPTS":     &c.UploadAttempts,
 		"SWIPER_SWIPE_FLUSHERS":      &c.SwipeFlushers,
+		"SWIPER_RANKING_REBUILD":     &c.RankingRebuild,
 		"SWIPER_CLUSTER_PROVIDER":    &c.ClusterProvider,
 		"SWIPER_CLUSTER_ADDR":        &c.ClusterAddr,
 		"SWIPER_USER_IDLE":           &c.UserIdle,
@@ -209,6 +214,13 @@ func (c *Config) ClusterHostPort() (string, int, error) {
 func (c *Config) Flushers() int {
 	n, _ := strconv.Atoi(c.SwipeFlushers)
 	return n
+}
+
+// RankingRebuildEvery is RankingRebuild parsed (checked by Load); 0 means
+// never.
+func (c *Config) RankingRebuildEvery() time.Duration {
+	d, _ := time.ParseDuration(c.RankingRebuild)
+	return d
 }
 
 // UserIdleDuration is UserIdle parsed (checked by Load).
@@ -357,6 +369,9 @@ func (c *Config) check() error {
 	}
 	if n, err := strconv.Atoi(c.SwipeFlushers); err != nil || n < 1 || n > 64 {
 		errs = append(errs, fmt.Errorf("SWIPER_SWIPE_FLUSHERS must be 1–64, not %q", c.SwipeFlushers))
+	}
+	if d, err := time.ParseDuration(c.RankingRebuild); err != nil || (d != 0 && d < time.Minute) {
+		errs = append(errs, fmt.Errorf("SWIPER_RANKING_REBUILD must be 0 (off) or a duration of at least 1m, such as 1h, not %q", c.RankingRebuild))
 	}
 	if n, err := strconv.Atoi(c.UploadAttempts); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_ATTEMPTS must be 1–100, not %q", c.UploadAttempts))

@@ -167,6 +167,7 @@ cluster_provider: single
 cluster_addr: 10.0.0.1:7000
 user_idle: 90s
 swipe_flushers: "3"
+ranking_rebuild: 30m
 log_level: warn
 log_format: json
 `)
@@ -201,6 +202,7 @@ log_format: json
 		ClusterAddr:     "10.0.0.1:7000",
 		UserIdle:        "90s",
 		SwipeFlushers:   "3",
+		RankingRebuild:  "30m",
 		LogLevel:        "warn",
 		LogFormat:       "json",
 		AdminToken:      "0123456789abcdef0123",
@@ -437,6 +439,10 @@ func TestLoadChecks(t *testing.T) {
 		{"swipe flushers 0", map[string]string{"SWIPER_SWIPE_FLUSHERS": "0"}, false},
 		{"swipe flushers x", map[string]string{"SWIPER_SWIPE_FLUSHERS": "x"}, false},
 		{"swipe flushers 4", map[string]string{"SWIPER_SWIPE_FLUSHERS": "4"}, true},
+		{"ranking rebuild off", map[string]string{"SWIPER_RANKING_REBUILD": "0"}, true},
+		{"ranking rebuild 10m", map[string]string{"SWIPER_RANKING_REBUILD": "10m"}, true},
+		{"ranking rebuild 1s", map[string]string{"SWIPER_RANKING_REBUILD": "1s"}, false},
+		{"ranking rebuild hourly", map[string]string{"SWIPER_RANKING_REBUILD": "hourly"}, false},
 		{"upload backoff negative", map[string]string{"SWIPER_UPLOAD_BACKOFF": "-1s"}, false},
 
 		{"log level debug", map[string]string{"SWIPER_LOG_LEVEL": "debug"}, true},

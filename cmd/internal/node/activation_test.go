@@ -16,9 +16,10 @@ import (
 )
 
 // TestSecondActivationCorruptsNothing runs two actors for one user at once,
-// as a membership change can (PROTOACTOR.md, trap 6), and sends both the
-// same swipes and more rewinds than the quota: the database keeps one swipe
-// per pair and the exact quota.
+// as a membership change can (PROTOACTOR.md, trap 6), and sends both
+// swipes of the same people (a like from one, a dislike from the other) and
+// more rewinds than the quota: the database keeps one swipe per pair and
+// the exact quota.
 func TestSecondActivationCorruptsNothing(t *testing.T) {
 	h := newHarness(t)
 	h.settings.Live.Store(swiper.Settings{RewindPerDay: 3, RewindWindowSeconds: 300})
@@ -46,11 +47,11 @@ func TestSecondActivationCorruptsNothing(t *testing.T) {
 	var ok, already atomic.Int32
 	var wg sync.WaitGroup
 	for _, sid := range sids {
-		for _, pid := range pids {
+		for i, pid := range pids {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, _ := ask(pid, &actorpb.SwipeRequest{Sid: sid, Mark: "like"}).(*actorpb.SwipeReply)
+				r, _ := ask(pid, &actorpb.SwipeRequest{Sid: sid, Mark: []string{"like", "dislike"}[i]}).(*actorpb.SwipeReply)
 				switch {
 				case r == nil:
 				case r.Error == nil:

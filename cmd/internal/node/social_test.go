@@ -83,6 +83,9 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	}
 }
 
+// TestSameLikeEightTimesAtOnce: the same swipe sent eight times at once
+// (a client retrying) is stored once, and every call is answered as the
+// first was; the ranking counts it once.
 func TestSameLikeEightTimesAtOnce(t *testing.T) {
 	h := newHarness(t)
 	_, token := h.user(person{})
@@ -110,11 +113,14 @@ func TestSameLikeEightTimesAtOnce(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if ok.Load() != 1 || already.Load() != 7 {
-		t.Errorf("got %d successes and %d already_swiped; want 1 and 7", ok.Load(), already.Load())
+	if ok.Load() != 8 || already.Load() != 0 {
+		t.Errorf("got %d successes and %d already_swiped; want 8 and 0", ok.Load(), already.Load())
 	}
 	if n := h.count(`SELECT count(*) FROM swipes WHERE sid = $1`, sid); n != 1 {
 		t.Errorf("swipes on sid = %d; want 1", n)
+	}
+	if got := h.score(sid); got != 5 {
+		t.Errorf("ranking score = %d; want one like's 5", got)
 	}
 }
 
@@ -617,7 +623,7 @@ func TestPassivationKeepsState(t *testing.T) {
 		return users == 0
 	})
 	h.clock.Add(time.Minute)
-	wantError(t, h.swipe(token, other, swiper.Like), 409, swiper.EAlreadySwiped)
+	wantError(t, h.swipe(token, other, swiper.Dislike), 409, swiper.EAlreadySwiped)
 	if a := h.actor(me); a["activated_at"] == first || a["swiped"] != float64(1) {
 		t.Errorf("reactivated actor = %v; want a new activation that knows its swipe", a)
 	}

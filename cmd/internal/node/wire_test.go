@@ -68,7 +68,7 @@ func TestSocialWireForms(t *testing.T) {
 	golden(t, "ranking.golden", h.do("GET", "/api/v1/ranking", ta, nil).raw)
 	golden(t, "rewind.golden", h.do("POST", "/api/v1/swipes/rewind", ta, nil).raw)
 	golden(t, "error_vip_required.golden", h.do("POST", "/api/v1/swipes/rewind", tplain, nil).raw)
-	golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Like).raw)
+	golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Dislike).raw)
 	golden(t, "actor.golden", h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", a), nil).raw)
 }
 
@@ -97,7 +97,7 @@ func TestSocketWireForms(t *testing.T) {
 	h.clock.Add(time.Second)
 	golden(t, "ws_swipe_match.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
 	golden(t, "ws_match.golden", frame(w.event(5*time.Second)))
-	golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
+	golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "dislike"})))
 	w.send(`{"type": "request", "id": 7, "method": "friends", "params": {"limit": 3}}`)
 	golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))
 }
