@@ -109,8 +109,9 @@ type grain struct {
 	uid         int64
 	loaded      bool
 	vip         int8
-	rewinds     int16 // used on day
-	superlikes  int32 // used on day
+	vipAt       time.Time // when vip was read from the database
+	rewinds     int16     // used on day
+	superlikes  int32     // used on day
 	day         time.Time
 	lastAt      int64   // unix microseconds of the latest swipe
 	swiped      []int64 // ascending
@@ -289,7 +290,7 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.vip = int8(st.VIPLevel)
+	g.vip, g.vipAt = int8(st.VIPLevel), g.d.Clock.Now()
 	g.swiped = st.Swiped
 	g.friends = st.Friends
 	if !st.LastAt.IsZero() {
@@ -307,10 +308,16 @@ func (g *grain) load() error {
 	return nil
 }
 
-// requireVIP checks the cached VIP level, re-reading it before it refuses:
-// an operator may have raised it since the actor loaded.
+// vipMaxAge is how long the cached VIP level may grant a paid feature
+// before it is read again: an operator's downgrade takes effect within it
+// even when the admin call could not reach this actor.
+const vipMaxAge = time.Second
+
+// requireVIP checks the VIP level. The cached level grants only while it is
+// younger than vipMaxAge; older, or too low, it is read again first (an
+// operator may have lowered or raised it since).
 func (g *grain) requireVIP(level int) error {
-	if int(g.vip) >= level {
+	if age := g.d.Clock.Now().Sub(g.vipAt); int(g.vip) >= level && age >= 0 && age < vipMaxAge {
 		return nil
 	}
 	if err := g.refreshVIP(); err != nil {
@@ -325,11 +332,12 @@ func (g *grain) requireVIP(level int) error {
 func (g *grain) refreshVIP() error {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
+	at := g.d.Clock.Now()
 	u, err := g.d.Users.User(ctx, g.uid)
 	if err != nil {
 		return err
 	}
-	g.vip = int8(u.VIPLevel)
+	g.vip, g.vipAt = int8(u.VIPLevel), at
 	return nil
 }
 
