@@ -49,6 +49,13 @@ type Swipe struct {
 	SID  int64 // who was swiped
 	Mark Mark
 	At   time.Time
+
+	// SuperlikeLimit, on a superlike to be stored, is how many superlikes
+	// UID may make in the local day that began at DayStart: the store
+	// refuses one more (ERateLimited) atomically with the swipe, however
+	// many actors of UID store swipes at once. 0 means no limit.
+	SuperlikeLimit int
+	DayStart       time.Time
 }
 
 // CheckSwipe applies the rules that need no state: no self swipe, a valid id.
@@ -169,7 +176,8 @@ type SwipeOutcome struct {
 // (writes are idempotent or versioned).
 //
 // Errors: ENotFound (an unknown caller), EInvalidSID, EAlreadySwiped,
-// ERewindLimit, ENothingToRewind, ENotFriend, EUnavailable, EInternal.
+// ERateLimited (the superlike quota), ERewindLimit, ENothingToRewind,
+// ENotFriend, EUnavailable, EInternal.
 type SocialStore interface {
 	// LoadSocial returns the user's social state; day is today, for the
 	// daily counters, and dayStart the instant today began.
@@ -179,7 +187,9 @@ type SocialStore interface {
 	// s.UID, it also makes their friendship, exactly once however the two
 	// swipes race, and reports matched. Of two likes racing each other, at
 	// least one reports matched. The events the swipe causes are appended
-	// in the same transaction (see SwipeOutcome).
+	// in the same transaction (see SwipeOutcome). A superlike beyond
+	// s.SuperlikeLimit is refused with ERateLimited (no RetryAfterSeconds:
+	// the caller knows when its day ends).
 	Swipe(ctx context.Context, s Swipe) (SwipeOutcome, error)
 	// LastSwipe returns the user's most recent swipe, or nil.
 	LastSwipe(ctx context.Context, uid int64) (*Swipe, error)

@@ -10,6 +10,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -111,7 +112,6 @@ type grain struct {
 	vip         int8
 	vipAt       time.Time // when vip was read from the database
 	rewinds     int16     // used on day
-	superlikes  int32     // used on day
 	day         time.Time
 	lastAt      int64   // unix microseconds of the latest swipe
 	swiped      []int64 // ascending
@@ -271,7 +271,7 @@ func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
 func (g *grain) today() time.Time {
 	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
 	if !day.Equal(g.day) {
-		g.day, g.rewinds, g.superlikes = day, 0, 0
+		g.day, g.rewinds = day, 0
 	}
 	return day
 }
@@ -302,7 +302,7 @@ func (g *grain) load() error {
 	}
 	g.day = day
 	if st.Day.Equal(day) {
-		g.rewinds, g.superlikes = int16(st.RewindsUsed), int32(st.SuperlikesUsed)
+		g.rewinds = int16(st.RewindsUsed)
 	}
 	g.loaded = true
 	return nil
@@ -356,14 +356,7 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		return &actorpb.SwipeReply{Error: errorPB(swiper.FieldError(swiper.EAlreadySwiped, "sid", "you already swiped this person"))}
 	}
 	now := g.d.Clock.Now()
-	g.today()
-	if mark == swiper.Superlike {
-		if limit := g.d.Settings.Load().SuperlikePerDay; limit > 0 && int(g.superlikes) >= limit {
-			e := swiper.Errorf(swiper.ERateLimited, "no superlikes left today")
-			e.RetryAfterSeconds = int(g.dayStart(g.day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
-			return &actorpb.SwipeReply{Error: errorPB(e)}
-		}
-	}
+	day := g.today()
 	// Swipe times are strictly increasing per user, so "the most recent
 	// swipe" is well defined even for swipes in the same microsecond.
 	at := now.UnixMicro()
@@ -371,9 +364,17 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		at = g.lastAt + 1
 	}
 	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: time.UnixMicro(at).UTC()}
+	if mark == swiper.Superlike {
+		// Counted by the store with the swipe, not here: another
+		// activation of this user may be superliking too.
+		s.SuperlikeLimit, s.DayStart = g.d.Settings.Load().SuperlikePerDay, g.dayStart(day)
+	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	out, err := g.d.Social.Swipe(ctx, s)
+	if e := (*swiper.Error)(nil); errors.As(err, &e) && e.Code == swiper.ERateLimited && mark == swiper.Superlike {
+		e.RetryAfterSeconds = int(g.dayStart(day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
+	}
 	if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
 		// Another activation of this user got there first: the database
 		// is the truth.
@@ -385,9 +386,6 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	g.swiped = insertSorted(g.swiped, m.Sid)
 	g.lastAt = at
 	g.dropPending(m.Sid)
-	if mark == swiper.Superlike {
-		g.superlikes++
-	}
 	// The other side and this user's sessions hear first: a match is
 	// pushed to both phones before the ranking and the reply are seen to,
 	// and whole, with the seqs and users the store returned, so that no
@@ -459,9 +457,6 @@ func (g *grain) rewind() *actorpb.RewindReply {
 	if l := out.TheirLike; l != nil {
 		g.dropPending(l.From)
 		g.pending = append(g.pending, pendingLike{from: l.From, at: l.At.UnixMicro(), super: l.Mark == swiper.Superlike})
-	}
-	if last.Mark == swiper.Superlike && !last.At.Before(g.dayStart(day)) && g.superlikes > 0 {
-		g.superlikes--
 	}
 	if err := g.addScore(last.SID, -last.Mark.Score()); err != nil {
 		g.d.Log.Warn("ranking: take score back", "user_id", g.uid, "sid", last.SID, "err", err)

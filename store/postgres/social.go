@@ -262,7 +262,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		return cmp.Or(cmp.Compare(a.s.UID, b.s.UID), cmp.Compare(a.s.SID, b.s.SID))
 	})
 
-	inserted, err := s.swipeBatch(ctx, rows)
+	inserted, refused, err := s.swipeBatch(ctx, rows)
 	if err != nil {
 		// Only this batch fails; the flusher goes on with the next one.
 		for _, r := range batch {
@@ -271,12 +271,16 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		return
 	}
 	outcome := make(map[pair]swipeResult, len(rows))
-	if len(inserted) < len(rows) {
+	for k := range refused {
+		outcome[k] = swipeResult{err: &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "no superlikes left today"}}
+	}
+	if len(inserted)+len(refused) < len(rows) {
 		// Some rows were not written: their pair exists, or their sid is no
 		// user. One more query tells which, only when it is needed.
 		var missing []int64
 		for _, r := range rows {
-			if _, ok := inserted[pair{r.s.UID, r.s.SID}]; !ok {
+			k := pair{r.s.UID, r.s.SID}
+			if _, ok := inserted[k]; !ok && !refused[k] {
 				missing = append(missing, r.s.SID)
 			}
 		}
@@ -290,7 +294,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		}
 		for _, r := range rows {
 			k := pair{r.s.UID, r.s.SID}
-			if _, ok := inserted[k]; ok {
+			if _, ok := inserted[k]; ok || refused[k] {
 				continue
 			}
 			if err != nil {
@@ -364,23 +368,42 @@ type batchRow struct {
 // argument; 000003 and 000005 the events), and returns the pairs it
 // inserted, each with whether it made a match and its events' seqs. A row whose pair exists, or whose sid is no user, is skipped;
 // swipes has no foreign keys (they would cost a lookup per row and a lock on
-// the user), so the function's probe of users stands in for one.
-func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, error) {
+// the user), so the function's probe of users stands in for one. A batch
+// with a superlike under a quota goes through swipe_batch_quota (000007)
+// instead, which also returns the superlikes it refused over their quota.
+func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, map[pair]bool, error) {
 	uids := make(pq.Int64Array, len(rows))
 	sids := make(pq.Int64Array, len(rows))
 	marks := make(pq.StringArray, len(rows))
 	ats := make(pq.Int64Array, len(rows))
+	var limits pq.Int64Array // only when a superlike has a quota
+	var since pq.Int64Array
 	for i, r := range rows {
 		uids[i], sids[i], marks[i], ats[i] = r.s.UID, r.s.SID, string(r.s.Mark), r.at
+		if r.s.Mark == swiper.Superlike && r.s.SuperlikeLimit > 0 && limits == nil {
+			limits, since = make(pq.Int64Array, len(rows)), make(pq.Int64Array, len(rows))
+		}
+	}
+	query := `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq, false FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`
+	args := []any{uids, sids, marks, ats}
+	if limits != nil {
+		for i, r := range rows {
+			if r.s.Mark == swiper.Superlike && r.s.SuperlikeLimit > 0 {
+				limits[i], since[i] = int64(r.s.SuperlikeLimit), micros(r.s.DayStart)
+			}
+		}
+		query = `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq, r_refused FROM swipe_batch_quota($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::int4[], $6::int8[])`
+		args = append(args, limits, since)
 	}
 	inserted := make(map[pair]batchRow, len(rows))
+	var refused map[pair]bool
 	// Not idempotent: after a lost connection the batch may have committed,
 	// and a second call would find its own rows and call them already
 	// swiped. A deadlock or serialization failure rolls it back whole.
 	err := retry(ctx, false, func() error {
 		clear(inserted)
-		res, err := s.db.QueryContext(ctx, `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`,
-			uids, sids, marks, ats)
+		clear(refused)
+		res, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -388,14 +411,22 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 		for res.Next() {
 			var k pair
 			var row batchRow
-			if err := res.Scan(&k.uid, &k.sid, &row.matched, &row.seq, &row.theirSeq); err != nil {
+			var no bool
+			if err := res.Scan(&k.uid, &k.sid, &row.matched, &row.seq, &row.theirSeq, &no); err != nil {
 				return err
 			}
-			inserted[k] = row
+			if no {
+				if refused == nil {
+					refused = make(map[pair]bool)
+				}
+				refused[k] = true
+			} else {
+				inserted[k] = row
+			}
 		}
 		return res.Err()
 	})
-	return inserted, err
+	return inserted, refused, err
 }
 
 // retry runs f up to three times. It tries again after any error if
