@@ -96,6 +96,29 @@ type Liker struct {
 	At   time.Time
 }
 
+// Page asks for one page of a list (liked-me, friends), which is ordered
+// by time, newest first, then by user id, highest first: at most Limit
+// items after the item at After, or the first page if After is nil.
+// Paging by key rather than by offset neither repeats nor skips an item
+// when others are added meanwhile (they come before the first page).
+type Page struct {
+	Limit int
+	After *PageKey
+}
+
+// DefaultPageLimit and MaxPageLimit bound a page of a list: a popular
+// user's whole liked-me would not fit in one reply between nodes.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 100
+)
+
+// PageKey is the place of an item in a paged list: its time and user id.
+type PageKey struct {
+	At time.Time
+	ID int64
+}
+
 // Friend is a user the caller matched with.
 type Friend struct {
 	User
@@ -203,10 +226,13 @@ type SocialStore interface {
 	// whom uid has not swiped: first those who superliked uid, newest first,
 	// then others. today is the date ages are reckoned on.
 	Recommendations(ctx context.Context, uid int64, today time.Time, limit int) ([]Candidate, error)
-	// LikedMe returns who liked uid and is not swiped by uid, newest first.
-	LikedMe(ctx context.Context, uid int64) ([]Liker, error)
-	// Friends returns uid's friends, newest friendship first.
-	Friends(ctx context.Context, uid int64) ([]Friend, error)
+	// LikedMe returns a page of who liked uid and is not swiped by uid,
+	// newest first, and the key the next page starts after (nil if this
+	// page is the last).
+	LikedMe(ctx context.Context, uid int64, page Page) ([]Liker, *PageKey, error)
+	// Friends returns a page of uid's friends, newest friendship first, and
+	// the key the next page starts after (nil if this page is the last).
+	Friends(ctx context.Context, uid int64, page Page) ([]Friend, *PageKey, error)
 	// Friend returns friend fid of uid (ENotFriend if they are not friends).
 	Friend(ctx context.Context, uid, fid int64) (*User, error)
 }

@@ -207,9 +207,9 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.RecommendationsRequest:
 		reply = g.recommendations(m)
 	case *actorpb.LikedMeRequest:
-		reply = g.likedMe()
+		reply = g.likedMe(m)
 	case *actorpb.FriendsRequest:
-		reply = g.friendList()
+		reply = g.friendList(m)
 	case *actorpb.FriendRequest:
 		reply = g.friend(m)
 	case *actorpb.UnmatchRequest:
@@ -488,31 +488,41 @@ func (g *grain) recommendations(m *actorpb.RecommendationsRequest) *actorpb.Reco
 	return reply
 }
 
-func (g *grain) likedMe() *actorpb.LikedMeReply {
+// page is the page a request asks for, its limit capped: a reply must
+// fit in a message between nodes whatever the caller asked.
+func page(limit int32, after *actorpb.PageKey) swiper.Page {
+	n := int(limit)
+	if n <= 0 {
+		n = swiper.DefaultPageLimit
+	}
+	return swiper.Page{Limit: min(n, swiper.MaxPageLimit), After: after.ToPageKey()}
+}
+
+func (g *grain) likedMe(m *actorpb.LikedMeRequest) *actorpb.LikedMeReply {
 	if err := g.requireVIP(swiper.VIPLikedMe); err != nil {
 		return &actorpb.LikedMeReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	ls, err := g.d.Social.LikedMe(ctx, g.uid)
+	ls, next, err := g.d.Social.LikedMe(ctx, g.uid, page(m.Limit, m.After))
 	if err != nil {
 		return &actorpb.LikedMeReply{Error: errorPB(err)}
 	}
-	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls))}
+	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls)), Next: actorpb.FromPageKey(next)}
 	for i := range ls {
 		reply.Users = append(reply.Users, &actorpb.Liker{User: actorpb.FromUser(&ls[i].User), Mark: string(ls[i].Mark), AtUnixMicro: ls[i].At.UnixMicro()})
 	}
 	return reply
 }
 
-func (g *grain) friendList() *actorpb.FriendsReply {
+func (g *grain) friendList(m *actorpb.FriendsRequest) *actorpb.FriendsReply {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	fs, err := g.d.Social.Friends(ctx, g.uid)
+	fs, next, err := g.d.Social.Friends(ctx, g.uid, page(m.Limit, m.After))
 	if err != nil {
 		return &actorpb.FriendsReply{Error: errorPB(err)}
 	}
-	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs))}
+	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs)), Next: actorpb.FromPageKey(next)}
 	for i := range fs {
 		reply.Friends = append(reply.Friends, &actorpb.Friend{User: actorpb.FromUser(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
 	}

@@ -809,54 +809,98 @@ func yearsBefore(date time.Time, n int) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// LikedMe returns who liked uid and is not swiped by uid, newest first.
-func (s *SocialStore) LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error) {
-	const op = "postgres.LikedMe"
-	var rows []struct {
-		userRow
-		LikeMark string    `db:"like_mark"`
-		LikedAt  time.Time `db:"liked_at"`
+// pageArgs returns a page's limit, one more than asked for (the extra row
+// says whether there is a next page), and its key as query arguments (NULL
+// for the first page).
+func pageArgs(page swiper.Page) (limit int, at, id sql.NullInt64) {
+	limit = page.Limit
+	if limit <= 0 {
+		limit = swiper.DefaultPageLimit
 	}
-	err := s.db.SelectContext(ctx, &rows, `
-		SELECT `+userCols+`, s.mark AS like_mark, s.created_at AS liked_at
-		FROM swipes s JOIN users u ON u.id = s.uid
-		WHERE s.sid = $1 AND s.mark IN ('like', 'superlike')
-			AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = s.uid OFFSET 0)
-		ORDER BY s.created_at DESC, s.uid DESC`, uid)
-	if err != nil {
-		return nil, wrap(op, err)
+	if page.After != nil {
+		at = sql.NullInt64{Int64: micros(page.After.At), Valid: true}
+		id = sql.NullInt64{Int64: page.After.ID, Valid: true}
 	}
-	likers := make([]swiper.Liker, len(rows))
-	for i := range rows {
-		likers[i] = swiper.Liker{User: *rows[i].user(), Mark: swiper.Mark(rows[i].LikeMark), At: rows[i].LikedAt}
-	}
-	return likers, nil
+	return limit + 1, at, id
 }
 
-// Friends returns uid's friends, newest friendship first.
-func (s *SocialStore) Friends(ctx context.Context, uid int64) ([]swiper.Friend, error) {
-	const op = "postgres.Friends"
+// nextKey trims rows fetched with pageArgs's limit to the page and returns
+// the key of its last item if there is more.
+func nextKey(n, limit int, key func(i int) swiper.PageKey) (int, *swiper.PageKey) {
+	if n < limit {
+		return n, nil
+	}
+	k := key(limit - 2)
+	return limit - 1, &k
+}
+
+// LikedMe returns a page of who liked uid and is not swiped by uid, newest
+// first.
+func (s *SocialStore) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error) {
+	const op = "postgres.LikedMe"
+	limit, afterAt, afterID := pageArgs(page)
 	var rows []struct {
 		userRow
-		Since time.Time `db:"since"`
+		LikeMark string `db:"like_mark"`
+		LikedAt  int64  `db:"liked_at"`
 	}
+	// swipes_sid walks uid's likes newest first from the page's key (its
+	// created_at bound is the index condition; the uid tie-break a filter
+	// on the few rows of the same microsecond).
 	err := s.db.SelectContext(ctx, &rows, `
-		SELECT `+userCols+`, f.created_at AS since
+		SELECT `+userCols+`, s.mark AS like_mark, (extract(epoch FROM s.created_at) * 1000000)::int8 AS liked_at
+		FROM swipes s JOIN users u ON u.id = s.uid
+		WHERE s.sid = $1 AND s.mark IN ('like', 'superlike')
+			AND ($2::int8 IS NULL OR s.created_at <= timestamptz 'epoch' + $2 * interval '1 microsecond'
+				AND (s.created_at < timestamptz 'epoch' + $2 * interval '1 microsecond' OR s.uid < $3))
+			AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = s.uid OFFSET 0)
+		ORDER BY s.created_at DESC, s.uid DESC
+		LIMIT $4`, uid, afterAt, afterID, limit)
+	if err != nil {
+		return nil, nil, wrap(op, err)
+	}
+	n, next := nextKey(len(rows), limit, func(i int) swiper.PageKey {
+		return swiper.PageKey{At: fromMicros(rows[i].LikedAt), ID: rows[i].ID}
+	})
+	likers := make([]swiper.Liker, n)
+	for i := range n {
+		likers[i] = swiper.Liker{User: *rows[i].user(), Mark: swiper.Mark(rows[i].LikeMark), At: fromMicros(rows[i].LikedAt)}
+	}
+	return likers, next, nil
+}
+
+// Friends returns a page of uid's friends, newest friendship first.
+func (s *SocialStore) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
+	const op = "postgres.Friends"
+	limit, afterAt, afterID := pageArgs(page)
+	var rows []struct {
+		userRow
+		Since int64 `db:"since"`
+	}
+	// Both halves of uid's friendships by key, then a top-N sort: a
+	// user's friends are far fewer than the likes a popular user receives.
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+userCols+`, (extract(epoch FROM f.created_at) * 1000000)::int8 AS since
 		FROM (
 			SELECT uid2 AS fid, created_at FROM friendships WHERE uid1 = $1
 			UNION ALL
 			SELECT uid1, created_at FROM friendships WHERE uid2 = $1
 		) f
 		JOIN users u ON u.id = f.fid
-		ORDER BY f.created_at DESC, f.fid DESC`, uid)
+		WHERE $2::int8 IS NULL OR (f.created_at, f.fid) < (timestamptz 'epoch' + $2 * interval '1 microsecond', $3)
+		ORDER BY f.created_at DESC, f.fid DESC
+		LIMIT $4`, uid, afterAt, afterID, limit)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, nil, wrap(op, err)
 	}
-	friends := make([]swiper.Friend, len(rows))
-	for i := range rows {
-		friends[i] = swiper.Friend{User: *rows[i].user(), Since: rows[i].Since}
+	n, next := nextKey(len(rows), limit, func(i int) swiper.PageKey {
+		return swiper.PageKey{At: fromMicros(rows[i].Since), ID: rows[i].ID}
+	})
+	friends := make([]swiper.Friend, n)
+	for i := range n {
+		friends[i] = swiper.Friend{User: *rows[i].user(), Since: fromMicros(rows[i].Since)}
 	}
-	return friends, nil
+	return friends, next, nil
 }
 
 // Friend returns friend fid of uid.
