@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,14 @@ import (
 func TestSecondActivationKeepsTheSuperlikeQuota(t *testing.T) {
 	h := newHarness(t)
 	const limit, targets = 3, 12
-	h.settings.Live.Store(swiper.Settings{RewindPerDay: 3, RewindWindowSeconds: 300, SuperlikePerDay: limit})
+	// Through the settings store: the node's watcher reloads from it.
+	ctx := context.Background()
+	if err := h.sstore.UpdateSettings(ctx, map[string]int{"superlike_per_day": limit}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.settings.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
 	me, _ := h.user(person{vip: swiper.VIPSuperlike})
 	var sids []int64
 	for range targets {
