@@ -49,6 +49,13 @@ type Swipe struct {
 	SID  int64 // who was swiped
 	Mark Mark
 	At   time.Time
+
+	// SuperlikeLimit, on a superlike to be stored, is how many superlikes
+	// UID may make in the local day that began at DayStart: the store
+	// refuses one more (ERateLimited) atomically with the swipe, however
+	// many actors of UID store swipes at once. 0 means no limit.
+	SuperlikeLimit int
+	DayStart       time.Time
 }
 
 // CheckSwipe applies the rules that need no state: no self swipe, a valid id.
@@ -87,6 +94,29 @@ type Liker struct {
 	User
 	Mark Mark
 	At   time.Time
+}
+
+// Page asks for one page of a list (liked-me, friends), which is ordered
+// by time, newest first, then by user id, highest first: at most Limit
+// items after the item at After, or the first page if After is nil.
+// Paging by key rather than by offset neither repeats nor skips an item
+// when others are added meanwhile (they come before the first page).
+type Page struct {
+	Limit int
+	After *PageKey
+}
+
+// DefaultPageLimit and MaxPageLimit bound a page of a list: a popular
+// user's whole liked-me would not fit in one reply between nodes.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 100
+)
+
+// PageKey is the place of an item in a paged list: its time and user id.
+type PageKey struct {
+	At time.Time
+	ID int64
 }
 
 // Friend is a user the caller matched with.
@@ -176,7 +206,8 @@ type SwipeOutcome struct {
 // (writes are idempotent or versioned).
 //
 // Errors: ENotFound (an unknown caller), EInvalidSID, EAlreadySwiped,
-// ERewindLimit, ENothingToRewind, ENotFriend, EUnavailable, EInternal.
+// ERateLimited (the superlike quota), ERewindLimit, ENothingToRewind,
+// ENotFriend, EUnavailable, EInternal.
 type SocialStore interface {
 	// LoadSocial returns the user's social state; day is today, for the
 	// daily counters, and dayStart the instant today began.
@@ -188,7 +219,9 @@ type SocialStore interface {
 	// exactly once however the two swipes race, and reports matched: of two
 	// likes racing each other, exactly one does, and each side gets one
 	// "match" event. The events the swipe causes are appended in the same
-	// transaction (see SwipeOutcome).
+	// transaction (see SwipeOutcome). A superlike beyond s.SuperlikeLimit
+	// is refused with ERateLimited (no RetryAfterSeconds: the caller knows
+	// when its day ends).
 	Swipe(ctx context.Context, s Swipe) (SwipeOutcome, error)
 	// LastSwipe returns the user's most recent swipe, or nil.
 	LastSwipe(ctx context.Context, uid int64) (*Swipe, error)
@@ -202,10 +235,13 @@ type SocialStore interface {
 	// whom uid has not swiped: first those who superliked uid, newest first,
 	// then others. today is the date ages are reckoned on.
 	Recommendations(ctx context.Context, uid int64, today time.Time, limit int) ([]Candidate, error)
-	// LikedMe returns who liked uid and is not swiped by uid, newest first.
-	LikedMe(ctx context.Context, uid int64) ([]Liker, error)
-	// Friends returns uid's friends, newest friendship first.
-	Friends(ctx context.Context, uid int64) ([]Friend, error)
+	// LikedMe returns a page of who liked uid and is not swiped by uid,
+	// newest first, and the key the next page starts after (nil if this
+	// page is the last).
+	LikedMe(ctx context.Context, uid int64, page Page) ([]Liker, *PageKey, error)
+	// Friends returns a page of uid's friends, newest friendship first, and
+	// the key the next page starts after (nil if this page is the last).
+	Friends(ctx context.Context, uid int64, page Page) ([]Friend, *PageKey, error)
 	// Friend returns friend fid of uid (ENotFriend if they are not friends).
 	Friend(ctx context.Context, uid, fid int64) (*User, error)
 }

@@ -43,3 +43,19 @@ func (p *Event) ToEvent(uid int64) swiper.Event {
 	return swiper.Event{UID: uid, Seq: p.Seq, Type: swiper.EventType(p.Type), At: time.UnixMicro(p.AtUnixMicro).UTC(),
 		Subject: p.Subject, Detail: p.Detail, User: p.User.ToUser()}
 }
+
+// FromPageKey returns the message form of k; nil for nil.
+func FromPageKey(k *swiper.PageKey) *PageKey {
+	if k == nil {
+		return nil
+	}
+	return &PageKey{AtUnixMicro: k.At.UnixMicro(), Id: k.ID}
+}
+
+// ToPageKey returns the key p describes; nil for nil.
+func (p *PageKey) ToPageKey() *swiper.PageKey {
+	if p == nil {
+		return nil
+	}
+	return &swiper.PageKey{At: time.UnixMicro(p.AtUnixMicro).UTC(), ID: p.Id}
+}

@@ -566,8 +566,12 @@ func (x *RecommendationsReply) GetUsers() []*Candidate {
 	return nil
 }
 
+// LikedMeRequest asks for at most limit likers after the one at after
+// (none: the first page).
 type LikedMeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	After         *PageKey               `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -600,6 +604,20 @@ func (x *LikedMeRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use LikedMeRequest.ProtoReflect.Descriptor instead.
 func (*LikedMeRequest) Descriptor() ([]byte, []int) {
 	return file_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LikedMeRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *LikedMeRequest) GetAfter() *PageKey {
+	if x != nil {
+		return x.After
+	}
+	return nil
 }
 
 type Liker struct {
@@ -666,6 +684,7 @@ type LikedMeReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	Users         []*Liker               `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	Next          *PageKey               `protobuf:"bytes,3,opt,name=next,proto3" json:"next,omitempty"` // where the next page starts; unset on the last page
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -714,8 +733,19 @@ func (x *LikedMeReply) GetUsers() []*Liker {
 	return nil
 }
 
+func (x *LikedMeReply) GetNext() *PageKey {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+// FriendsRequest asks for at most limit friends after the one at after
+// (none: the first page).
 type FriendsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	After         *PageKey               `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -748,6 +778,20 @@ func (x *FriendsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FriendsRequest.ProtoReflect.Descriptor instead.
 func (*FriendsRequest) Descriptor() ([]byte, []int) {
 	return file_user_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FriendsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *FriendsRequest) GetAfter() *PageKey {
+	if x != nil {
+		return x.After
+	}
+	return nil
 }
 
 type Friend struct {
@@ -806,6 +850,7 @@ type FriendsReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	Friends       []*Friend              `protobuf:"bytes,2,rep,name=friends,proto3" json:"friends,omitempty"`
+	Next          *PageKey               `protobuf:"bytes,3,opt,name=next,proto3" json:"next,omitempty"` // where the next page starts; unset on the last page
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -850,6 +895,13 @@ func (x *FriendsReply) GetError() *Error {
 func (x *FriendsReply) GetFriends() []*Friend {
 	if x != nil {
 		return x.Friends
+	}
+	return nil
+}
+
+func (x *FriendsReply) GetNext() *PageKey {
+	if x != nil {
+		return x.Next
 	}
 	return nil
 }
@@ -1489,6 +1541,60 @@ func (*Ack) Descriptor() ([]byte, []int) {
 	return file_user_proto_rawDescGZIP(), []int{26}
 }
 
+// PageKey is where a page of a list ended: the time and the user id of
+// its last item, in the list's order (time descending, then id descending).
+type PageKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AtUnixMicro   int64                  `protobuf:"varint,1,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
+	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PageKey) Reset() {
+	*x = PageKey{}
+	mi := &file_user_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageKey) ProtoMessage() {}
+
+func (x *PageKey) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageKey.ProtoReflect.Descriptor instead.
+func (*PageKey) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PageKey) GetAtUnixMicro() int64 {
+	if x != nil {
+		return x.AtUnixMicro
+	}
+	return 0
+}
+
+func (x *PageKey) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 var File_user_proto protoreflect.FileDescriptor
 
 const file_user_proto_rawDesc = "" +
@@ -1532,22 +1638,28 @@ const file_user_proto_rawDesc = "" +
 	"\rsuperliked_me\x18\x02 \x01(\bR\fsuperlikedMe\"f\n" +
 	"\x14RecommendationsReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12(\n" +
-	"\x05users\x18\x02 \x03(\v2\x12.actorpb.CandidateR\x05users\"\x10\n" +
-	"\x0eLikedMeRequest\"b\n" +
+	"\x05users\x18\x02 \x03(\v2\x12.actorpb.CandidateR\x05users\"N\n" +
+	"\x0eLikedMeRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12&\n" +
+	"\x05after\x18\x02 \x01(\v2\x10.actorpb.PageKeyR\x05after\"b\n" +
 	"\x05Liker\x12!\n" +
 	"\x04user\x18\x01 \x01(\v2\r.actorpb.UserR\x04user\x12\x12\n" +
 	"\x04mark\x18\x02 \x01(\tR\x04mark\x12\"\n" +
-	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\"Z\n" +
+	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\"\x80\x01\n" +
 	"\fLikedMeReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12$\n" +
-	"\x05users\x18\x02 \x03(\v2\x0e.actorpb.LikerR\x05users\"\x10\n" +
-	"\x0eFriendsRequest\"U\n" +
+	"\x05users\x18\x02 \x03(\v2\x0e.actorpb.LikerR\x05users\x12$\n" +
+	"\x04next\x18\x03 \x01(\v2\x10.actorpb.PageKeyR\x04next\"N\n" +
+	"\x0eFriendsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12&\n" +
+	"\x05after\x18\x02 \x01(\v2\x10.actorpb.PageKeyR\x05after\"U\n" +
 	"\x06Friend\x12!\n" +
 	"\x04user\x18\x01 \x01(\v2\r.actorpb.UserR\x04user\x12(\n" +
-	"\x10since_unix_micro\x18\x02 \x01(\x03R\x0esinceUnixMicro\"_\n" +
+	"\x10since_unix_micro\x18\x02 \x01(\x03R\x0esinceUnixMicro\"\x85\x01\n" +
 	"\fFriendsReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12)\n" +
-	"\afriends\x18\x02 \x03(\v2\x0f.actorpb.FriendR\afriends\"\x1f\n" +
+	"\afriends\x18\x02 \x03(\v2\x0f.actorpb.FriendR\afriends\x12$\n" +
+	"\x04next\x18\x03 \x01(\v2\x10.actorpb.PageKeyR\x04next\"\x1f\n" +
 	"\rFriendRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"V\n" +
 	"\vFriendReply\x12$\n" +
@@ -1583,7 +1695,10 @@ const file_user_proto_rawDesc = "" +
 	"\x04user\x18\x04 \x01(\v2\r.actorpb.UserR\x04user\"#\n" +
 	"\tUnmatched\x12\x16\n" +
 	"\x06friend\x18\x01 \x01(\x03R\x06friend\"\x05\n" +
-	"\x03AckB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
+	"\x03Ack\"=\n" +
+	"\aPageKey\x12\"\n" +
+	"\rat_unix_micro\x18\x01 \x01(\x03R\vatUnixMicro\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x03R\x02idB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
 
 var (
 	file_user_proto_rawDescOnce sync.Once
@@ -1597,7 +1712,7 @@ func file_user_proto_rawDescGZIP() []byte {
 	return file_user_proto_rawDescData
 }
 
-var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_user_proto_goTypes = []any{
 	(*Error)(nil),                  // 0: actorpb.Error
 	(*User)(nil),                   // 1: actorpb.User
@@ -1626,6 +1741,7 @@ var file_user_proto_goTypes = []any{
 	(*Matched)(nil),                // 24: actorpb.Matched
 	(*Unmatched)(nil),              // 25: actorpb.Unmatched
 	(*Ack)(nil),                    // 26: actorpb.Ack
+	(*PageKey)(nil),                // 27: actorpb.PageKey
 }
 var file_user_proto_depIdxs = []int32{
 	0,  // 0: actorpb.SwipeReply.error:type_name -> actorpb.Error
@@ -1634,22 +1750,26 @@ var file_user_proto_depIdxs = []int32{
 	1,  // 3: actorpb.Candidate.user:type_name -> actorpb.User
 	0,  // 4: actorpb.RecommendationsReply.error:type_name -> actorpb.Error
 	7,  // 5: actorpb.RecommendationsReply.users:type_name -> actorpb.Candidate
-	1,  // 6: actorpb.Liker.user:type_name -> actorpb.User
-	0,  // 7: actorpb.LikedMeReply.error:type_name -> actorpb.Error
-	10, // 8: actorpb.LikedMeReply.users:type_name -> actorpb.Liker
-	1,  // 9: actorpb.Friend.user:type_name -> actorpb.User
-	0,  // 10: actorpb.FriendsReply.error:type_name -> actorpb.Error
-	13, // 11: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
-	0,  // 12: actorpb.FriendReply.error:type_name -> actorpb.Error
-	1,  // 13: actorpb.FriendReply.user:type_name -> actorpb.User
-	0,  // 14: actorpb.UnmatchReply.error:type_name -> actorpb.Error
-	1,  // 15: actorpb.Liked.user:type_name -> actorpb.User
-	1,  // 16: actorpb.Matched.user:type_name -> actorpb.User
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	27, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
+	1,  // 7: actorpb.Liker.user:type_name -> actorpb.User
+	0,  // 8: actorpb.LikedMeReply.error:type_name -> actorpb.Error
+	10, // 9: actorpb.LikedMeReply.users:type_name -> actorpb.Liker
+	27, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
+	27, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
+	1,  // 12: actorpb.Friend.user:type_name -> actorpb.User
+	0,  // 13: actorpb.FriendsReply.error:type_name -> actorpb.Error
+	13, // 14: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
+	27, // 15: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
+	0,  // 16: actorpb.FriendReply.error:type_name -> actorpb.Error
+	1,  // 17: actorpb.FriendReply.user:type_name -> actorpb.User
+	0,  // 18: actorpb.UnmatchReply.error:type_name -> actorpb.Error
+	1,  // 19: actorpb.Liked.user:type_name -> actorpb.User
+	1,  // 20: actorpb.Matched.user:type_name -> actorpb.User
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_user_proto_init() }
@@ -1663,7 +1783,7 @@ func file_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_proto_rawDesc), len(file_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

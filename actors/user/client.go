@@ -188,36 +188,38 @@ func (c *Client) Recommendations(ctx context.Context, uid int64, limit int) ([]s
 	return out, nil
 }
 
-// LikedMe returns who liked uid and is not answered.
-func (c *Client) LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error) {
-	r, err := reply[*actorpb.LikedMeReply](c, ctx, uid, &actorpb.LikedMeRequest{})
+// LikedMe returns a page of who liked uid and is not answered, and where
+// the next page starts (nil after the last).
+func (c *Client) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error) {
+	r, err := reply[*actorpb.LikedMeReply](c, ctx, uid, &actorpb.LikedMeRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Error != nil {
-		return nil, errorOf(r.Error)
+		return nil, nil, errorOf(r.Error)
 	}
 	out := make([]swiper.Liker, 0, len(r.Users))
 	for _, u := range r.Users {
 		out = append(out, swiper.Liker{User: *userOf(u.User), Mark: swiper.Mark(u.Mark), At: time.UnixMicro(u.AtUnixMicro).UTC()})
 	}
-	return out, nil
+	return out, r.Next.ToPageKey(), nil
 }
 
-// Friends returns uid's friends.
-func (c *Client) Friends(ctx context.Context, uid int64) ([]swiper.Friend, error) {
-	r, err := reply[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{})
+// Friends returns a page of uid's friends, and where the next page starts
+// (nil after the last).
+func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
+	r, err := reply[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Error != nil {
-		return nil, errorOf(r.Error)
+		return nil, nil, errorOf(r.Error)
 	}
 	out := make([]swiper.Friend, 0, len(r.Friends))
 	for _, f := range r.Friends {
 		out = append(out, swiper.Friend{User: *userOf(f.User), Since: time.UnixMicro(f.SinceUnixMicro).UTC()})
 	}
-	return out, nil
+	return out, r.Next.ToPageKey(), nil
 }
 
 // Friend returns uid's friend fid.

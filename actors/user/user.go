@@ -10,6 +10,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -109,8 +110,8 @@ type grain struct {
 	uid         int64
 	loaded      bool
 	vip         int8
-	rewinds     int16 // used on day
-	superlikes  int32 // used on day
+	vipAt       time.Time // when vip was read from the database
+	rewinds     int16     // used on day
 	day         time.Time
 	lastAt      int64   // unix microseconds of the latest swipe
 	swiped      []int64 // ascending
@@ -208,9 +209,9 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 	case *actorpb.RecommendationsRequest:
 		reply = g.recommendations(m)
 	case *actorpb.LikedMeRequest:
-		reply = g.likedMe()
+		reply = g.likedMe(m)
 	case *actorpb.FriendsRequest:
-		reply = g.friendList()
+		reply = g.friendList(m)
 	case *actorpb.FriendRequest:
 		reply = g.friend(m)
 	case *actorpb.UnmatchRequest:
@@ -272,7 +273,7 @@ func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
 func (g *grain) today() time.Time {
 	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
 	if !day.Equal(g.day) {
-		g.day, g.rewinds, g.superlikes = day, 0, 0
+		g.day, g.rewinds = day, 0
 	}
 	return day
 }
@@ -291,7 +292,7 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.vip = int8(st.VIPLevel)
+	g.vip, g.vipAt = int8(st.VIPLevel), g.d.Clock.Now()
 	g.swiped = st.Swiped
 	g.friends = st.Friends
 	if !st.LastAt.IsZero() {
@@ -303,16 +304,22 @@ func (g *grain) load() error {
 	}
 	g.day = day
 	if st.Day.Equal(day) {
-		g.rewinds, g.superlikes = int16(st.RewindsUsed), int32(st.SuperlikesUsed)
+		g.rewinds = int16(st.RewindsUsed)
 	}
 	g.loaded = true
 	return nil
 }
 
-// requireVIP checks the cached VIP level, re-reading it before it refuses:
-// an operator may have raised it since the actor loaded.
+// vipMaxAge is how long the cached VIP level may grant a paid feature
+// before it is read again: an operator's downgrade takes effect within it
+// even when the admin call could not reach this actor.
+const vipMaxAge = time.Second
+
+// requireVIP checks the VIP level. The cached level grants only while it is
+// younger than vipMaxAge; older, or too low, it is read again first (an
+// operator may have lowered or raised it since).
 func (g *grain) requireVIP(level int) error {
-	if int(g.vip) >= level {
+	if age := g.d.Clock.Now().Sub(g.vipAt); int(g.vip) >= level && age >= 0 && age < vipMaxAge {
 		return nil
 	}
 	if err := g.refreshVIP(); err != nil {
@@ -327,11 +334,12 @@ func (g *grain) requireVIP(level int) error {
 func (g *grain) refreshVIP() error {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
+	at := g.d.Clock.Now()
 	u, err := g.d.Users.User(ctx, g.uid)
 	if err != nil {
 		return err
 	}
-	g.vip = int8(u.VIPLevel)
+	g.vip, g.vipAt = int8(u.VIPLevel), at
 	return nil
 }
 
@@ -351,14 +359,7 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	// after a lost reply) is answered as it was first. The store decides.
 	_, known := slices.BinarySearch(g.swiped, m.Sid)
 	now := g.d.Clock.Now()
-	g.today()
-	if mark == swiper.Superlike {
-		if limit := g.d.Settings.Load().SuperlikePerDay; limit > 0 && int(g.superlikes) >= limit {
-			e := swiper.Errorf(swiper.ERateLimited, "no superlikes left today")
-			e.RetryAfterSeconds = int(g.dayStart(g.day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
-			return &actorpb.SwipeReply{Error: errorPB(e)}
-		}
-	}
+	day := g.today()
 	// Swipe times are strictly increasing per user, so "the most recent
 	// swipe" is well defined even for swipes in the same microsecond.
 	at := now.UnixMicro()
@@ -366,9 +367,17 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		at = g.lastAt + 1
 	}
 	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: time.UnixMicro(at).UTC()}
+	if mark == swiper.Superlike {
+		// Counted by the store with the swipe, not here: another
+		// activation of this user may be superliking too.
+		s.SuperlikeLimit, s.DayStart = g.d.Settings.Load().SuperlikePerDay, g.dayStart(day)
+	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	out, err := g.d.Social.Swipe(ctx, s)
+	if e := (*swiper.Error)(nil); errors.As(err, &e) && e.Code == swiper.ERateLimited && mark == swiper.Superlike {
+		e.RetryAfterSeconds = int(g.dayStart(day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
+	}
 	if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
 		// Another activation of this user got there first: the database
 		// is the truth.
@@ -390,9 +399,6 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		}
 	} else {
 		g.lastAt = at
-		if mark == swiper.Superlike {
-			g.superlikes++
-		}
 	}
 	// The other side and this user's sessions hear first: a match is
 	// pushed to both phones before the ranking and the reply are seen to,
@@ -474,9 +480,6 @@ func (g *grain) rewind() *actorpb.RewindReply {
 		g.dropPending(l.From)
 		g.pending = append(g.pending, pendingLike{from: l.From, at: l.At.UnixMicro(), super: l.Mark == swiper.Superlike})
 	}
-	if last.Mark == swiper.Superlike && !last.At.Before(g.dayStart(day)) && g.superlikes > 0 {
-		g.superlikes--
-	}
 	if err := g.addScore(last.SID, -last.Mark.Score()); err != nil {
 		g.d.Log.Warn("ranking: take score back", "user_id", g.uid, "sid", last.SID, "err", err)
 	}
@@ -507,31 +510,41 @@ func (g *grain) recommendations(m *actorpb.RecommendationsRequest) *actorpb.Reco
 	return reply
 }
 
-func (g *grain) likedMe() *actorpb.LikedMeReply {
+// page is the page a request asks for, its limit capped: a reply must
+// fit in a message between nodes whatever the caller asked.
+func page(limit int32, after *actorpb.PageKey) swiper.Page {
+	n := int(limit)
+	if n <= 0 {
+		n = swiper.DefaultPageLimit
+	}
+	return swiper.Page{Limit: min(n, swiper.MaxPageLimit), After: after.ToPageKey()}
+}
+
+func (g *grain) likedMe(m *actorpb.LikedMeRequest) *actorpb.LikedMeReply {
 	if err := g.requireVIP(swiper.VIPLikedMe); err != nil {
 		return &actorpb.LikedMeReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	ls, err := g.d.Social.LikedMe(ctx, g.uid)
+	ls, next, err := g.d.Social.LikedMe(ctx, g.uid, page(m.Limit, m.After))
 	if err != nil {
 		return &actorpb.LikedMeReply{Error: errorPB(err)}
 	}
-	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls))}
+	reply := &actorpb.LikedMeReply{Users: make([]*actorpb.Liker, 0, len(ls)), Next: actorpb.FromPageKey(next)}
 	for i := range ls {
 		reply.Users = append(reply.Users, &actorpb.Liker{User: actorpb.FromUser(&ls[i].User), Mark: string(ls[i].Mark), AtUnixMicro: ls[i].At.UnixMicro()})
 	}
 	return reply
 }
 
-func (g *grain) friendList() *actorpb.FriendsReply {
+func (g *grain) friendList(m *actorpb.FriendsRequest) *actorpb.FriendsReply {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	fs, err := g.d.Social.Friends(ctx, g.uid)
+	fs, next, err := g.d.Social.Friends(ctx, g.uid, page(m.Limit, m.After))
 	if err != nil {
 		return &actorpb.FriendsReply{Error: errorPB(err)}
 	}
-	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs))}
+	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs)), Next: actorpb.FromPageKey(next)}
 	for i := range fs {
 		reply.Friends = append(reply.Friends, &actorpb.Friend{User: actorpb.FromUser(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
 	}

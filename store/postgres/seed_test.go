@@ -269,7 +269,7 @@ func TestSeedSwipes(t *testing.T) {
 	}
 	var indexes []string
 	db.Select(&indexes, `SELECT indexname FROM pg_indexes WHERE tablename = 'swipes' ORDER BY indexname`)
-	if want := []string{"swipes_pkey", "swipes_sid", "swipes_superliked"}; !slices.Equal(indexes, want) {
+	if want := []string{"swipes_pkey", "swipes_sid", "swipes_superliked", "swipes_superlikes_by_uid"}; !slices.Equal(indexes, want) {
 		t.Errorf("swipes indexes = %v; want %v", indexes, want)
 	}
 

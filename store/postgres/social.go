@@ -266,7 +266,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		return cmp.Or(cmp.Compare(a.s.UID, b.s.UID), cmp.Compare(a.s.SID, b.s.SID))
 	})
 
-	inserted, err := s.swipeBatch(ctx, rows)
+	inserted, refused, err := s.swipeBatch(ctx, rows)
 	if err != nil {
 		// Only this batch fails; the flusher goes on with the next one.
 		for _, r := range batch {
@@ -284,12 +284,16 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		}
 	}
 	failed := make(map[pair]error)
-	if len(inserted) < len(rows) {
+	for k := range refused {
+		failed[k] = &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "no superlikes left today"}
+	}
+	if len(inserted)+len(refused) < len(rows) {
 		// Some rows were not written: their pair exists, or their sid is no
 		// user. One more query tells which, only when it is needed.
 		var missing []*swipeReq
 		for _, r := range rows {
-			if _, ok := inserted[pair{r.s.UID, r.s.SID}]; !ok {
+			k := pair{r.s.UID, r.s.SID}
+			if _, ok := inserted[k]; !ok && !refused[k] {
 				missing = append(missing, r)
 			}
 		}
@@ -438,23 +442,43 @@ type batchRow struct {
 // a match and its events' seqs. A row whose pair exists, or whose sid is no
 // user, is skipped;
 // swipes has no foreign keys (they would cost a lookup per row and a lock on
-// the user), so the function's probe of users stands in for one.
-func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, error) {
+// the user), so the function's probe of users stands in for one. A batch
+// with a superlike under a quota goes through swipe_batch_quota (000007)
+// instead, which also returns the superlikes it refused over their quota.
+func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pair]batchRow, map[pair]bool, error) {
 	uids := make(pq.Int64Array, len(rows))
 	sids := make(pq.Int64Array, len(rows))
 	marks := make(pq.StringArray, len(rows))
 	ats := make(pq.Int64Array, len(rows))
+	var limits pq.Int64Array // only when a superlike has a quota
+	var since pq.Int64Array
 	for i, r := range rows {
 		uids[i], sids[i], marks[i], ats[i] = r.s.UID, r.s.SID, string(r.s.Mark), r.at
+		if r.s.Mark == swiper.Superlike && r.s.SuperlikeLimit > 0 && limits == nil {
+			limits, since = make(pq.Int64Array, len(rows)), make(pq.Int64Array, len(rows))
+		}
+	}
+	query := `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq, false FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`
+	args := []any{uids, sids, marks, ats}
+	if limits != nil {
+		for i, r := range rows {
+			if r.s.Mark == swiper.Superlike && r.s.SuperlikeLimit > 0 {
+				limits[i], since[i] = int64(r.s.SuperlikeLimit), micros(r.s.DayStart)
+			}
+		}
+		query = `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq, r_refused FROM swipe_batch_quota($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::int4[], $6::int8[])`
+		args = append(args, limits, since)
 	}
 	inserted := make(map[pair]batchRow, len(rows))
+	var refused map[pair]bool
 	// Repeatable: after a lost connection the batch may have committed, and
 	// a second call finds its own rows stored; flush then recognises them
-	// (same mark) and answers each as the first call would have.
+	// (same mark) and answers each as the first call would have. (A stored
+	// superlike is not counted again by swipe_batch_quota.)
 	err := retry(ctx, true, func() error {
 		clear(inserted)
-		res, err := s.db.QueryContext(ctx, `SELECT r_uid, r_sid, r_matched, r_seq, r_their_seq FROM swipe_batch($1::int8[], $2::int8[], $3::text[], $4::int8[])`,
-			uids, sids, marks, ats)
+		clear(refused)
+		res, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -462,10 +486,18 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 		for res.Next() {
 			var k pair
 			var row batchRow
-			if err := res.Scan(&k.uid, &k.sid, &row.matched, &row.seq, &row.theirSeq); err != nil {
+			var no bool
+			if err := res.Scan(&k.uid, &k.sid, &row.matched, &row.seq, &row.theirSeq, &no); err != nil {
 				return err
 			}
-			inserted[k] = row
+			if no {
+				if refused == nil {
+					refused = make(map[pair]bool)
+				}
+				refused[k] = true
+			} else {
+				inserted[k] = row
+			}
 		}
 		if err := res.Err(); err != nil {
 			return err
@@ -475,7 +507,7 @@ func (s *SocialStore) swipeBatch(ctx context.Context, rows []*swipeReq) (map[pai
 		}
 		return nil
 	})
-	return inserted, err
+	return inserted, refused, err
 }
 
 // micros converts a time to what a timestamptz column stores, exactly: Unix
@@ -843,54 +875,98 @@ func yearsBefore(date time.Time, n int) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// LikedMe returns who liked uid and is not swiped by uid, newest first.
-func (s *SocialStore) LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error) {
-	const op = "postgres.LikedMe"
-	var rows []struct {
-		userRow
-		LikeMark string    `db:"like_mark"`
-		LikedAt  time.Time `db:"liked_at"`
+// pageArgs returns a page's limit, one more than asked for (the extra row
+// says whether there is a next page), and its key as query arguments (NULL
+// for the first page).
+func pageArgs(page swiper.Page) (limit int, at, id sql.NullInt64) {
+	limit = page.Limit
+	if limit <= 0 {
+		limit = swiper.DefaultPageLimit
 	}
-	err := s.db.SelectContext(ctx, &rows, `
-		SELECT `+userCols+`, s.mark AS like_mark, s.created_at AS liked_at
-		FROM swipes s JOIN users u ON u.id = s.uid
-		WHERE s.sid = $1 AND s.mark IN ('like', 'superlike')
-			AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = s.uid OFFSET 0)
-		ORDER BY s.created_at DESC, s.uid DESC`, uid)
-	if err != nil {
-		return nil, wrap(op, err)
+	if page.After != nil {
+		at = sql.NullInt64{Int64: micros(page.After.At), Valid: true}
+		id = sql.NullInt64{Int64: page.After.ID, Valid: true}
 	}
-	likers := make([]swiper.Liker, len(rows))
-	for i := range rows {
-		likers[i] = swiper.Liker{User: *rows[i].user(), Mark: swiper.Mark(rows[i].LikeMark), At: rows[i].LikedAt}
-	}
-	return likers, nil
+	return limit + 1, at, id
 }
 
-// Friends returns uid's friends, newest friendship first.
-func (s *SocialStore) Friends(ctx context.Context, uid int64) ([]swiper.Friend, error) {
-	const op = "postgres.Friends"
+// nextKey trims rows fetched with pageArgs's limit to the page and returns
+// the key of its last item if there is more.
+func nextKey(n, limit int, key func(i int) swiper.PageKey) (int, *swiper.PageKey) {
+	if n < limit {
+		return n, nil
+	}
+	k := key(limit - 2)
+	return limit - 1, &k
+}
+
+// LikedMe returns a page of who liked uid and is not swiped by uid, newest
+// first.
+func (s *SocialStore) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error) {
+	const op = "postgres.LikedMe"
+	limit, afterAt, afterID := pageArgs(page)
 	var rows []struct {
 		userRow
-		Since time.Time `db:"since"`
+		LikeMark string `db:"like_mark"`
+		LikedAt  int64  `db:"liked_at"`
 	}
+	// swipes_sid walks uid's likes newest first from the page's key (its
+	// created_at bound is the index condition; the uid tie-break a filter
+	// on the few rows of the same microsecond).
 	err := s.db.SelectContext(ctx, &rows, `
-		SELECT `+userCols+`, f.created_at AS since
+		SELECT `+userCols+`, s.mark AS like_mark, (extract(epoch FROM s.created_at) * 1000000)::int8 AS liked_at
+		FROM swipes s JOIN users u ON u.id = s.uid
+		WHERE s.sid = $1 AND s.mark IN ('like', 'superlike')
+			AND ($2::int8 IS NULL OR s.created_at <= timestamptz 'epoch' + $2 * interval '1 microsecond'
+				AND (s.created_at < timestamptz 'epoch' + $2 * interval '1 microsecond' OR s.uid < $3))
+			AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = s.uid OFFSET 0)
+		ORDER BY s.created_at DESC, s.uid DESC
+		LIMIT $4`, uid, afterAt, afterID, limit)
+	if err != nil {
+		return nil, nil, wrap(op, err)
+	}
+	n, next := nextKey(len(rows), limit, func(i int) swiper.PageKey {
+		return swiper.PageKey{At: fromMicros(rows[i].LikedAt), ID: rows[i].ID}
+	})
+	likers := make([]swiper.Liker, n)
+	for i := range n {
+		likers[i] = swiper.Liker{User: *rows[i].user(), Mark: swiper.Mark(rows[i].LikeMark), At: fromMicros(rows[i].LikedAt)}
+	}
+	return likers, next, nil
+}
+
+// Friends returns a page of uid's friends, newest friendship first.
+func (s *SocialStore) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
+	const op = "postgres.Friends"
+	limit, afterAt, afterID := pageArgs(page)
+	var rows []struct {
+		userRow
+		Since int64 `db:"since"`
+	}
+	// Both halves of uid's friendships by key, then a top-N sort: a
+	// user's friends are far fewer than the likes a popular user receives.
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+userCols+`, (extract(epoch FROM f.created_at) * 1000000)::int8 AS since
 		FROM (
 			SELECT uid2 AS fid, created_at FROM friendships WHERE uid1 = $1
 			UNION ALL
 			SELECT uid1, created_at FROM friendships WHERE uid2 = $1
 		) f
 		JOIN users u ON u.id = f.fid
-		ORDER BY f.created_at DESC, f.fid DESC`, uid)
+		WHERE $2::int8 IS NULL OR (f.created_at, f.fid) < (timestamptz 'epoch' + $2 * interval '1 microsecond', $3)
+		ORDER BY f.created_at DESC, f.fid DESC
+		LIMIT $4`, uid, afterAt, afterID, limit)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, nil, wrap(op, err)
 	}
-	friends := make([]swiper.Friend, len(rows))
-	for i := range rows {
-		friends[i] = swiper.Friend{User: *rows[i].user(), Since: rows[i].Since}
+	n, next := nextKey(len(rows), limit, func(i int) swiper.PageKey {
+		return swiper.PageKey{At: fromMicros(rows[i].Since), ID: rows[i].ID}
+	})
+	friends := make([]swiper.Friend, n)
+	for i := range n {
+		friends[i] = swiper.Friend{User: *rows[i].user(), Since: fromMicros(rows[i].Since)}
 	}
-	return friends, nil
+	return friends, next, nil
 }
 
 // Friend returns friend fid of uid.

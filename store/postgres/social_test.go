@@ -767,7 +767,7 @@ func TestFriendsUnmatch(t *testing.T) {
 	}
 	mustSwipe(t, s, ids[4], me, swiper.Like, base)
 
-	friends, err := s.Friends(ctx, me)
+	friends, _, err := s.Friends(ctx, me, swiper.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -781,7 +781,7 @@ func TestFriendsUnmatch(t *testing.T) {
 	if want := []int64{ids[3], ids[2], ids[1]}; !slices.Equal(got, want) {
 		t.Errorf("Friends = %v; want %v, newest first", got, want)
 	}
-	if other, err := s.Friends(ctx, ids[2]); err != nil || len(other) != 1 || other[0].ID != me {
+	if other, _, err := s.Friends(ctx, ids[2], swiper.Page{}); err != nil || len(other) != 1 || other[0].ID != me {
 		t.Errorf("Friends of the other side = %+v, %v; want me", other, err)
 	}
 
@@ -818,7 +818,7 @@ func TestFriendsUnmatch(t *testing.T) {
 	if _, err := s.Friend(ctx, me, ids[2]); swiper.ErrorCode(err) != swiper.ENotFriend {
 		t.Errorf("Friend after Unmatch = %v; want code %d", err, swiper.ENotFriend)
 	}
-	if friends, _ := s.Friends(ctx, me); len(friends) != 2 {
+	if friends, _, _ := s.Friends(ctx, me, swiper.Page{}); len(friends) != 2 {
 		t.Errorf("%d friends after Unmatch; want 2", len(friends))
 	}
 }
@@ -835,7 +835,7 @@ func TestLikedMe(t *testing.T) {
 	mustSwipe(t, s, ids[5], me, swiper.Like, base.Add(4*time.Minute))
 	mustSwipe(t, s, me, ids[5], swiper.Dislike, base.Add(5*time.Minute)) // answered
 	mustSwipe(t, s, me, ids[1], swiper.Like, base.Add(10*time.Minute))   // answered, and matched
-	likers, err := s.LikedMe(ctx, me)
+	likers, _, err := s.LikedMe(ctx, me, swiper.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -860,7 +860,7 @@ func TestLikedMe(t *testing.T) {
 			t.Errorf("LikedMe[%d] = %v; want %v", i, got[i], want[i])
 		}
 	}
-	if likers, err := s.LikedMe(ctx, ids[3]); err != nil || len(likers) != 0 {
+	if likers, _, err := s.LikedMe(ctx, ids[3], swiper.Page{}); err != nil || len(likers) != 0 {
 		t.Errorf("LikedMe of someone nobody liked = %v, %v; want none", likers, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/pprof"
 	"sort"
@@ -175,15 +176,42 @@ func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 		swhttp.WriteError(w, r, err)
 		return
 	}
-	// The user's actor caches the level. If it cannot be told now, it
-	// re-reads the level before refusing a feature, and a lowered level
-	// takes effect when the actor next activates.
+	// The user's actor caches the level for at most a second before a paid
+	// feature reads it again, so the stored level takes effect either way;
+	// telling the actor makes it take effect at once. An operator who is
+	// not told that it did gets 503 and may repeat the (idempotent) call.
 	if s.Actors != nil {
-		if err := s.Actors.Refresh(r.Context(), id); err != nil {
+		if err := s.refresh(r.Context(), id); err != nil {
 			slog.WarnContext(r.Context(), "tell user actor of a new VIP level", "user_id", id, "err", err)
+			swhttp.WriteError(w, r, swiper.Unavailable("admin.putVIP", err))
+			return
 		}
 	}
 	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": swhttp.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
+}
+
+// refreshAttempts is how many times putVIP tries to tell a user's actor.
+const refreshAttempts = 3
+
+// refresh tells uid's actor that the user changed, trying again after a
+// short jittered pause when a try fails (the actor may be moving or
+// restarting).
+func (s *Server) refresh(ctx context.Context, uid int64) error {
+	var err error
+	for attempt := range refreshAttempts {
+		if attempt > 0 {
+			pause := time.Duration(50<<attempt)*time.Millisecond/2 + rand.N(time.Duration(50<<attempt)*time.Millisecond/2)
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err = s.Actors.Refresh(ctx, uid); err == nil {
+			return err
+		}
+	}
+	return err
 }
 
 func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {

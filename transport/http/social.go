@@ -2,9 +2,11 @@ package http
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -16,8 +18,8 @@ type Social interface {
 	Swipe(ctx context.Context, uid, sid int64, mark swiper.Mark) (*swiper.SwipeResult, error)
 	Rewind(ctx context.Context, uid int64) (*swiper.Rewound, error)
 	Recommendations(ctx context.Context, uid int64, limit int) ([]swiper.Candidate, error)
-	LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error)
-	Friends(ctx context.Context, uid int64) ([]swiper.Friend, error)
+	LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error)
+	Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error)
 	Friend(ctx context.Context, uid, fid int64) (*swiper.User, error)
 	Unmatch(ctx context.Context, uid, fid int64) error
 }
@@ -149,6 +151,66 @@ func LimitParam(r *http.Request, def, max int) (int, error) {
 	return n, nil
 }
 
+// PageParams reads the "limit" (1 to swiper.MaxPageLimit, default
+// swiper.DefaultPageLimit) and "cursor" query parameters of a paged list.
+func PageParams(r *http.Request) (swiper.Page, error) {
+	limit, err := LimitParam(r, swiper.DefaultPageLimit, swiper.MaxPageLimit)
+	if err != nil {
+		return swiper.Page{}, err
+	}
+	page := swiper.Page{Limit: limit}
+	if v := r.URL.Query()["cursor"]; len(v) > 1 {
+		return swiper.Page{}, badCursor()
+	} else if len(v) == 1 {
+		if page.After, err = ParseCursor(v[0]); err != nil {
+			return swiper.Page{}, err
+		}
+	}
+	return page, nil
+}
+
+// A cursor is opaque to clients: the base64url form of the page key's
+// microseconds and user id. maxCursor bounds what is worth decoding.
+const maxCursor = 64
+
+// Cursor returns the wire form of a page key: nil (JSON null) for none.
+func Cursor(k *swiper.PageKey) *string {
+	if k == nil {
+		return nil
+	}
+	c := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.At.UnixMicro(), 10) + "." + strconv.FormatInt(k.ID, 10)))
+	return &c
+}
+
+// ParseCursor reads a cursor that Cursor made: nil for "" (the first
+// page), EBadRequest (field "cursor") for anything else it did not make.
+func ParseCursor(c string) (*swiper.PageKey, error) {
+	if c == "" {
+		return nil, nil
+	}
+	if len(c) > maxCursor {
+		return nil, badCursor()
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	if err != nil {
+		return nil, badCursor()
+	}
+	at, id, ok := strings.Cut(string(raw), ".")
+	if !ok {
+		return nil, badCursor()
+	}
+	micros, err1 := strconv.ParseInt(at, 10, 64)
+	uid, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || uid <= 0 || micros < 0 {
+		return nil, badCursor()
+	}
+	return &swiper.PageKey{At: time.UnixMicro(micros).UTC(), ID: uid}, nil
+}
+
+func badCursor() error {
+	return swiper.FieldError(swiper.EBadRequest, "cursor", "cursor must be a next_cursor this API returned")
+}
+
 // IDParam reads a user id from the path.
 func IDParam(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
@@ -186,11 +248,21 @@ func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) likedMe(w http.ResponseWriter, r *http.Request) {
-	reply(w, r)(s.doLikedMe(r.Context(), callerID(r)))
+	page, err := PageParams(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	reply(w, r)(s.doLikedMe(r.Context(), callerID(r), page))
 }
 
 func (s *Server) friends(w http.ResponseWriter, r *http.Request) {
-	reply(w, r)(s.doFriends(r.Context(), callerID(r)))
+	page, err := PageParams(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	reply(w, r)(s.doFriends(r.Context(), callerID(r), page))
 }
 
 // reply writes what a call returned: its result with 200, or its error.
@@ -237,31 +309,39 @@ func (s *Server) doRecommendations(ctx context.Context, uid int64, limit int) (a
 	}{CandidatesOf(cs, s.today())}, nil
 }
 
-func (s *Server) doLikedMe(ctx context.Context, uid int64) (any, error) {
-	ls, err := s.Social.LikedMe(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Users []Liker `json:"users"`
-	}{LikersOf(ls, s.today())}, nil
+// LikedMeReply is the body of GET /api/v1/liked-me.
+type LikedMeReply struct {
+	Users      []Liker `json:"users"`
+	NextCursor *string `json:"next_cursor"` // null on the last page
 }
 
-func (s *Server) doFriends(ctx context.Context, uid int64) (any, error) {
-	fs, err := s.Social.Friends(ctx, uid)
+// FriendsReply is the body of GET /api/v1/friends.
+type FriendsReply struct {
+	Friends    []Friend `json:"friends"`
+	NextCursor *string  `json:"next_cursor"` // null on the last page
+}
+
+func (s *Server) doLikedMe(ctx context.Context, uid int64, page swiper.Page) (any, error) {
+	ls, next, err := s.Social.LikedMe(ctx, uid, page)
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Friends []Friend `json:"friends"`
-	}{FriendsOf(fs, s.today())}, nil
+	return LikedMeReply{LikersOf(ls, s.today()), Cursor(next)}, nil
+}
+
+func (s *Server) doFriends(ctx context.Context, uid int64, page swiper.Page) (any, error) {
+	fs, next, err := s.Social.Friends(ctx, uid, page)
+	if err != nil {
+		return nil, err
+	}
+	return FriendsReply{FriendsOf(fs, s.today()), Cursor(next)}, nil
 }
 
 // Call serves a social call made over the WebSocket, by its name there
 // (API.md: swipe, rewind, recommendations, liked_me, friends), with the
 // same params as its HTTP route (a JSON object; absent or {} where the
-// route takes none; recommendations takes {"limit": n}) and the same
-// result and errors.
+// route takes none; recommendations takes {"limit": n}, liked_me and
+// friends {"limit": n, "cursor": c}) and the same result and errors.
 func (s *Server) Call(ctx context.Context, uid int64, method string, params json.RawMessage) (any, error) {
 	switch method {
 	case "swipe":
@@ -285,18 +365,37 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 			limit = *q.Limit
 		}
 		return s.doRecommendations(ctx, uid, limit)
-	case "rewind", "liked_me", "friends":
+	case "liked_me", "friends":
+		var q struct {
+			Limit  *int    `json:"limit"`
+			Cursor *string `json:"cursor"`
+		}
+		if err := DecodeBytes(params, &q, true); err != nil {
+			return nil, err
+		}
+		page := swiper.Page{Limit: swiper.DefaultPageLimit}
+		if q.Limit != nil {
+			if *q.Limit < 1 || *q.Limit > swiper.MaxPageLimit {
+				return nil, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be a whole number from 1 to %d", swiper.MaxPageLimit)
+			}
+			page.Limit = *q.Limit
+		}
+		if q.Cursor != nil {
+			var err error
+			if page.After, err = ParseCursor(*q.Cursor); err != nil {
+				return nil, err
+			}
+		}
+		if method == "liked_me" {
+			return s.doLikedMe(ctx, uid, page)
+		}
+		return s.doFriends(ctx, uid, page)
+	case "rewind":
 		var q struct{}
 		if err := DecodeBytes(params, &q, true); err != nil {
 			return nil, err
 		}
-		switch method {
-		case "rewind":
-			return s.doRewind(ctx, uid)
-		case "liked_me":
-			return s.doLikedMe(ctx, uid)
-		}
-		return s.doFriends(ctx, uid)
+		return s.doRewind(ctx, uid)
 	case "":
 		return nil, swiper.FieldError(swiper.EBadRequest, "method", "method is required")
 	}

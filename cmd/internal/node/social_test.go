@@ -574,11 +574,11 @@ type panicky struct {
 	armed atomic.Bool
 }
 
-func (p *panicky) LikedMe(ctx context.Context, uid int64) ([]swiper.Liker, error) {
+func (p *panicky) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error) {
 	if p.armed.CompareAndSwap(true, false) {
 		panic("injected fault")
 	}
-	return p.SocialStore.LikedMe(ctx, uid)
+	return p.SocialStore.LikedMe(ctx, uid, page)
 }
 
 func TestActorPanicAnswers1107AndRestarts(t *testing.T) {
