@@ -46,8 +46,16 @@ type Deps struct {
 	// up to a fifth at random, so users who went quiet together do not all
 	// passivate in the same instant.
 	Idle time.Duration
-	// StoreTimeout bounds each database call.
+	// StoreTimeout bounds each database call, but for calls made for a
+	// caller that waits longer: those may go on until ReplyMargin before
+	// their caller's deadline, so that a burst that queues for the
+	// database is absorbed rather than refused while its callers still
+	// wait. ReplyMargin is more than a write may take once its context has
+	// ended (a swipe batch's own bound, the social store's flush timeout):
+	// the actor learns the outcome of every write, and replies, before its
+	// caller gives up.
 	StoreTimeout time.Duration
+	ReplyMargin  time.Duration
 	// RankingTimeout bounds each hot-ranking update: the ranking is best
 	// effort and must not hold a user's mailbox when Redis stalls.
 	RankingTimeout time.Duration
@@ -82,6 +90,9 @@ func NewKind(d *Deps) *cluster.Kind {
 		// than a swipe batch's own bound (3 s): an actor learns the outcome
 		// of every write before its caller gives up on it.
 		d.StoreTimeout = 2 * time.Second
+	}
+	if d.ReplyMargin <= 0 {
+		d.ReplyMargin = 3*time.Second + 500*time.Millisecond
 	}
 	if d.RankingTimeout <= 0 {
 		d.RankingTimeout = 500 * time.Millisecond
@@ -124,6 +135,9 @@ type grain struct {
 	// connected; each is watched, and forgotten when it stops.
 	sessions []*actor.PID
 	idle     idleTimer
+	// deadline is when the caller of the message being handled gives up
+	// (zero if not known): see Deps.ReplyMargin.
+	deadline time.Time
 }
 
 // idleTimer passivates an actor that received nothing for a while. The
@@ -197,6 +211,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	if _, tick := ctx.Message().(*idleCheck); !tick {
 		g.idle.last = time.Now()
 	}
+	g.deadline = callerDeadline(ctx)
 	defer func() {
 		if v := recover(); v != nil {
 			g.d.Log.Error("user actor panicked; restarting it from the database",
@@ -325,6 +340,9 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 }
 
 func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	if dl := g.deadline.Add(-g.d.ReplyMargin); time.Until(dl) > g.d.StoreTimeout {
+		return context.WithDeadline(context.Background(), dl)
+	}
 	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
 }
 
