@@ -43,3 +43,8 @@ func TestSwipeOutwaitsAQueueWhileItsCallerWaits(t *testing.T) {
 		t.Errorf("swipes on sid = %d; want 1", n)
 	}
 }
+
+// settle is how long a test waits for a state that must come (an actor
+// told, a setting heard of, an idle actor gone): a deadline against a
+// hang, not a latency bound; those are the benchmarks'.
+const settle = 30 * time.Second

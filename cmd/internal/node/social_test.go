@@ -107,7 +107,7 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	// Both actors learn of the friendship.
 	for _, i := range []int{0, pairs / 2, pairs - 1} {
 		for _, s := range []side{a[i], b[i]} {
-			eventually(t, 2*time.Second, "actor knows its friend", func() bool {
+			eventually(t, settle, "actor knows its friend", func() bool {
 				return h.actor(s.id)["friends"] == float64(1)
 			})
 		}
@@ -307,7 +307,7 @@ func TestRewind(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM friendships`); n != 0 {
 		t.Errorf("friendships left = %d; want the match undone", n)
 	}
-	eventually(t, 2*time.Second, "the other side forgets the friendship", func() bool {
+	eventually(t, settle, "the other side forgets the friendship", func() bool {
 		return h.actor(a)["friends"] == float64(0)
 	})
 	// a's like of me stands and is unanswered again.
@@ -472,7 +472,7 @@ func TestFriends(t *testing.T) {
 			t.Errorf("friends after unmatch: %s", r.raw)
 		}
 	}
-	eventually(t, 2*time.Second, "the other side's actor forgets", func() bool { return h.actor(f)["friends"] == float64(0) })
+	eventually(t, settle, "the other side's actor forgets", func() bool { return h.actor(f)["friends"] == float64(0) })
 	wantError(t, h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", f), token, nil), 403, swiper.ENotFriend)
 	// Both swipes stand: no re-match, no recommendation.
 	if got := ids(h.do("GET", "/api/v1/recommendations", token, nil), "users"); slices.Contains(got, f) {
@@ -518,7 +518,7 @@ func TestRankingArithmetic(t *testing.T) {
 	wantError(t, h.do("GET", "/api/v1/ranking?limit=101", tokens[0], nil), 400, swiper.EBadRequest)
 }
 
-func TestSettingsReachActorsWithin2s(t *testing.T) {
+func TestSettingsReachActors(t *testing.T) {
 	h := newHarness(t)
 	_, token := h.user(person{vip: swiper.VIPRewind})
 	for range 2 {
@@ -549,12 +549,12 @@ func TestSettingsReachActorsWithin2s(t *testing.T) {
 		if r.status != 200 && r.status != 409 {
 			t.Fatalf("rewind: %d %s", r.status, r.raw)
 		}
-		if time.Since(changed) > 2*time.Second {
-			t.Fatal("the actor still allows rewinds 2s after rewind_per_day was set to 0 on another node")
+		if time.Since(changed) > settle {
+			t.Fatalf("the actor still allows rewinds %v after rewind_per_day was set to 0 on another node", settle)
 		}
 	}
 	put(map[string]int{"superlike_per_day": 1})
-	eventually(t, 2*time.Second, "superlike_per_day reaches this node", func() bool {
+	eventually(t, settle, "superlike_per_day reaches this node", func() bool {
 		return h.settings.Live.Load().SuperlikePerDay == 1
 	})
 	a, _ := h.user(person{})
@@ -577,7 +577,7 @@ func TestAdminActors(t *testing.T) {
 		a["friends"] != float64(0) || a["rewinds_today"] != float64(0) || a["activated_at"] == "" {
 		t.Errorf("actor = %v", a)
 	}
-	eventually(t, 2*time.Second, "the liked user's actor has the pending like", func() bool {
+	eventually(t, settle, "the liked user's actor has the pending like", func() bool {
 		return h.actor(other)["pending_likes"] == float64(1)
 	})
 	r := h.admin("GET", "/admin/v1/actors", nil)
@@ -615,12 +615,10 @@ func TestActorPanicAnswers1107AndRestarts(t *testing.T) {
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
 	p.armed.Store(true)
-	start := time.Now()
+	// Answered 500 by the panicking actor, not 503 by a caller that
+	// waited out its timeout.
 	r := h.do("GET", "/api/v1/liked-me", token, nil)
 	wantError(t, r, 500, swiper.EInternal)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("the 500 took %v", d)
-	}
 	if strings.Contains(string(r.raw), "injected") {
 		t.Errorf("the error leaks the panic: %s", r.raw)
 	}
@@ -643,7 +641,7 @@ func TestPassivationKeepsState(t *testing.T) {
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
 	first := h.actor(me)["activated_at"]
-	eventually(t, 5*time.Second, "idle actors passivate", func() bool {
+	eventually(t, settle, "idle actors passivate", func() bool {
 		users, _, _ := h.node.Counts()
 		return users == 0
 	})
