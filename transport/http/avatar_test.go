@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/postgres"
@@ -234,13 +233,11 @@ func TestUploadAvatarRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
+			// No wall-clock bound: a busy machine under -race is slow, and
+			// the code says whether it was refused before decoding.
 			body, ct := tt.body()
 			r := h.postAvatar(tt.token, body, ct)
 			wantError(t, r, tt.status, tt.code)
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("refusing took %v", d)
-			}
 		})
 	}
 	var jobs int
