@@ -41,11 +41,10 @@ ifndef SWIPER_DEVENV_AROUND
 test: build
 	@SWIPERCTL=$(BIN)/swiperctl GO=$(GO) cmd/devenv/devenv.sh around $(MAKE) --no-print-directory test
 else
-# test: vet, format check, the whole suite with the race detector, then the
-# mass-passivation test again without it (its latency bound is for real builds)
+# test: vet, format check, the whole suite with the race detector (latency
+# and memory figures are the benchmarks', not the tests')
 test: services lint
 	$(WITH_ENV) $(GO) test -race -count=1 -timeout 12m ./...
-	$(WITH_ENV) $(GO) test -count=1 -run '^TestMassPassivation$$' ./cmd/internal/node/
 endif
 
 # stop: stop the private PostgreSQL and Redis that `services` started, if

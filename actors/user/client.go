@@ -109,7 +109,12 @@ func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int6
 			c.PidCache.Set(id, Kind, pid)
 		}
 		var res any
-		res, err = c.ActorSystem.Root.RequestFuture(pid, req, left).Result()
+		if perAttempt > 0 {
+			// A tell: no caller waits on it, so it carries no deadline.
+			res, err = c.ActorSystem.Root.RequestFuture(pid, req, left).Result()
+		} else {
+			res, err = askBy(c.ActorSystem, pid, req, deadline).Result()
+		}
 		if err == nil {
 			if res == nil {
 				return nil, nil, swiper.Unavailable(op, errors.New("no reply"))
@@ -129,6 +134,42 @@ func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int6
 		err = errors.New("timed out")
 	}
 	return nil, nil, swiper.Unavailable(op, err)
+}
+
+// DeadlineHeader is the message header in which a call tells the actor
+// when its caller stops waiting for the reply (Unix microseconds), so that
+// the actor's database calls may wait until then, not less and not more.
+const DeadlineHeader = "swiper-deadline-us"
+
+// askBy is RootContext.RequestFuture with the caller's deadline in the
+// header.
+func askBy(sys *actor.ActorSystem, pid *actor.PID, req proto.Message, deadline time.Time) *actor.Future {
+	f := actor.NewFuture(sys, time.Until(deadline))
+	env := &actor.MessageEnvelope{Message: req, Sender: f.PID()}
+	env.SetHeader(DeadlineHeader, strconv.FormatInt(deadline.UnixMicro(), 10))
+	sys.Root.Send(pid, env)
+	return f
+}
+
+// maxCallerWait caps what a header may claim, against a clock far off.
+const maxCallerWait = time.Minute
+
+// callerDeadline is when the caller of the message being handled stops
+// waiting for its reply, as the header of a Client call says, or zero.
+// Nodes' clocks are assumed to agree to well within a call's timeout.
+func callerDeadline(ctx actor.Context) time.Time {
+	h := ctx.MessageHeader()
+	if h == nil {
+		return time.Time{}
+	}
+	us, err := strconv.ParseInt(h.Get(DeadlineHeader), 10, 64)
+	if err != nil || us <= 0 {
+		return time.Time{}
+	}
+	if dl, limit := time.UnixMicro(us), time.Now().Add(maxCallerWait); dl.Before(limit) {
+		return dl
+	}
+	return time.Now().Add(maxCallerWait)
 }
 
 func reply[T any](c *Client, ctx context.Context, uid int64, req proto.Message) (T, error) {

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,8 +47,16 @@ type Deps struct {
 	// up to a fifth at random, so users who went quiet together do not all
 	// passivate in the same instant.
 	Idle time.Duration
-	// StoreTimeout bounds each database call.
+	// StoreTimeout bounds each database call, but for calls made for a
+	// caller that waits longer: those may go on until ReplyMargin before
+	// their caller's deadline, so that a burst that queues for the
+	// database is absorbed rather than refused while its callers still
+	// wait. ReplyMargin is more than a write may take once its context has
+	// ended (a swipe batch's own bound, the social store's flush timeout):
+	// the actor learns the outcome of every write, and replies, before its
+	// caller gives up.
 	StoreTimeout time.Duration
+	ReplyMargin  time.Duration
 	// RankingTimeout bounds each hot-ranking update: the ranking is best
 	// effort and must not hold a user's mailbox when Redis stalls.
 	RankingTimeout time.Duration
@@ -82,6 +91,9 @@ func NewKind(d *Deps) *cluster.Kind {
 		// than a swipe batch's own bound (3 s): an actor learns the outcome
 		// of every write before its caller gives up on it.
 		d.StoreTimeout = 2 * time.Second
+	}
+	if d.ReplyMargin <= 0 {
+		d.ReplyMargin = 3*time.Second + 500*time.Millisecond
 	}
 	if d.RankingTimeout <= 0 {
 		d.RankingTimeout = 500 * time.Millisecond
@@ -125,10 +137,84 @@ type grain struct {
 	sessions []*actor.PID
 	// pushed is the highest seq pushed to the sessions (see deliver).
 	pushed int64
+	idle   idleTimer
+	// deadline is when the caller of the message being handled gives up
+	// (zero if not known): see Deps.ReplyMargin.
+	deadline time.Time
+}
+
+// idleTimer passivates an actor that received nothing for a while. The
+// actor owns it rather than using protoactor-go's SetReceiveTimeout, whose
+// timer goroutine writes the actor's context while the actor's goroutine
+// reads it (a data race under -race, at every stop and passivation). Here
+// the timer's goroutine only sends the actor an idleCheck; everything else
+// happens on the actor's own goroutine.
+type idleTimer struct {
+	after time.Duration
+	last  time.Time // when the latest message other than an idleCheck came
+	timer *time.Timer
+	gen   uint64 // of this incarnation's timer: checks of another are ignored
+}
+
+// idleCheck asks the actor whether it has been idle long enough.
+type idleCheck struct{ gen uint64 }
+
+// idleGen numbers the idle timers of all incarnations of all user actors.
+var idleGen atomic.Uint64
+
+// startIdle arms the idle timer of a new incarnation.
+func (g *grain) startIdle(ctx actor.Context) {
+	g.stopIdle()
+	g.idle.after = g.d.Idle + rand.N(g.d.Idle/5+1)
+	g.idle.gen = idleGen.Add(1)
+	root, self, check := ctx.ActorSystem().Root, ctx.Self(), &idleCheck{gen: g.idle.gen}
+	// The timer's goroutine only sends; the actor stops the timer when it
+	// stops or restarts (stopIdle).
+	g.idle.timer = time.AfterFunc(g.idle.after, func() { root.Send(self, check) })
+}
+
+// idleFor reports whether the actor has been idle for its whole idle time;
+// if not, it arms the timer again for the rest.
+func (g *grain) idleFor() bool {
+	left := g.idle.after - time.Since(g.idle.last)
+	if left <= 0 {
+		return true
+	}
+	g.idle.timer.Reset(left)
+	return false
+}
+
+func (g *grain) stopIdle() {
+	if g.idle.timer != nil {
+		g.idle.timer.Stop()
+		g.idle.timer = nil
+	}
+	g.idle.gen = 0
+}
+
+// passivate stops an idle actor. Live sessions register again well within
+// Idle, so an actor idle this long has none: any it knows are gone without
+// a word. Every change is already in the database. It forgets this
+// activation before stopping: a request sent to it after the poison pill
+// would be dropped unanswered (and its caller wait out its timeout), so new
+// requests go to a fresh activation instead.
+func (g *grain) passivate(ctx actor.Context) {
+	g.stopIdle()
+	if id := cluster.GetClusterIdentity(ctx); id != nil && g.c != nil {
+		if g.d.Placement != nil {
+			g.d.Placement.RemovePid(id, ctx.Self())
+		}
+		g.c.PidCache.RemoveByValue(id.Identity, id.Kind, ctx.Self())
+	}
+	ctx.Poison(ctx.Self())
 }
 
 // Receive handles one message.
 func (g *grain) Receive(ctx actor.Context) {
+	if _, tick := ctx.Message().(*idleCheck); !tick {
+		g.idle.last = time.Now()
+	}
+	g.deadline = callerDeadline(ctx)
 	defer func() {
 		if v := recover(); v != nil {
 			g.d.Log.Error("user actor panicked; restarting it from the database",
@@ -150,31 +236,23 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.uid = id
 		g.c = m.Cluster
 		g.activatedAt = g.d.Clock.Now().UnixMicro()
-		idle := g.d.Idle + rand.N(g.d.Idle/5+1)
-		ctx.SetReceiveTimeout(idle)
-	case *actor.ReceiveTimeout:
-		// Live sessions register again well within Idle, so an actor idle
-		// this long has none: any it knows are gone without a word.
-		// Every change is already in the database. Forget this activation
-		// before stopping: a request sent to it after the poison pill would
-		// be dropped unanswered (and its caller wait out its timeout), so new
-		// requests go to a fresh activation instead.
-		if id := cluster.GetClusterIdentity(ctx); id != nil && g.c != nil {
-			if g.d.Placement != nil {
-				g.d.Placement.RemovePid(id, ctx.Self())
-			}
-			g.c.PidCache.RemoveByValue(id.Identity, id.Kind, ctx.Self())
+		g.startIdle(ctx)
+	case *idleCheck:
+		if m.gen == g.idle.gen && g.idleFor() {
+			g.passivate(ctx)
 		}
-		ctx.Poison(ctx.Self())
 	case *actor.Terminated:
 		g.dropSession(m.Who)
 	case *actor.Restarting:
+		g.stopIdle()
 		// The next incarnation starts with no sessions: have them
 		// register again, so that no push is lost to the restart.
 		for _, pid := range g.sessions {
 			ctx.Send(pid, &actorpb.Rehome{})
 		}
-	case *actor.Started, *actor.Stopping, *actor.Stopped:
+	case *actor.Stopping:
+		g.stopIdle()
+	case *actor.Started, *actor.Stopped:
 	default:
 		g.handle(ctx, m)
 	}
@@ -265,6 +343,9 @@ func (g *grain) handle(ctx actor.Context, msg any) {
 }
 
 func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	if dl := g.deadline.Add(-g.d.ReplyMargin); time.Until(dl) > g.d.StoreTimeout {
+		return context.WithDeadline(context.Background(), dl)
+	}
 	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
 }
 

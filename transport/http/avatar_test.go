@@ -236,6 +236,8 @@ func TestUploadAvatarRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// No wall-clock bound: a busy machine under -race is slow, and
+			// the code says whether it was refused before decoding.
 			body, ct := tt.body()
 			r := h.postAvatar(tt.token, body, ct)
 			wantError(t, r, tt.status, tt.code)

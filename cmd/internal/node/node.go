@@ -158,7 +158,14 @@ func (n *Node) Stop() {
 			n.Uploads.Stop() // before the user actors it tells
 		}
 		n.Lookup.Shutdown()
-		n.Cluster.Shutdown(true)
+		// Not graceful: a graceful leave would deregister from the
+		// provider, whose topology update writes the remote's block list
+		// while the gossip loop may still read it unlocked (a data race in
+		// protoactor-go, BlockList.IsBlocked against Block, seen under
+		// -race in tests' clean-up), and then sleep 2 s for a handover.
+		// With the single provider there is no other member to tell or
+		// hand over to, and every grain has already stopped above.
+		n.Cluster.Shutdown(false)
 	})
 }
 

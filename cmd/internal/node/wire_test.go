@@ -95,10 +95,10 @@ func TestSocketWireForms(t *testing.T) {
 	}
 
 	h.mustSwipe(tb, a, swiper.Superlike)
-	golden(t, "ws_superliked.golden", frame(w.event(5*time.Second)))
+	golden(t, "ws_superliked.golden", frame(w.event(settle)))
 	h.clock.Add(time.Second)
 	golden(t, "ws_swipe_match.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
-	golden(t, "ws_match.golden", frame(w.event(5*time.Second)))
+	golden(t, "ws_match.golden", frame(w.event(settle)))
 	golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "dislike"})))
 	w.send(`{"type": "request", "id": 7, "method": "friends", "params": {"limit": 300}}`)
 	golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))

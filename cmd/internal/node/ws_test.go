@@ -85,7 +85,7 @@ func TestMatchReachesBothSides(t *testing.T) {
 
 	h.mustSwipe(ta, b, swiper.Like)
 	h.mustSwipe(tb, a, swiper.Like)
-	ea, eb := wa.event(5*time.Second), wb.event(5*time.Second)
+	ea, eb := wa.event(settle), wb.event(settle)
 	wantEvent(t, ea, "match", 1, b)
 	wantEvent(t, eb, "match", 1, a)
 	friend := ea["data"].(map[string]any)["friend"].(map[string]any)
@@ -99,7 +99,7 @@ func TestMatchReachesBothSides(t *testing.T) {
 	// The next event of a's takes the next seq; b hears nothing of it.
 	h.mustSwipe(tc, a, swiper.Like)
 	h.mustSwipe(ta, c, swiper.Like)
-	wantEvent(t, wa.event(5*time.Second), "match", 2, c)
+	wantEvent(t, wa.event(settle), "match", 2, c)
 	r := wb.call("friends", nil)
 	if len(wb.held) != 0 || errorOf(r) != 0 {
 		t.Errorf("b got %v and held %v; want only its friends list", r, wb.held)
@@ -125,17 +125,17 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	h.online(a, 2)
 	phone.send(map[string]any{"type": "resume", "after": 0})
 	tablet.send(map[string]any{"type": "resume", "after": 1})
-	wantEvent(t, phone.event(5*time.Second), "superliked", 1, b)
-	wantEvent(t, phone.event(5*time.Second), "match", 2, c)
-	wantEvent(t, phone.event(5*time.Second), "unmatched", 3, c)
-	wantEvent(t, tablet.event(5*time.Second), "match", 2, c)
-	wantEvent(t, tablet.event(5*time.Second), "unmatched", 3, c)
+	wantEvent(t, phone.event(settle), "superliked", 1, b)
+	wantEvent(t, phone.event(settle), "match", 2, c)
+	wantEvent(t, phone.event(settle), "unmatched", 3, c)
+	wantEvent(t, tablet.event(settle), "match", 2, c)
+	wantEvent(t, tablet.event(settle), "unmatched", 3, c)
 
 	// Then live events, on both devices.
 	h.mustSwipe(td, a, swiper.Like)
 	h.mustSwipe(ta, d, swiper.Like)
-	wantEvent(t, phone.event(5*time.Second), "match", 4, d)
-	wantEvent(t, tablet.event(5*time.Second), "match", 4, d)
+	wantEvent(t, phone.event(settle), "match", 4, d)
+	wantEvent(t, tablet.event(settle), "match", 4, d)
 
 	// A resume from beyond the stream's end starts at the end.
 	phone.send(map[string]any{"type": "resume", "after": 99})
@@ -143,7 +143,7 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", d), ta, nil); r.status != 204 {
 		t.Fatalf("unmatch: %d %s", r.status, r.raw)
 	}
-	wantEvent(t, phone.event(5*time.Second), "unmatched", 5, d)
+	wantEvent(t, phone.event(settle), "unmatched", 5, d)
 }
 
 // TestResumeSeam replays a backlog of several pages, each larger than a
@@ -179,7 +179,7 @@ func TestResumeSeam(t *testing.T) {
 	w.send(map[string]any{"type": "resume", "after": 0})
 	var got []map[string]any
 	for len(got) < backlog+live {
-		got = append(got, w.event(10*time.Second))
+		got = append(got, w.event(settle))
 	}
 	wg.Wait()
 	for i, s := range seqs(got) {
@@ -214,7 +214,7 @@ func TestActorRestartKeepsPushes(t *testing.T) {
 		if err := h.node.Refresh(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		f := w.event(5 * time.Second)
+		f := w.event(settle)
 		wantEvent(t, f, "unmatched", next, next)
 	}
 	wantPush("before")
@@ -244,7 +244,7 @@ func TestLogoutClosesItsSockets(t *testing.T) {
 	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.status != 204 {
 		t.Fatalf("logout: %d %s", r.status, r.raw)
 	}
-	if code := w1.closed(time.Second); code != ws.CloseTokenRevoked {
+	if code := w1.closed(settle); code != ws.CloseTokenRevoked {
 		t.Fatalf("the logged-out socket closed with %d; want %d", code, ws.CloseTokenRevoked)
 	}
 	t.Logf("closed %v after the logout", time.Since(start))
@@ -307,7 +307,7 @@ func TestMalformedFrames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w.send(tt.frame)
-			f := w.read(5 * time.Second)
+			f := w.read(settle)
 			if f["type"] != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
@@ -326,14 +326,14 @@ func TestMalformedFrames(t *testing.T) {
 			break // closed already
 		}
 	}
-	if code := w.closed(5 * time.Second); code != websocket.ClosePolicyViolation {
+	if code := w.closed(settle); code != websocket.ClosePolicyViolation {
 		t.Fatalf("after a stream of garbage the socket closed with %d; want %d", code, websocket.ClosePolicyViolation)
 	}
 
 	// A frame over 64 KiB is refused with 1009.
 	w2 := h.dial(ta)
 	w2.send(`{"type": "request", "id": "big", "method": "friends", "params": {"x": "` + strings.Repeat("a", ws.MaxMessageBytes) + `"}}`)
-	if code := w2.closed(5 * time.Second); code != websocket.CloseMessageTooBig {
+	if code := w2.closed(settle); code != websocket.CloseMessageTooBig {
 		t.Fatalf("an oversized frame closed the socket with %d; want %d", code, websocket.CloseMessageTooBig)
 	}
 }
@@ -431,7 +431,7 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	w := h.dial(ta)
 	done := make(chan error, 1)
 	go func() { done <- h.sockets.Shutdown(context.Background()) }()
-	if code := w.closed(5 * time.Second); code != websocket.CloseGoingAway {
+	if code := w.closed(settle); code != websocket.CloseGoingAway {
 		t.Fatalf("shutdown closed the socket with %d; want %d", code, websocket.CloseGoingAway)
 	}
 	if err := <-done; err != nil {
@@ -473,10 +473,10 @@ func TestSilentClientDropped(t *testing.T) {
 			t.Fatalf("ping %d never came", i+1)
 		}
 	}
-	eventually(t, 5*time.Second, "the silent socket is dropped", func() bool { return h.sockets.Open() == 1 })
+	eventually(t, settle, "the silent socket is dropped", func() bool { return h.sockets.Open() == 1 })
 	if got := int(h.actor(a)["sessions"].(float64)); got != 1 {
 		// The actor forgets the dropped session (it watches them).
-		eventually(t, 5*time.Second, "the actor forgets the dropped session", func() bool {
+		eventually(t, settle, "the actor forgets the dropped session", func() bool {
 			return int(h.actor(a)["sessions"].(float64)) == 1
 		})
 	}
@@ -533,8 +533,8 @@ func TestSuperlikeMatchInOrder(t *testing.T) {
 	if r := h.mustSwipe(ta, c, swiper.Superlike); r.body["matched"] != true {
 		t.Fatalf("superlike back: %s; want a match", r.raw)
 	}
-	wantEvent(t, wc.event(5*time.Second), "superliked", 1, a)
-	wantEvent(t, wc.event(5*time.Second), "match", 2, a)
+	wantEvent(t, wc.event(settle), "superliked", 1, a)
+	wantEvent(t, wc.event(settle), "match", 2, a)
 }
 
 // TestResumeAfterLiveEvent: an event that arrives between the socket
@@ -563,7 +563,7 @@ func TestResumeAfterLiveEvent(t *testing.T) {
 		if want == 4 {
 			push(4)
 		}
-		wantEvent(t, w.event(5*time.Second), "unmatched", want, want)
+		wantEvent(t, w.event(settle), "unmatched", want, want)
 	}
 }
 
@@ -578,7 +578,7 @@ func TestResumeFlood(t *testing.T) {
 			break // closed already
 		}
 	}
-	if code := w.closed(5 * time.Second); code != websocket.ClosePolicyViolation {
+	if code := w.closed(settle); code != websocket.ClosePolicyViolation {
 		t.Fatalf("a flood of resumes closed the socket with %d; want %d", code, websocket.ClosePolicyViolation)
 	}
 }
