@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/swiperhq/swiper"
@@ -88,7 +89,10 @@ func (s *textScanner) value(depth int) *textError {
 				s.field = key
 			}
 			if seen[key] {
-				return &textError{"appears more than once"}
+				if depth == 0 {
+					return &textError{"appears more than once"}
+				}
+				return &textError{fmt.Sprintf("holds the key %q more than once", key)}
 			}
 			seen[key] = true
 			s.space()
@@ -180,7 +184,7 @@ func (s *textScanner) str() *textError {
 		default:
 			r, n := utf8.DecodeRune(s.data[s.i:])
 			if r == utf8.RuneError && n <= 1 {
-				return &textError{"is not valid UTF-8"}
+				return &textError{"holds text that is not valid UTF-8"}
 			}
 			s.i += n
 		}

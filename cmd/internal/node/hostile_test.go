@@ -3,13 +3,17 @@ package node_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
 )
@@ -363,4 +367,201 @@ func jsonObject(raw []byte, dst *map[string]any) error {
 		return fmt.Errorf("not an object")
 	}
 	return nil
+}
+
+// TestHostileFrames sends a socket what an attacker might: each frame gets
+// an error response with 1100 (naming the field at fault, and the
+// request's id where it could be read), the socket goes on serving, a
+// 10 MB frame closes only its own socket with 1009, and nothing is
+// written.
+func TestHostileFrames(t *testing.T) {
+	h := newHarness(t, func(o *harnessOptions) { o.ws.BadFrames = 1000 })
+	a, ta := h.user(person{vip: swiper.VIPMax})
+	b, _ := h.user(person{sex: swiper.Male})
+	w := h.dial(ta)
+	const huge = "99999999999999999999"
+	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	req := func(id, method, params string) string {
+		return `{"type": "request", "id": "` + id + `", "method": "` + method + `", "params": ` + params + `}`
+	}
+	tests := []struct {
+		name   string
+		binary bool
+		frame  string
+		id     string // the id the error response must carry ("" none)
+		field  string
+	}{
+		{"binary", true, `{"type": "resume", "after": 0}`, "", ""},
+		{"binary garbage", true, "\x00\xff\x00\xff", "", ""},
+		{"empty text frame", false, ``, "", ""},
+		{"null", false, `null`, "", ""},
+		{"raw NUL", false, "{\"type\": \"resume\", \x00\"after\": 0}", "", ""},
+		{"invalid UTF-8", false, req("u1", "swipe", fmt.Sprintf("{\"sid\": %d, \"mark\": \"lik\xe9\"}", b)), "u1", "params"},
+		{"lone surrogate in the id", false, `{"type": "request", "id": "\ud800", "method": "friends"}`, "", "id"},
+		{"nested 10,000 deep", false, req("n1", "friends", deep), "", ""},
+		{"nested 40 deep", false, req("n2", "friends", strings.Repeat("[", 40)+strings.Repeat("]", 40)), "n2", "params"},
+		{"id twice", false, `{"type": "request", "id": "a", "id": "b", "method": "friends"}`, "", "id"},
+		{"type twice", false, `{"type": "request", "type": "resume", "after": 0, "id": "t", "method": "friends"}`, "t", "type"},
+		{"trailing garbage", false, `{"type": "resume", "after": 0} garbage`, "", ""},
+		{"two frames in one", false, `{"type": "resume", "after": 0}{"type": "resume", "after": 0}`, "", ""},
+		{"sid beyond int64", false, req("s1", "swipe", `{"sid": `+huge+`, "mark": "like"}`), "s1", "sid"},
+		{"sid negative", false, req("s2", "swipe", `{"sid": -1, "mark": "like"}`), "s2", "sid"},
+		{"sid float", false, req("s3", "swipe", fmt.Sprintf(`{"sid": %d.5, "mark": "like"}`, b)), "s3", "sid"},
+		{"sid string", false, req("s4", "swipe", `{"sid": "abc", "mark": "like"}`), "s4", "sid"},
+		{"sid twice", false, req("s5", "swipe", fmt.Sprintf(`{"sid": %d, "sid": %d, "mark": "like"}`, a, b)), "s5", "params"},
+		{"mark of 60 KB", false, req("s6", "swipe", fmt.Sprintf(`{"sid": %d, "mark": "%s"}`, b, strings.Repeat("x", 60<<10))), "s6", "mark"},
+		{"mark with NUL", false, req("s7", "swipe", fmt.Sprintf(`{"sid": %d, "mark": "like\u0000"}`, b)), "s7", "mark"},
+		{"params not an object", false, req("s8", "swipe", `[1]`), "s8", ""},
+		{"limit beyond int64", false, req("l1", "recommendations", `{"limit": `+huge+`}`), "l1", "limit"},
+		{"limit negative", false, req("l2", "recommendations", `{"limit": -1}`), "l2", "limit"},
+		{"limit float", false, req("l3", "recommendations", `{"limit": 2.5}`), "l3", "limit"},
+		{"method with NUL", false, `{"type": "request", "id": "m1", "method": "friends\u0000"}`, "m1", "method"},
+		{"method of 60 KB", false, `{"type": "request", "id": "m2", "method": "` + strings.Repeat("m", 60<<10) + `"}`, "m2", "method"},
+		{"after beyond int64", false, `{"type": "resume", "after": ` + huge + `}`, "", "after"},
+		{"after float", false, `{"type": "resume", "after": 1.5}`, "", "after"},
+		{"after string", false, `{"type": "resume", "after": "1"}`, "", "after"},
+		{"after negative", false, `{"type": "resume", "after": -1}`, "", "after"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ := websocket.TextMessage
+			if tt.binary {
+				typ = websocket.BinaryMessage
+			}
+			w.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if err := w.c.WriteMessage(typ, []byte(tt.frame)); err != nil {
+				t.Fatal(err)
+			}
+			f := w.read(5 * time.Second)
+			if f["type"] != "response" || errorOf(f) != int(swiper.EBadRequest) {
+				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
+			}
+			e := f["error"].(map[string]any)
+			if got, _ := e["field"].(string); got != tt.field {
+				t.Errorf("error %v: field %q; want %q", e, got, tt.field)
+			}
+			if got, _ := f["id"].(string); got != tt.id {
+				t.Errorf("response id %q; want %q", got, tt.id)
+			}
+		})
+	}
+	// The socket still serves.
+	if r := w.call("friends", nil); errorOf(r) != 0 || r["result"] == nil {
+		t.Fatalf("after hostile frames: %v", r)
+	}
+	// A 10 MB frame closes its own socket with 1009 and no other.
+	big := h.dial(ta)
+	big.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	big.c.WriteMessage(websocket.TextMessage, []byte(req("big", "friends", `{"x": "`+strings.Repeat("a", 10<<20)+`"}`))) // may fail: the server stops reading at 64 KiB
+	if code := big.closed(10 * time.Second); code != websocket.CloseMessageTooBig && code != -1 {
+		t.Fatalf("a 10 MB frame closed the socket with %d; want %d", code, websocket.CloseMessageTooBig)
+	}
+	if r := w.call("friends", nil); errorOf(r) != 0 || r["result"] == nil {
+		t.Fatalf("the other socket after a 10 MB frame: %v", r)
+	}
+	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, a); n != 0 {
+		t.Errorf("a has %d swipes after hostile frames; want 0", n)
+	}
+	// The socket that took every frame is a well-formed one still.
+	if r := w.call("swipe", map[string]any{"sid": b, "mark": "like"}); errorOf(r) != 0 {
+		t.Fatalf("a good swipe after hostile frames: %v", r)
+	}
+}
+
+// TestHostileFloodKeepsServing: while several clients send hostile bodies,
+// queries and frames at once, a well-formed user is served throughout and
+// every hostile request gets its 4xx JSON error.
+func TestHostileFloodKeepsServing(t *testing.T) {
+	h := newHarness(t, func(o *harnessOptions) { o.ws.BadFrames = 1 << 20 })
+	_, ta := h.user(person{})
+	mb := strings.Repeat("x", 1<<20)
+	floods := []hostileCase{
+		{name: "chunked 1 MB swipe", method: "POST", path: "/api/v1/swipes", token: ta, body: `{"sid": "` + mb + `"}`, chunked: true, status: 413, code: swiper.ETooLarge},
+		{name: "deep PATCH", method: "PATCH", path: "/api/v1/me", token: ta, body: `{"x": ` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, status: 400, code: swiper.EBadRequest},
+		{name: "100 KB query", method: "GET", path: "/api/v1/recommendations?x=" + strings.Repeat("q", 100<<10), token: ta, status: 400, code: swiper.EBadRequest, field: "query"},
+		{name: "duplicate keys", method: "POST", path: "/api/v1/swipes", token: ta, body: `{"sid": 1, "sid": 2, "mark": "like"}`, status: 400, code: swiper.EBadRequest, field: "sid"},
+		{name: "login text/plain", method: "POST", path: "/api/v1/auth/code", ctype: "text/plain", body: `{"phone": "+8613800138000"}`, status: 415, code: swiper.EUnsupportedMedia},
+	}
+	var (
+		mu   sync.Mutex
+		errs []string
+		quit = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(errs) < 20 {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		// Stopped by quit, once the bystander has been served.
+		go func() {
+			defer wg.Done()
+			for n := i; ; n++ {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				if n%(len(floods)+1) == len(floods) {
+					h.floodSocket(ta, fail)
+					continue
+				}
+				c := floods[n%(len(floods)+1)]
+				r, err := h.send(c)
+				if err != nil {
+					fail("%s: %v", c.name, err)
+					continue
+				}
+				if r.status != c.status || r.errCode() != int(c.code) {
+					fail("%s: got %d %.200s; want %d / %d", c.name, r.status, r.raw, c.status, c.code)
+				}
+			}
+		}()
+	}
+	stop := h.bystander(t, 10)
+	stop()
+	close(quit)
+	wg.Wait()
+	for _, e := range errs {
+		t.Error(e)
+	}
+}
+
+// floodSocket opens a socket, sends it binary and oversized frames, and
+// checks that it is answered or closed, never left hanging.
+func (h *harness) floodSocket(token string, fail func(string, ...any)) {
+	c, _, err := h.tryDial(token)
+	if err != nil {
+		fail("dial: %v", err)
+		return
+	}
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0x00}); err != nil {
+		fail("write a binary frame: %v", err)
+		return
+	}
+	var f map[string]any
+	if _, data, err := c.ReadMessage(); err != nil || jsonObject(data, &f) != nil || errorOf(f) != int(swiper.EBadRequest) {
+		fail("binary frame: got %s, %v; want a 1100 response", data, err)
+		return
+	}
+	c.WriteMessage(websocket.TextMessage, []byte(`{"x": "`+strings.Repeat("a", 10<<20)+`"}`)) // may fail: the server stops reading
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					fail("a 10 MB frame: the socket was neither answered nor closed in 10 s")
+				}
+			}
+			return
+		}
+	}
 }
