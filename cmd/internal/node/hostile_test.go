@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -563,5 +566,65 @@ func (h *harness) floodSocket(token string, fail func(string, ...any)) {
 			}
 			return
 		}
+	}
+}
+
+// TestHugeHeaders records what a client gets for a huge header or URL
+// behind a listener configured as swiperd's (MaxHeaderBytes 16 KiB): past
+// the limit net/http itself answers 431 in plain text and closes, before
+// any handler of ours runs (out of our hands); under it, our handlers
+// answer, with JSON errors for a path or query past its own bound.
+func TestHugeHeaders(t *testing.T) {
+	h := newHarness(t)
+	_, ta := h.user(person{})
+	target, _ := url.Parse(h.api)
+	srv := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	srv.Config.MaxHeaderBytes = 16 << 10 // as cmd/swiperd's listeners
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	get := func(path string, header http.Header) (int, string, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Authorization", "Bearer "+ta)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), raw
+	}
+	pad := func(n int) http.Header { return http.Header{"X-Pad": {strings.Repeat("p", n)}} }
+	for _, tt := range []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		json   bool
+	}{
+		{"100 KB header", "/api/v1/me", pad(100 << 10), 431, false},
+		{"100 KB query", "/api/v1/me?x=" + strings.Repeat("q", 100<<10), nil, 431, false},
+		{"100 KB path", "/api/v1/friends/" + strings.Repeat("1", 100<<10), nil, 431, false},
+		{"8 KB header", "/api/v1/me", pad(8 << 10), 200, true},
+		{"8 KB query", "/api/v1/me?x=" + strings.Repeat("q", 8<<10), nil, 400, true},
+		{"8 KB path", "/api/v1/friends/" + strings.Repeat("1", 8<<10), nil, 400, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, ct, raw := get(tt.path, tt.header)
+			if status != tt.status {
+				t.Fatalf("got %d %.200s; want %d", status, raw, tt.status)
+			}
+			if isJSON := strings.HasPrefix(ct, "application/json"); isJSON != tt.json {
+				t.Errorf("Content-Type %q (%.100s); want JSON: %t", ct, raw, tt.json)
+			}
+		})
+	}
+	// The node serves on.
+	if r := h.do("GET", "/api/v1/me", ta, nil); r.status != 200 {
+		t.Fatalf("after huge headers: %d %s", r.status, r.raw)
 	}
 }
