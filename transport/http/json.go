@@ -124,10 +124,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) e
 	return DecodeBytes(data, dst, emptyOK)
 }
 
-// checkJSONType accepts a body's Content-Type if it is absent (curl -d
-// aside, clients that send none mean JSON), application/json or a +json
-// type, in UTF-8. Anything else is refused, which also keeps a foreign web
-// page from posting to us without a CORS preflight (text/plain, forms).
+// checkJSONType accepts a body's Content-Type if it is absent (a client
+// that names none means JSON), application/json or a +json type, in UTF-8.
+// Anything else is refused, forms included (curl -d sends one: use curl
+// --json), which also keeps a foreign web page from posting to us without a
+// CORS preflight, as it could with text/plain or a form.
 func checkJSONType(ct string) error {
 	if ct == "" {
 		return nil
