@@ -219,7 +219,10 @@ func (p *UserPatch) Apply(u *User, today time.Time) error {
 }
 
 // checkText checks a free-text profile field: its length in characters and
-// the absence of control characters.
+// the absence of control characters, among them the invisible ones that
+// reorder or break the text around them (bidi overrides, which make "Lin"
+// of "ni\u202eL", line separators, the BOM). Joiners stay: emoji and
+// several scripts need them.
 func checkText(field, s string, minLen, maxLen int) error {
 	n := utf8.RuneCountInString(s)
 	if !utf8.ValidString(s) {
@@ -228,8 +231,21 @@ func checkText(field, s string, minLen, maxLen int) error {
 	if n < minLen || n > maxLen {
 		return FieldError(EInvalidProfile, field, "%s must be %d to %d characters", field, minLen, maxLen)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+	if strings.IndexFunc(s, isControl) >= 0 {
 		return FieldError(EInvalidProfile, field, "%s must not contain control characters", field)
 	}
 	return nil
+}
+
+func isControl(r rune) bool {
+	switch {
+	case unicode.IsControl(r),
+		r == 0x061C, r == 0x200E, r == 0x200F, // bidi marks
+		r >= 0x202A && r <= 0x202E, // bidi embeddings and overrides
+		r >= 0x2066 && r <= 0x2069, // bidi isolates
+		r == 0x2028, r == 0x2029,   // line and paragraph separators
+		r == 0xFEFF: // byte order mark
+		return true
+	}
+	return false
 }

@@ -33,10 +33,10 @@ eval "$(bin/swiperctl admin-token)"
 # admin API for the user's token.
 eval "$(bin/swiperctl login +9990000000000)"
 call "$API/api/v1/me" -H "Authorization: Bearer $TOKEN"
-call -X PATCH "$API/api/v1/me" -H "Authorization: Bearer $TOKEN" -d '{"nickname":"Tao W.","max_dating_age":40}'
+call -X PATCH "$API/api/v1/me" -H "Authorization: Bearer $TOKEN" --json '{"nickname":"Tao W.","max_dating_age":40}'
 
 # Rewinds need VIP 2 and liked-me VIP 3: the operator makes this user VIP 3.
-call -X PUT "$ADMIN/admin/v1/users/$USER_ID/vip" -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"level":3}'
+call -X PUT "$ADMIN/admin/v1/users/$USER_ID/vip" -H "Authorization: Bearer $ADMIN_TOKEN" --json '{"level":3}'
 
 # Recommendations; keep the first two people's ids.
 RECS=$(call "$API/api/v1/recommendations?limit=5" -H "Authorization: Bearer $TOKEN"); echo "$RECS"
@@ -45,7 +45,7 @@ OTHER=$(echo "$RECS" | grep -o '"id":[0-9]*' | sed -n 2p | cut -d: -f2)
 echo "first: user $SID, second: user $OTHER"
 
 # Swipe the second one away, then take it back.
-call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" -d "{\"sid\":$OTHER,\"mark\":\"dislike\"}"
+call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" --json "{\"sid\":$OTHER,\"mark\":\"dislike\"}"
 call -X POST "$API/api/v1/swipes/rewind" -H "Authorization: Bearer $TOKEN"
 call "$API/api/v1/liked-me" -H "Authorization: Bearer $TOKEN"
 
@@ -57,7 +57,7 @@ call "$API/api/v1/me/avatar/jobs/$JOB" -H "Authorization: Bearer $TOKEN"
 # What the operator sees.
 call "$ADMIN/admin/v1/actors" -H "Authorization: Bearer $ADMIN_TOKEN"
 call "$ADMIN/admin/v1/users/$USER_ID/actor" -H "Authorization: Bearer $ADMIN_TOKEN"
-call -X PUT "$ADMIN/admin/v1/config" -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"rewind_per_day":5}'
+call -X PUT "$ADMIN/admin/v1/config" -H "Authorization: Bearer $ADMIN_TOKEN" --json '{"rewind_per_day":5}'
 call "$ADMIN/admin/v1/uploads?status=failed" -H "Authorization: Bearer $ADMIN_TOKEN"
 call "$ADMIN/metrics" -H "Authorization: Bearer $ADMIN_TOKEN" | awk '/^swiper_(ws_sessions|upload_jobs_finished_total)/'
 call "$API/readyz"
@@ -67,10 +67,10 @@ call "$API/readyz"
 # the first recommended person, or fails after 30 s.
 bin/swiperctl listen -after 0 -until match -user "$SID" -timeout 30s &
 LISTENER=$!
-call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" -d "{\"sid\":$SID,\"mark\":\"like\"}"
+call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" --json "{\"sid\":$SID,\"mark\":\"like\"}"
 # That person logs in too and likes back: a match, pushed to both.
 FRIEND_TOKEN=$(bin/swiperctl login -raw "$SID")
-call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $FRIEND_TOKEN" -d "{\"sid\":$USER_ID,\"mark\":\"like\"}"
+call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $FRIEND_TOKEN" --json "{\"sid\":$USER_ID,\"mark\":\"like\"}"
 wait "$LISTENER"
 call "$API/api/v1/friends" -H "Authorization: Bearer $TOKEN"
 call "$API/api/v1/ranking?limit=3" -H "Authorization: Bearer $TOKEN"

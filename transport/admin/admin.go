@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -89,7 +88,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", swhttp.NotFound)
-	return swhttp.Recover(s.auth(mux))
+	return swhttp.Recover(s.auth(swhttp.CheckURL(mux)))
 }
 
 // auth lets through only requests that carry the admin token.
@@ -147,8 +146,8 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := swhttp.ParseID(r.PathValue("id"))
+	if !ok {
 		return 0, swiper.Errorf(swiper.ENotFound, "no such user")
 	}
 	return id, nil

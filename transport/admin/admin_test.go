@@ -172,6 +172,15 @@ func TestConfig(t *testing.T) {
 		{"malformed", `{"rewind_per_day": `, 400, ""},
 		{"not an object", `[1]`, 400, ""},
 		{"oversized", `{"rewind_per_day": 1, "x": "` + strings.Repeat("a", 70<<10) + `"}`, 413, ""},
+		// What encoding/json alone would let through.
+		{"twice", `{"rewind_per_day": 9, "rewind_per_day": 1}`, 400, "rewind_per_day"},
+		{"beyond int64", `{"rewind_per_day": 99999999999999999999}`, 400, "rewind_per_day"},
+		{"exponent", `{"rewind_per_day": 1e400}`, 400, "rewind_per_day"},
+		{"key not UTF-8", "{\"rewind_per_day\xff\": 1}", 400, ""},
+		{"key with a lone surrogate", `{"rewind_per_day\udc00": 1}`, 400, ""},
+		{"trailing garbage", `{"rewind_per_day": 1} x`, 400, ""},
+		{"nested deep", `{"rewind_per_day": ` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, 400, ""},
+		{"null body", `null`, 400, ""},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +291,14 @@ func TestVIP(t *testing.T) {
 		{"unknown field", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 3, "until": "2027-01-01"}`, 400, swiper.EBadRequest, "until"},
 		{"unknown user", "/admin/v1/users/999999/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
 		{"not an id", "/admin/v1/users/abc/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"id beyond int64", "/admin/v1/users/99999999999999999999/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"negative id", "/admin/v1/users/-1/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"id with a sign", "/admin/v1/users/%2B" + itoa(id) + "/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"id with a leading zero", "/admin/v1/users/0" + itoa(id) + "/vip", `{"level": 1}`, 404, swiper.ENotFound, ""},
+		{"level twice", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 2, "level": 3}`, 400, swiper.EBadRequest, "level"},
+		{"level beyond int64", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 99999999999999999999}`, 400, swiper.EBadRequest, "level"},
+		{"level fraction", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 2.5}`, 400, swiper.EBadRequest, "level"},
+		{"malformed query", "/admin/v1/users/" + itoa(id) + "/vip?%zz", `{"level": 3}`, 400, swiper.EBadRequest, "query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

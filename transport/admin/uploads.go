@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -41,14 +40,10 @@ func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
 		swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "status", "status must be pending, uploading, done or failed"))
 		return
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be 1–1000"))
-			return
-		}
-		limit = n
+	limit, err := swhttp.QueryInt(r, "limit", 100, 1, 1000)
+	if err != nil {
+		swhttp.WriteError(w, r, err)
+		return
 	}
 	jobs, err := s.Uploads.Uploads(r.Context(), status, limit)
 	if err != nil {
@@ -65,8 +60,8 @@ func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
 // retryUpload sends a failed job back to pending; a job in another state
 // is returned as it is.
 func (s *Server) retryUpload(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := swhttp.ParseID(r.PathValue("id"))
+	if !ok {
 		swhttp.WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such upload job"))
 		return
 	}

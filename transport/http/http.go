@@ -90,7 +90,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})
 	mux.HandleFunc("/", NotFound)
-	return Recover(mux)
+	return Recover(CheckURL(mux))
 }
 
 // today is the civil date now in the server's time zone.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"sort"
@@ -104,25 +106,60 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // DecodeJSON reads r's body, at most MaxBodyBytes, into dst, rejecting
 // unknown fields (names match exactly, not case-insensitively as
-// encoding/json would), wrong types and trailing data. An empty body is an
-// error unless emptyOK. Errors are *swiper.Error: EBadRequest (naming the
-// field where one is at fault) or ETooLarge.
+// encoding/json would), wrong types, duplicate keys, text that is not
+// Unicode and trailing data. An empty body is an error unless emptyOK; a
+// body sent with a Content-Type other than JSON is refused. Errors are
+// *swiper.Error: EBadRequest (naming the field where one is at fault),
+// ETooLarge or EUnsupportedMedia.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		return decodeError(err)
 	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := checkJSONType(r.Header.Get("Content-Type")); err != nil {
+			return err
+		}
+	}
 	return DecodeBytes(data, dst, emptyOK)
+}
+
+// checkJSONType accepts a body's Content-Type if it is absent (a client
+// that names none means JSON), application/json or a +json type, in UTF-8.
+// Anything else is refused, forms included (curl -d sends one: use curl
+// --json), which also keeps a foreign web page from posting to us without a
+// CORS preflight, as it could with text/plain or a form.
+func checkJSONType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return swiper.Errorf(swiper.EUnsupportedMedia, "the body must be sent as Content-Type: application/json (UTF-8)")
 }
 
 // DecodeBytes is DecodeJSON for JSON already read: a WebSocket frame, or
 // the params of a call made over one.
 func DecodeBytes(data []byte, dst any, emptyOK bool) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+	if v := bytes.TrimSpace(data); len(v) == 0 || string(v) == "null" {
 		if emptyOK {
 			return nil
 		}
 		return decodeError(io.EOF)
+	}
+	// encoding/json takes the last of duplicate keys and turns bad UTF-8
+	// into U+FFFD without a word; both would have us act on something other
+	// than what was sent. Checked first, so that an unknown field is never
+	// named by a mangled key; malformed JSON is left to the decoder to
+	// describe.
+	if json.Valid(data) {
+		if err := checkText(data); err != nil {
+			return err
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -178,19 +215,36 @@ func decodeError(err error) error {
 	case errors.As(err, &mbe):
 		return swiper.Errorf(swiper.ETooLarge, "the body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, io.EOF):
-		return swiper.Errorf(swiper.EBadRequest, "the body is empty; a JSON object is required")
+		return swiper.Errorf(swiper.EBadRequest, "the body is empty or null; a JSON object is required")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return swiper.Errorf(swiper.EBadRequest, "the body is not valid JSON")
 	case errors.As(err, &te):
 		if te.Field == "" {
 			return swiper.Errorf(swiper.EBadRequest, "the body must be a JSON object")
 		}
-		return swiper.FieldError(swiper.EBadRequest, te.Field, "%s must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))
+		return swiper.FieldError(swiper.EBadRequest, te.Field, "%s", typeMessage(te))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return swiper.FieldError(swiper.EBadRequest, field, "unknown field %q", field)
 	}
 	return swiper.Errorf(swiper.EBadRequest, "the body could not be read as JSON")
+}
+
+// typeMessage says what a field that had a value of the wrong type must
+// be: "a whole number" for an integer given 1.5 or 1e30, not "a number".
+func typeMessage(te *json.UnmarshalTypeError) string {
+	name := te.Field
+	if name == "" {
+		name = "the value"
+	}
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if strings.HasPrefix(te.Value, "number") {
+			return fmt.Sprintf("%s must be a whole number in range", name)
+		}
+	}
+	return fmt.Sprintf("%s must be a JSON %s", name, jsonKind(te.Type.Kind().String()))
 }
 
 func jsonKind(goKind string) string {
@@ -229,7 +283,8 @@ func Field(name string, raw json.RawMessage, dst any) error {
 	if err := json.Unmarshal(raw, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return swiper.FieldError(swiper.EBadRequest, name, "%s must be a JSON %s", name, jsonKind(te.Type.Kind().String()))
+			te.Field = name
+			return swiper.FieldError(swiper.EBadRequest, name, "%s", typeMessage(te))
 		}
 		return swiper.FieldError(swiper.EBadRequest, name, "%s is not valid", name)
 	}

@@ -143,6 +143,20 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		{call{"POST", "/api/v1/auth/logout", true}, "malformed", tok, `{`, 400, swiper.EBadRequest, ""},
 		{call{"POST", "/api/v1/auth/logout", true}, "oversized", tok, big, 413, swiper.ETooLarge, ""},
 		{call{"PATCH", "/api/v1/me", true}, "wrong type", tok, `{"auto_play": 1}`, 400, swiper.EBadRequest, "auto_play"},
+		// What encoding/json alone would let through: with two phones, which
+		// one gets the code?
+		{call{"POST", "/api/v1/auth/code", false}, "phone twice", "", `{"phone": "+8613900000031", "phone": "+8613900000032"}`, 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "phone not UTF-8", "", "{\"phone\": \"+86139\xff00000031\"}", 400, swiper.EBadRequest, "phone"},
+		{call{"POST", "/api/v1/auth/code", false}, "null body", "", `null`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/code", false}, "trailing garbage", "", `{` + phone + `}]`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/code", false}, "nested 10,000 deep", "", `{"phone": ` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, 400, swiper.EBadRequest, ""},
+		{call{"POST", "/api/v1/auth/login", false}, "code lone surrogate", "", `{` + phone + `, "code": "\ud800"}`, 400, swiper.EBadRequest, "code"},
+		{call{"PATCH", "/api/v1/me", true}, "nickname twice", tok, `{"nickname": "A", "nickname": "B"}`, 400, swiper.EBadRequest, "nickname"},
+		{call{"PATCH", "/api/v1/me", true}, "nickname not UTF-8", tok, "{\"nickname\": \"Li\xffn\"}", 400, swiper.EBadRequest, "nickname"},
+		{call{"PATCH", "/api/v1/me", true}, "nickname bidi override", tok, `{"nickname": "ni\u202eL"}`, 400, swiper.EInvalidProfile, "nickname"},
+		{call{"GET", "/api/v1/me?limit=%zz", true}, "malformed query", tok, ``, 400, swiper.EBadRequest, "query"},
+		{call{"GET", "/api/v1/me?x=" + strings.Repeat("q", 5<<10), true}, "long query", tok, ``, 400, swiper.EBadRequest, "query"},
+		{call{"GET", "/api/v1/" + strings.Repeat("p", 2<<10), false}, "long path", "", ``, 400, swiper.EBadRequest, "path"},
 		{call{"GET", "/api/v1/nowhere", false}, "unknown path", "", ``, 404, swiper.ENotFound, ""},
 		{call{"DELETE", "/api/v1/me", true}, "wrong method", tok, ``, 405, swiper.EBadRequest, ""},
 		{call{"GET", "/api/v1/auth/login", false}, "wrong method", "", ``, 405, swiper.EBadRequest, ""},
@@ -155,7 +169,11 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 	}
 	before := h.do("GET", "/api/v1/me", tok, nil).raw
 	for _, tt := range tests {
-		t.Run(tt.call.method+" "+tt.call.path+" "+tt.name, func(t *testing.T) {
+		path := tt.call.path
+		if len(path) > 40 {
+			path = path[:40] + "…"
+		}
+		t.Run(tt.call.method+" "+path+" "+tt.name, func(t *testing.T) {
 			r := h.do(tt.call.method, tt.call.path, tt.token, tt.body)
 			wantError(t, r, tt.status, tt.code)
 			if got := r.errField(); got != tt.field {

@@ -140,15 +140,7 @@ func FriendsOf(fs []swiper.Friend, today time.Time) []Friend {
 // LimitParam reads the "limit" query parameter: def when absent, EBadRequest
 // (field "limit") when it is not a whole number in [1, max].
 func LimitParam(r *http.Request, def, max int) (int, error) {
-	v := r.URL.Query()["limit"]
-	if len(v) == 0 {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 1 || n > max || len(v) > 1 {
-		return 0, swiper.FieldError(swiper.EBadRequest, "limit", "limit must be a whole number from 1 to %d", max)
-	}
-	return n, nil
+	return QueryInt(r, "limit", def, 1, max)
 }
 
 // PageParams reads the "limit" (1 to swiper.MaxPageLimit, default
@@ -211,10 +203,10 @@ func badCursor() error {
 	return swiper.FieldError(swiper.EBadRequest, "cursor", "cursor must be a next_cursor this API returned")
 }
 
-// IDParam reads a user id from the path.
+// IDParam reads a user id from the path (ParseID).
 func IDParam(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := ParseID(r.PathValue(name))
+	if !ok {
 		return 0, swiper.FieldError(swiper.EBadRequest, name, "%s must be a user id", name)
 	}
 	return id, nil

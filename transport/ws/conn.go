@@ -291,7 +291,7 @@ func (c *conn) handle(typ int, data []byte) {
 	}
 	var f clientFrame
 	if err := swhttp.DecodeBytes(data, &f, false); err != nil {
-		c.malformed(nil, err)
+		c.malformed(frameID(data, err), err)
 		return
 	}
 	id = f.ID
@@ -338,6 +338,31 @@ func (c *conn) handle(typ int, data []byte) {
 	default:
 		c.malformed(id, swiper.FieldError(swiper.EBadRequest, "type", "unknown frame type %q: use request or resume", f.Type))
 	}
+}
+
+// frameID digs the id out of a frame that could not be read (its params
+// hold a duplicate key or bad text, say), so that the client can tell
+// which request the error answers; nil when the id itself is at fault or
+// cannot be read.
+func frameID(data []byte, err error) json.RawMessage {
+	if swiper.AsError(err).Field == "id" {
+		return nil
+	}
+	var f struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(data, &f) != nil || len(f.ID) == 0 {
+		return nil
+	}
+	var v any
+	if swhttp.DecodeBytes(f.ID, &v, false) != nil {
+		return nil
+	}
+	switch v.(type) {
+	case string, float64:
+		return f.ID
+	}
+	return nil
 }
 
 func (c *conn) malformed(id json.RawMessage, err error) {

@@ -80,6 +80,10 @@ func FuzzFrames(f *testing.F) {
 		`null`,
 		`"str"`,
 		`{"type":"request","id":-0.5e-3,"method":"echo"}`,
+		`{"type":"request","id":"a","id":"b","method":"echo"}`,
+		"{\"type\":\"request\",\"id\":\"a\",\"method\":\"echo\",\"params\":{\"x\":\"\xff\"}}",
+		`{"type":"request","id":"\ud800","method":"echo"}`,
+		`{"type":"request","id":"a","method":"echo","params":{"x":1,"x":2}}`,
 	} {
 		f.Add([]byte(seed))
 	}
