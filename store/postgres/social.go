@@ -300,9 +300,11 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 		stored, err := s.storedSwipes(ctx, missing)
 		for i, r := range missing {
 			k := pair{r.s.UID, r.s.SID}
-			switch st := stored[i]; {
-			case err != nil:
+			if err != nil { // stored is nil: every missing row fails
 				failed[k] = wrap(op, err)
+				continue
+			}
+			switch st := stored[i]; {
 			case !st.known:
 				failed[k] = &swiper.Error{Code: swiper.EInvalidSID, Op: op, Message: "no such user"}
 			case st.mark == "":
