@@ -108,6 +108,11 @@ func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int6
 			}
 			c.PidCache.Set(id, Kind, pid)
 		}
+		if time.Until(deadline) <= 0 {
+			// The lookup took what was left: a future made now would have
+			// no timeout at all (protoactor starts none for d < 0).
+			break
+		}
 		var res any
 		if perAttempt > 0 {
 			// A tell: no caller waits on it, so it carries no deadline.
@@ -144,7 +149,8 @@ const DeadlineHeader = "swiper-deadline-us"
 // askBy is RootContext.RequestFuture with the caller's deadline in the
 // header.
 func askBy(sys *actor.ActorSystem, pid *actor.PID, req proto.Message, deadline time.Time) *actor.Future {
-	f := actor.NewFuture(sys, time.Until(deadline))
+	// Never a negative wait: protoactor's future then never times out.
+	f := actor.NewFuture(sys, max(time.Until(deadline), time.Millisecond))
 	env := &actor.MessageEnvelope{Message: req, Sender: f.PID()}
 	env.SetHeader(DeadlineHeader, strconv.FormatInt(deadline.UnixMicro(), 10))
 	sys.Root.Send(pid, env)

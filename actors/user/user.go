@@ -477,6 +477,9 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 		// time is the original's.
 		if !out.At.IsZero() {
 			at, s.At = out.At.UnixMicro(), out.At
+			// Stored by another activation, perhaps on a clock ahead of
+			// ours: the next swipe must still come after it.
+			g.lastAt = max(g.lastAt, at)
 		}
 	} else {
 		g.lastAt = at
