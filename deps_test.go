@@ -13,9 +13,10 @@ const module = "github.com/swiperhq/swiper"
 
 // TestDependenciesPointInward keeps the layering of STYLE.md true: the root
 // package needs only the standard library; stores, actors and transports
-// know the root package but not each other; internal/ packages (helpers
-// such as image processing) know only the root package, the standard
-// library and the image libraries; only cmd/ wires them together.
+// know the root package but not each other; internal/ helpers (such as
+// image processing) know only the root package, the standard library and
+// the image libraries; only the wiring (cmd/ and internal/'s config, node
+// and app, which swiperd and the tests share) puts them together.
 func TestDependenciesPointInward(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
@@ -42,16 +43,25 @@ func TestDependenciesPointInward(t *testing.T) {
 	}
 	// forbidden[layer] lists the layers a package in layer must not import.
 	forbidden := map[string][]string{
-		"store":     {"transport", "actors", "cmd"},
-		"transport": {"store", "actors", "cmd"},
-		"actors":    {"transport", "store", "cmd"},
-		"internal":  {"transport", "store", "actors", "cmd"},
+		"store":     {"transport", "actors", "cmd", "wiring"},
+		"transport": {"store", "actors", "cmd", "wiring"},
+		"actors":    {"transport", "store", "cmd", "wiring"},
+		"internal":  {"transport", "store", "actors", "cmd", "wiring"},
 	}
 	// internalMay lists the modules outside the standard library that a
 	// package under internal/ may import.
 	internalMay := []string{"golang.org/x/image/", "golang.org/x/sync/"}
+	// wiring lists the packages under internal/ that assemble the others,
+	// as cmd/ does: the node's configuration, its cluster member and the
+	// assembly itself.
+	wiring := []string{"internal/config", "internal/node", "internal/app"}
 	layer := func(path string) string {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+		for _, w := range wiring {
+			if rel == w || strings.HasPrefix(rel, w+"/") {
+				return "wiring"
+			}
+		}
 		return strings.SplitN(rel, "/", 2)[0]
 	}
 	for _, p := range pkgs {

@@ -83,55 +83,6 @@ type Rewound struct {
 	RemainingToday int
 }
 
-// Candidate is a recommended user.
-type Candidate struct {
-	User
-	SuperlikedMe bool
-}
-
-// Liker is someone who liked the caller and whom the caller has not swiped.
-type Liker struct {
-	User
-	Mark Mark
-	At   time.Time
-}
-
-// Page asks for one page of a list (liked-me, friends), which is ordered
-// by time, newest first, then by user id, highest first: at most Limit
-// items after the item at After, or the first page if After is nil.
-// Paging by key rather than by offset neither repeats nor skips an item
-// when others are added meanwhile (they come before the first page).
-type Page struct {
-	Limit int
-	After *PageKey
-}
-
-// DefaultPageLimit and MaxPageLimit bound a page of a list: a popular
-// user's whole liked-me would not fit in one reply between nodes.
-const (
-	DefaultPageLimit = 50
-	MaxPageLimit     = 100
-)
-
-// PageKey is the place of an item in a paged list: its time and user id.
-type PageKey struct {
-	At time.Time
-	ID int64
-}
-
-// Friend is a user the caller matched with.
-type Friend struct {
-	User
-	Since time.Time
-}
-
-// Ranked is a user on the hot ranking.
-type Ranked struct {
-	User
-	Score int64
-	Rank  int // 1 for the top
-}
-
 // PendingLike is a like a user received and has not answered.
 type PendingLike struct {
 	From int64
@@ -163,19 +114,6 @@ type RewindOutcome struct {
 	// TheirLike is the swiped person's like of the caller, if they liked
 	// them: unanswered again now.
 	TheirLike *PendingLike
-}
-
-// ActorInfo describes a live user actor (admin API).
-type ActorInfo struct {
-	UserID       int64
-	Node         string
-	Active       bool
-	Swiped       int
-	PendingLikes int
-	Friends      int
-	RewindsToday int
-	Sessions     int
-	ActivatedAt  time.Time
 }
 
 // SwipeOutcome is what storing a swipe did. A match appends a "match"
@@ -244,14 +182,4 @@ type SocialStore interface {
 	Friends(ctx context.Context, uid int64, page Page) ([]Friend, *PageKey, error)
 	// Friend returns friend fid of uid (ENotFriend if they are not friends).
 	Friend(ctx context.Context, uid, fid int64) (*User, error)
-}
-
-// Ranking keeps the hot ranking (store/redis): a score per swiped user.
-//
-// Errors: EUnavailable.
-type Ranking interface {
-	// AddScore adds delta to uid's score.
-	AddScore(ctx context.Context, uid int64, delta int64) error
-	// Top returns up to n user ids with their scores, best first.
-	Top(ctx context.Context, n int) (ids []int64, scores []int64, err error)
 }

@@ -1,6 +1,7 @@
 package swiper
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"time"
@@ -248,4 +249,24 @@ func isControl(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// UserStore keeps users and their profiles (store/postgres).
+//
+// Errors: ENotFound for an unknown id, EInvalidProfile from a patch,
+// EUnavailable when the database cannot be reached, EInternal otherwise.
+type UserStore interface {
+	// LoginPhone returns the user with this phone, registering it first if
+	// there is none; created says which.
+	LoginPhone(ctx context.Context, phone string) (u *User, created bool, err error)
+	// User returns the user with this id.
+	User(ctx context.Context, id int64) (*User, error)
+	// Users returns the users with these ids, in the order of ids; ids with
+	// no user are left out.
+	Users(ctx context.Context, ids []int64) ([]*User, error)
+	// UpdateUser validates patch against the stored user (see UserPatch.Apply)
+	// and stores the result atomically; on error nothing is changed.
+	UpdateUser(ctx context.Context, id int64, patch *UserPatch, today time.Time) (*User, error)
+	// SetVIP sets a user's VIP level (0–3; EBadRequest otherwise).
+	SetVIP(ctx context.Context, id int64, level int) (*User, error)
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/internal/config"
 	"github.com/swiperhq/swiper/store/postgres"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )

@@ -23,7 +23,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/internal/config"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 )

@@ -28,8 +28,8 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
-	"github.com/swiperhq/swiper/cmd/internal/config"
-	swnode "github.com/swiperhq/swiper/cmd/internal/node"
+	"github.com/swiperhq/swiper/internal/config"
+	swnode "github.com/swiperhq/swiper/internal/node"
 	"github.com/swiperhq/swiper/internal/imaging"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/local"

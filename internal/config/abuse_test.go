@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/internal/config"
 )
 
 func TestAbuseLimits(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 // BenchmarkActorMemory reports the heap held by an active user actor whose
 // user has 1,000 swipes (the target: under 12 KB).
 //
-//	go test -run '^$' -bench ActorMemory -benchtime 1x ./cmd/internal/node/
+//	go test -run '^$' -bench ActorMemory -benchtime 1x ./internal/node/
 func BenchmarkActorMemory(b *testing.B) {
 	h := newHarness(b, func(o *harnessOptions) { o.idle = time.Hour })
 	const actors = 2000
@@ -61,7 +61,7 @@ func seedSwipers(tb testing.TB, db *postgres.DB, users, swipers, swipes int) []i
 // SWIPER_BENCH_WORKERS goroutines (default 512) plays its own users, as
 // phones would.
 //
-//	go test -run '^$' -bench SwipeThroughActors -benchtime 200000x ./cmd/internal/node/
+//	go test -run '^$' -bench SwipeThroughActors -benchtime 200000x ./internal/node/
 func BenchmarkSwipeThroughActors(b *testing.B) {
 	h := newHarness(b, func(o *harnessOptions) { o.idle = time.Hour })
 	const users, targets = 10_000, 100_000

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swiperhq/swiper/cmd/internal/config"
+	"github.com/swiperhq/swiper/internal/config"
 )
 
 // env returns a getenv func that looks names up in vars only, so tests never

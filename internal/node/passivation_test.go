@@ -93,7 +93,7 @@ func TestMassPassivation(t *testing.T) {
 // the heap per idle actor, and the heap left after the passivation as a
 // share of what the actors had taken (the target: under 20%).
 //
-//	go test -run '^$' -bench MassPassivation -benchtime 1x ./cmd/internal/node/
+//	go test -run '^$' -bench MassPassivation -benchtime 1x ./internal/node/
 func BenchmarkMassPassivation(b *testing.B) {
 	const n = 100_000
 	for range b.N {

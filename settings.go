@@ -123,3 +123,15 @@ func (f *SettingsFeed) Reload(ctx context.Context) (Settings, error) {
 	f.Live.Store(s)
 	return s, nil
 }
+
+// SettingsStore keeps the run-time settings (store/postgres).
+//
+// Errors: EBadRequest for an unknown setting or a value out of range,
+// EUnavailable, EInternal.
+type SettingsStore interface {
+	// Settings returns the settings in force.
+	Settings(ctx context.Context) (Settings, error)
+	// UpdateSettings applies patch (see Settings.With) atomically. Read the
+	// result back with Settings (or a SettingsFeed's Reload).
+	UpdateSettings(ctx context.Context, patch map[string]int) error
+}

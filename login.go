@@ -5,38 +5,6 @@ import (
 	"time"
 )
 
-// UserStore keeps users and their profiles (store/postgres).
-//
-// Errors: ENotFound for an unknown id, EInvalidProfile from a patch,
-// EUnavailable when the database cannot be reached, EInternal otherwise.
-type UserStore interface {
-	// LoginPhone returns the user with this phone, registering it first if
-	// there is none; created says which.
-	LoginPhone(ctx context.Context, phone string) (u *User, created bool, err error)
-	// User returns the user with this id.
-	User(ctx context.Context, id int64) (*User, error)
-	// Users returns the users with these ids, in the order of ids; ids with
-	// no user are left out.
-	Users(ctx context.Context, ids []int64) ([]*User, error)
-	// UpdateUser validates patch against the stored user (see UserPatch.Apply)
-	// and stores the result atomically; on error nothing is changed.
-	UpdateUser(ctx context.Context, id int64, patch *UserPatch, today time.Time) (*User, error)
-	// SetVIP sets a user's VIP level (0–3; EBadRequest otherwise).
-	SetVIP(ctx context.Context, id int64, level int) (*User, error)
-}
-
-// SettingsStore keeps the run-time settings (store/postgres).
-//
-// Errors: EBadRequest for an unknown setting or a value out of range,
-// EUnavailable, EInternal.
-type SettingsStore interface {
-	// Settings returns the settings in force.
-	Settings(ctx context.Context) (Settings, error)
-	// UpdateSettings applies patch (see Settings.With) atomically. Read the
-	// result back with Settings (or a SettingsFeed's Reload).
-	UpdateSettings(ctx context.Context, patch map[string]int) error
-}
-
 // CodeStore keeps one-time login codes (store/redis).
 //
 // Errors: ERateLimited (with RetryAfterSeconds) when a code was issued to the
@@ -81,14 +49,3 @@ type TokenStore interface {
 type SMSSender interface {
 	SendCode(ctx context.Context, phone, code string) error
 }
-
-// Clock tells the time. Everything time-based takes one, so tests can move it.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
