@@ -24,8 +24,8 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/config"
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/postgres"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // The addresses of the node's two listeners, as `make run` starts it.
@@ -201,7 +201,7 @@ func login(ctx context.Context, cfg config.Config, args []string) error {
 		return fmt.Errorf("login: %w", err)
 	}
 	// The token works on the client API: say who it is, which proves it.
-	var me swhttp.Me
+	var me wire.Me
 	if err := call(ctx, http.MethodGet, apiURL()+"/api/v1/me", minted.Token, nil, &me); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -215,7 +215,7 @@ func login(ctx context.Context, cfg config.Config, args []string) error {
 }
 
 // describe says who u is in a few words: "Lin W., female, 27, Shanghai, VIP 0".
-func describe(u swhttp.User) string {
+func describe(u wire.User) string {
 	parts := []string{u.Nickname}
 	if u.Sex != nil {
 		parts = append(parts, *u.Sex)
@@ -307,9 +307,9 @@ func isEvent(frame []byte, typ string, user int64) bool {
 		Type  string `json:"type"`
 		Event string `json:"event"`
 		Data  struct {
-			Friend *swhttp.User `json:"friend"`  // match
-			User   *swhttp.User `json:"user"`    // superliked
-			UserID int64        `json:"user_id"` // unmatched
+			Friend *wire.User `json:"friend"`  // match
+			User   *wire.User `json:"user"`    // superliked
+			UserID int64      `json:"user_id"` // unmatched
 		} `json:"data"`
 	}
 	if json.Unmarshal(frame, &f) != nil || f.Type != "event" || f.Event != typ {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
@@ -186,7 +187,7 @@ func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": swhttp.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
+	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
 }
 
 // refreshAttempts is how many times putVIP tries to tell a user's actor.

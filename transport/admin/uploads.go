@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
@@ -12,7 +13,7 @@ import (
 // and (beyond API.md, for diagnosis) its object key, the cause of its last
 // failed attempt and when it is next due.
 type Job struct {
-	swhttp.Job
+	wire.Job
 	UserID        int64     `json:"user_id"`
 	Key           string    `json:"key"`
 	LastError     *string   `json:"last_error"`
@@ -21,7 +22,7 @@ type Job struct {
 }
 
 func jobOf(j *swiper.UploadJob) Job {
-	w := Job{Job: swhttp.JobOf(j), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
+	w := Job{Job: wire.JobOf(j), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
 	if j.LastError != "" {
 		e := j.LastError
 		w.LastError = &e

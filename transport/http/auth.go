@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // Limiter bounds how often one client address may ask for login codes and
@@ -159,11 +160,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	today := s.today()
 	WriteJSON(w, http.StatusOK, struct {
-		Token   string  `json:"token"`
-		User    User    `json:"user"`
-		Profile Profile `json:"profile"`
-		Created bool    `json:"created"`
-	}{token, UserOf(u, today), ProfileOf(u.Profile), created})
+		Token   string       `json:"token"`
+		User    wire.User    `json:"user"`
+		Profile wire.Profile `json:"profile"`
+		Created bool         `json:"created"`
+	}{token, wire.UserOf(u, today), wire.ProfileOf(u.Profile), created})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

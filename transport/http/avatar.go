@@ -15,32 +15,8 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/wire"
 )
-
-// Job is the wire form of an avatar upload job (API.md, "Me"). url is null
-// until the job is done; error is null unless it failed, and then says
-// what a person needs to know, never the cause.
-type Job struct {
-	ID       int64   `json:"id"`
-	Status   string  `json:"status"`
-	Attempts int     `json:"attempts"`
-	URL      *string `json:"url"`
-	Error    *string `json:"error"`
-}
-
-// JobOf returns the wire form of j.
-func JobOf(j *swiper.UploadJob) Job {
-	w := Job{ID: j.ID, Status: string(j.Status), Attempts: j.Attempts}
-	if j.Status == swiper.UploadDone {
-		u := j.URL
-		w.URL = &u
-	}
-	if j.Status == swiper.UploadFailed {
-		e := swiper.UploadFailedMessage
-		w.Error = &e
-	}
-	return w
-}
 
 // maxParts is how many multipart parts an upload may send before its
 // "avatar" field: a form has one field, maybe a few more; a thousand tiny
@@ -101,7 +77,7 @@ func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	if s.KickUploads != nil {
 		s.KickUploads()
 	}
-	WriteJSON(w, http.StatusAccepted, map[string]Job{"job": JobOf(job)})
+	WriteJSON(w, http.StatusAccepted, map[string]wire.Job{"job": wire.JobOf(job)})
 }
 
 // startAvatar claims uid's one upload in flight; false if it has one.
@@ -238,7 +214,7 @@ func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, notFound) // another user's job does not exist for the caller
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]Job{"job": JobOf(j)})
+	WriteJSON(w, http.StatusOK, map[string]wire.Job{"job": wire.JobOf(j)})
 }
 
 // mediaName is what /media/ serves: avatars by user and content hash.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
@@ -15,7 +16,7 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, MeOf(u, s.today()))
+	WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
 }
 
 func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +35,7 @@ func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, MeOf(u, s.today()))
+	WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
 }
 
 // userPatchOf reads a PATCH /me body. Unknown fields and wrong types are

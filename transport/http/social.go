@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // Social is what the client API asks of users' actors (actors/user.Client
@@ -22,53 +23,6 @@ type Social interface {
 	Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error)
 	Friend(ctx context.Context, uid, fid int64) (*swiper.User, error)
 	Unmatch(ctx context.Context, uid, fid int64) error
-}
-
-// Candidate is the wire form of a recommended user.
-type Candidate struct {
-	User
-	SuperlikedMe bool `json:"superliked_me"`
-}
-
-// Liker is the wire form of a liked-me entry.
-type Liker struct {
-	User
-	Mark string `json:"mark"`
-}
-
-// Friend is the wire form of a friend in the friends list.
-type Friend struct {
-	User
-	Since time.Time `json:"since"`
-}
-
-// FriendUser is a user as their friends see them: with the birthday.
-type FriendUser struct {
-	User
-	Birthday *string `json:"birthday"`
-}
-
-// Ranked is the wire form of a user on the hot ranking.
-type Ranked struct {
-	User
-	Score int64 `json:"score"`
-	Rank  int   `json:"rank"`
-}
-
-// SwipeReply is the body of POST /api/v1/swipes.
-type SwipeReply struct {
-	Matched bool  `json:"matched"`
-	Friend  *User `json:"friend,omitempty"`
-}
-
-// RewindReply is the body of POST /api/v1/swipes/rewind.
-type RewindReply struct {
-	Rewound struct {
-		SID  int64  `json:"sid"`
-		Mark string `json:"mark"`
-	} `json:"rewound"`
-	Unmatched      bool `json:"unmatched"`
-	RemainingToday int  `json:"remaining_today"`
 }
 
 // SwipeRequest is the body of POST /api/v1/swipes.
@@ -90,51 +44,6 @@ func (q *SwipeRequest) Check() (int64, swiper.Mark, error) {
 	}
 	mark, err := swiper.ParseMark(*q.Mark)
 	return *q.SID, mark, err
-}
-
-// SwipeReplyOf returns the wire form of a swipe's result.
-func SwipeReplyOf(r *swiper.SwipeResult, today time.Time) SwipeReply {
-	out := SwipeReply{Matched: r.Matched}
-	if r.Friend != nil {
-		f := UserOf(r.Friend, today)
-		out.Friend = &f
-	}
-	return out
-}
-
-// RewindReplyOf returns the wire form of a rewind's result.
-func RewindReplyOf(r *swiper.Rewound) RewindReply {
-	var out RewindReply
-	out.Rewound.SID, out.Rewound.Mark = r.SID, string(r.Mark)
-	out.Unmatched, out.RemainingToday = r.Unmatched, r.RemainingToday
-	return out
-}
-
-// CandidatesOf returns the wire form of recommendations.
-func CandidatesOf(cs []swiper.Candidate, today time.Time) []Candidate {
-	out := make([]Candidate, len(cs))
-	for i := range cs {
-		out[i] = Candidate{User: UserOf(&cs[i].User, today), SuperlikedMe: cs[i].SuperlikedMe}
-	}
-	return out
-}
-
-// LikersOf returns the wire form of liked-me.
-func LikersOf(ls []swiper.Liker, today time.Time) []Liker {
-	out := make([]Liker, len(ls))
-	for i := range ls {
-		out[i] = Liker{User: UserOf(&ls[i].User, today), Mark: string(ls[i].Mark)}
-	}
-	return out
-}
-
-// FriendsOf returns the wire form of a friends list.
-func FriendsOf(fs []swiper.Friend, today time.Time) []Friend {
-	out := make([]Friend, len(fs))
-	for i := range fs {
-		out[i] = Friend{User: UserOf(&fs[i].User, today), Since: fs[i].Since.UTC()}
-	}
-	return out
 }
 
 // LimitParam reads the "limit" query parameter: def when absent, EBadRequest
@@ -280,7 +189,7 @@ func (s *Server) doSwipe(ctx context.Context, uid int64, q SwipeRequest) (any, e
 	if err != nil {
 		return nil, err
 	}
-	return SwipeReplyOf(res, s.today()), nil
+	return wire.SwipeReplyOf(res, s.today()), nil
 }
 
 func (s *Server) doRewind(ctx context.Context, uid int64) (any, error) {
@@ -288,7 +197,7 @@ func (s *Server) doRewind(ctx context.Context, uid int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return RewindReplyOf(res), nil
+	return wire.RewindReplyOf(res), nil
 }
 
 func (s *Server) doRecommendations(ctx context.Context, uid int64, limit int) (any, error) {
@@ -297,20 +206,8 @@ func (s *Server) doRecommendations(ctx context.Context, uid int64, limit int) (a
 		return nil, err
 	}
 	return struct {
-		Users []Candidate `json:"users"`
-	}{CandidatesOf(cs, s.today())}, nil
-}
-
-// LikedMeReply is the body of GET /api/v1/liked-me.
-type LikedMeReply struct {
-	Users      []Liker `json:"users"`
-	NextCursor *string `json:"next_cursor"` // null on the last page
-}
-
-// FriendsReply is the body of GET /api/v1/friends.
-type FriendsReply struct {
-	Friends    []Friend `json:"friends"`
-	NextCursor *string  `json:"next_cursor"` // null on the last page
+		Users []wire.Candidate `json:"users"`
+	}{wire.CandidatesOf(cs, s.today())}, nil
 }
 
 func (s *Server) doLikedMe(ctx context.Context, uid int64, page swiper.Page) (any, error) {
@@ -318,7 +215,7 @@ func (s *Server) doLikedMe(ctx context.Context, uid int64, page swiper.Page) (an
 	if err != nil {
 		return nil, err
 	}
-	return LikedMeReply{LikersOf(ls, s.today()), Cursor(next)}, nil
+	return wire.LikedMeReply{Users: wire.LikersOf(ls, s.today()), NextCursor: Cursor(next)}, nil
 }
 
 func (s *Server) doFriends(ctx context.Context, uid int64, page swiper.Page) (any, error) {
@@ -326,7 +223,7 @@ func (s *Server) doFriends(ctx context.Context, uid int64, page swiper.Page) (an
 	if err != nil {
 		return nil, err
 	}
-	return FriendsReply{FriendsOf(fs, s.today()), Cursor(next)}, nil
+	return wire.FriendsReply{Friends: wire.FriendsOf(fs, s.today()), NextCursor: Cursor(next)}, nil
 }
 
 // Call serves a social call made over the WebSocket, by its name there
@@ -405,13 +302,13 @@ func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	out := FriendUser{User: UserOf(u, s.today())}
+	out := wire.FriendUser{User: wire.UserOf(u, s.today())}
 	if !u.Birthday.IsZero() {
 		b := u.Birthday.Format(time.DateOnly)
 		out.Birthday = &b
 	}
 	WriteJSON(w, http.StatusOK, struct {
-		User FriendUser `json:"user"`
+		User wire.FriendUser `json:"user"`
 	}{out})
 }
 
@@ -449,13 +346,13 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 		byID[u.ID] = u
 	}
 	today := s.today()
-	out := make([]Ranked, 0, len(ids))
+	out := make([]wire.Ranked, 0, len(ids))
 	for i, id := range ids {
 		if u, ok := byID[id]; ok {
-			out = append(out, Ranked{User: UserOf(u, today), Score: scores[i], Rank: i + 1})
+			out = append(out, wire.Ranked{User: wire.UserOf(u, today), Score: scores[i], Rank: i + 1})
 		}
 	}
 	WriteJSON(w, http.StatusOK, struct {
-		Users []Ranked `json:"users"`
+		Users []wire.Ranked `json:"users"`
 	}{out})
 }

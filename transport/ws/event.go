@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // EventFrame is the frame of one event (API.md, "Server → client").
@@ -19,10 +19,10 @@ type EventFrame struct {
 // The data of each event type.
 type (
 	matchData struct {
-		Friend swhttp.User `json:"friend"`
+		Friend wire.User `json:"friend"`
 	}
 	superlikedData struct {
-		User swhttp.User `json:"user"`
+		User wire.User `json:"user"`
 	}
 	unmatchedData struct {
 		UserID int64 `json:"user_id"`
@@ -41,11 +41,11 @@ type (
 // their ages reckoned today.
 func (h *Handler) eventFrame(e swiper.Event) EventFrame {
 	f := EventFrame{Type: "event", Seq: e.Seq, Event: string(e.Type), At: e.At.UTC()}
-	user := func() swhttp.User {
+	user := func() wire.User {
 		if e.User == nil {
-			return swhttp.User{ID: e.Subject} // gone since
+			return wire.User{ID: e.Subject} // gone since
 		}
-		return swhttp.UserOf(e.User, swiper.Date(h.Clock.Now(), h.Location))
+		return wire.UserOf(e.User, swiper.Date(h.Clock.Now(), h.Location))
 	}
 	switch e.Type {
 	case swiper.EventMatch:

@@ -1,4 +1,8 @@
-package http
+// Package wire holds the JSON forms of API.md's objects and replies, and
+// the functions that make them from the root package's types. The client
+// API, the WebSocket and the admin API answer with them; tests decode into
+// them, so that a change of the contract breaks the tests at compile time.
+package wire
 
 import (
 	"time"
