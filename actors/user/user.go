@@ -3,7 +3,10 @@
 // rewinds, pending likes, friends). It persists every change through the
 // root package's SocialStore before it replies, so its memory is a cache of
 // the database: a restart, a passivation or a second activation during a
-// membership change loses nothing.
+// membership change loses nothing. The rules it applies (quotas, the
+// rewind window, swipe times, VIP gates) are the root package's; the actor
+// holds their state. Client.Reads serves the calls that need none of that
+// state from the store, without the mailbox.
 //
 // It depends on the root package, protoactor-go and actors/actorpb.
 package user
