@@ -131,6 +131,78 @@ func Unavailable(op string, err error) *Error {
 	return &Error{Code: EUnavailable, Op: op, Message: "service temporarily unavailable", Err: err}
 }
 
+// The domain's errors that more than one place returns, each written
+// once, so that a client reads the same message whichever layer refused.
+// Each takes the operation that failed, as Internal and Unavailable do.
+
+// AlreadySwiped refuses a swipe on a person the user swiped with another
+// mark (EAlreadySwiped, field "sid").
+func AlreadySwiped(op string) *Error {
+	return &Error{Code: EAlreadySwiped, Op: op, Field: "sid", Message: "you already swiped this person"}
+}
+
+// BadSID refuses a swipe whose sid cannot be a user id (EBadRequest, field
+// "sid").
+func BadSID(op string) *Error {
+	return &Error{Code: EBadRequest, Op: op, Field: "sid", Message: "sid must be a user id"}
+}
+
+// InvalidSID refuses a swipe on a user who does not exist (EInvalidSID).
+func InvalidSID(op string) *Error {
+	return &Error{Code: EInvalidSID, Op: op, Message: "no such user"}
+}
+
+// NoSuchUser reports an unknown user id (ENotFound).
+func NoSuchUser(op string) *Error {
+	return &Error{Code: ENotFound, Op: op, Message: "no such user"}
+}
+
+// NotFriend refuses what only friends may do (ENotFriend).
+func NotFriend(op string) *Error {
+	return &Error{Code: ENotFriend, Op: op, Message: "you are not friends"}
+}
+
+// SuperlikeLimit refuses a superlike beyond the daily quota (ERateLimited);
+// retryAfter is the seconds until the quota resets (see
+// SuperlikeRetryAfter), 0 where the caller does not know it.
+func SuperlikeLimit(op string, retryAfter int) *Error {
+	return &Error{Code: ERateLimited, Op: op, Message: "no superlikes left today", RetryAfterSeconds: retryAfter}
+}
+
+// RewindLimit refuses a rewind beyond the daily quota (ERewindLimit).
+func RewindLimit(op string) *Error {
+	return &Error{Code: ERewindLimit, Op: op, Message: "no rewinds left today"}
+}
+
+// RewindExpired refuses to rewind a swipe older than the rewind window
+// (ERewindExpired).
+func RewindExpired(op string) *Error {
+	return &Error{Code: ERewindExpired, Op: op, Message: "your last swipe is too old to rewind"}
+}
+
+// NothingToRewind refuses a rewind when there is no swipe to undo
+// (ENothingToRewind).
+func NothingToRewind(op string) *Error {
+	return &Error{Code: ENothingToRewind, Op: op, Message: "there is no swipe to rewind"}
+}
+
+// VIPRequired refuses a feature that needs VIP level (EVIPRequired).
+func VIPRequired(op string, level int) *Error {
+	return &Error{Code: EVIPRequired, Op: op, Message: fmt.Sprintf("this needs VIP level %d", level), RequiredLevel: level}
+}
+
+// NoSuchUploadJob reports an unknown upload job, or another user's
+// (ENotFound).
+func NoSuchUploadJob(op string) *Error {
+	return &Error{Code: ENotFound, Op: op, Message: "no such upload job"}
+}
+
+// AvatarTooLarge refuses an avatar image over 10 MiB (ETooLarge, field
+// "avatar").
+func AvatarTooLarge(op string) *Error {
+	return &Error{Code: ETooLarge, Op: op, Field: "avatar", Message: "the image is over 10 MiB"}
+}
+
 // ErrorCode returns the code of the first *Error in err's chain, or EInternal
 // for any other non-nil error.
 func ErrorCode(err error) Code {

@@ -61,7 +61,7 @@ type Swipe struct {
 // CheckSwipe applies the rules that need no state: no self swipe, a valid id.
 func CheckSwipe(uid, sid int64) error {
 	if sid <= 0 {
-		return FieldError(EBadRequest, "sid", "sid must be a user id")
+		return BadSID("")
 	}
 	if uid == sid {
 		return FieldError(ESelfSwipe, "sid", "you cannot swipe yourself")

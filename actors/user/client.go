@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -25,6 +26,11 @@ type Client struct {
 	// Backoff spaces the retries of a call whose message was not delivered
 	// (CallBackoff if its Base is zero).
 	Backoff swiper.Backoff
+	// Reads, if set, serves the calls that only read the store and need
+	// none of the actor's state (Recommendations, Friends, Friend) from the
+	// store directly, rather than queueing them in the user's mailbox. Nil
+	// sends them to the actor.
+	Reads *Reads
 }
 
 // CallBackoff is how calls to user actors wait before trying again: a
@@ -33,13 +39,9 @@ type Client struct {
 // hammered meanwhile.
 var CallBackoff = swiper.Backoff{Base: 20 * time.Millisecond, Max: time.Second}
 
-func (c *Client) call(ctx context.Context, uid int64, req proto.Message) (any, error) {
-	res, _, err := c.callPID(ctx, uid, req)
-	return res, err
-}
-
-// callPID is call, also returning the PID of the activation that answered.
-func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any, *actor.PID, error) {
+// callDeadline is when a call made now with ctx gives up: after Timeout
+// (5 s if unset), or at ctx's deadline if that is sooner.
+func (c *Client) callDeadline(ctx context.Context) time.Time {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
@@ -48,6 +50,12 @@ func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
+	return deadline
+}
+
+// callPID is call, also returning the PID of the activation that answered.
+func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any, *actor.PID, error) {
+	deadline := c.callDeadline(ctx)
 	b := c.Backoff
 	if b.Base <= 0 {
 		b = CallBackoff
@@ -178,27 +186,39 @@ func callerDeadline(ctx actor.Context) time.Time {
 	return time.Now().Add(maxCallerWait)
 }
 
-func reply[T any](c *Client, ctx context.Context, uid int64, req proto.Message) (T, error) {
-	var zero T
-	res, err := c.call(ctx, uid, req)
+// errorReply is a reply that may carry a domain error.
+type errorReply interface{ GetError() *actorpb.Error }
+
+// ask calls uid's actor with req and unwraps its reply: the call's
+// failure, a reply of a type other than R, or the domain error the reply
+// carries, all come back as the error.
+func ask[R proto.Message](c *Client, ctx context.Context, uid int64, req proto.Message) (R, error) {
+	r, _, err := askPID[R](c, ctx, uid, req)
+	return r, err
+}
+
+// askPID is ask, also returning the PID of the activation that answered.
+func askPID[R proto.Message](c *Client, ctx context.Context, uid int64, req proto.Message) (R, *actor.PID, error) {
+	var zero R
+	res, pid, err := c.callPID(ctx, uid, req)
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
-	r, ok := res.(T)
+	r, ok := res.(R)
 	if !ok {
-		return zero, swiper.Internal("user.call", errors.New("unexpected reply type"))
+		return zero, nil, swiper.Internal("user.call", fmt.Errorf("unexpected reply type %T", res))
 	}
-	return r, nil
+	if e, ok := any(r).(errorReply); ok && e.GetError() != nil {
+		return zero, nil, errorOf(e.GetError())
+	}
+	return r, pid, nil
 }
 
 // Swipe records uid's swipe on sid.
 func (c *Client) Swipe(ctx context.Context, uid, sid int64, mark swiper.Mark) (*swiper.SwipeResult, error) {
-	r, err := reply[*actorpb.SwipeReply](c, ctx, uid, &actorpb.SwipeRequest{Sid: sid, Mark: string(mark)})
+	r, err := ask[*actorpb.SwipeReply](c, ctx, uid, &actorpb.SwipeRequest{Sid: sid, Mark: string(mark)})
 	if err != nil {
 		return nil, err
-	}
-	if r.Error != nil {
-		return nil, errorOf(r.Error)
 	}
 	res := &swiper.SwipeResult{Matched: r.Matched}
 	if r.Friend != nil {
@@ -209,24 +229,22 @@ func (c *Client) Swipe(ctx context.Context, uid, sid int64, mark swiper.Mark) (*
 
 // Rewind undoes uid's most recent swipe.
 func (c *Client) Rewind(ctx context.Context, uid int64) (*swiper.Rewound, error) {
-	r, err := reply[*actorpb.RewindReply](c, ctx, uid, &actorpb.RewindRequest{})
+	r, err := ask[*actorpb.RewindReply](c, ctx, uid, &actorpb.RewindRequest{})
 	if err != nil {
 		return nil, err
-	}
-	if r.Error != nil {
-		return nil, errorOf(r.Error)
 	}
 	return &swiper.Rewound{SID: r.Sid, Mark: swiper.Mark(r.Mark), Unmatched: r.Unmatched, RemainingToday: int(r.RemainingToday)}, nil
 }
 
-// Recommendations returns up to limit candidates for uid.
+// Recommendations returns up to limit candidates for uid: from the store
+// when c.Reads is set, else through uid's actor.
 func (c *Client) Recommendations(ctx context.Context, uid int64, limit int) ([]swiper.Candidate, error) {
-	r, err := reply[*actorpb.RecommendationsReply](c, ctx, uid, &actorpb.RecommendationsRequest{Limit: int32(limit)})
+	if c.Reads != nil {
+		return c.Reads.recommendations(ctx, c.callDeadline(ctx), uid, limit)
+	}
+	r, err := ask[*actorpb.RecommendationsReply](c, ctx, uid, &actorpb.RecommendationsRequest{Limit: int32(limit)})
 	if err != nil {
 		return nil, err
-	}
-	if r.Error != nil {
-		return nil, errorOf(r.Error)
 	}
 	out := make([]swiper.Candidate, 0, len(r.Users))
 	for _, u := range r.Users {
@@ -236,14 +254,12 @@ func (c *Client) Recommendations(ctx context.Context, uid int64, limit int) ([]s
 }
 
 // LikedMe returns a page of who liked uid and is not answered, and where
-// the next page starts (nil after the last).
+// the next page starts (nil after the last). It always asks uid's actor:
+// the VIP gate grants on the level the actor read less than a second ago.
 func (c *Client) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Liker, *swiper.PageKey, error) {
-	r, err := reply[*actorpb.LikedMeReply](c, ctx, uid, &actorpb.LikedMeRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
+	r, err := ask[*actorpb.LikedMeReply](c, ctx, uid, &actorpb.LikedMeRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
 	if err != nil {
 		return nil, nil, err
-	}
-	if r.Error != nil {
-		return nil, nil, errorOf(r.Error)
 	}
 	out := make([]swiper.Liker, 0, len(r.Users))
 	for _, u := range r.Users {
@@ -253,14 +269,15 @@ func (c *Client) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]sw
 }
 
 // Friends returns a page of uid's friends, and where the next page starts
-// (nil after the last).
+// (nil after the last): from the store when c.Reads is set, else through
+// uid's actor.
 func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
-	r, err := reply[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
+	if c.Reads != nil {
+		return c.Reads.friends(ctx, c.callDeadline(ctx), uid, page)
+	}
+	r, err := ask[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
 	if err != nil {
 		return nil, nil, err
-	}
-	if r.Error != nil {
-		return nil, nil, errorOf(r.Error)
 	}
 	out := make([]swiper.Friend, 0, len(r.Friends))
 	for _, f := range r.Friends {
@@ -269,33 +286,28 @@ func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]sw
 	return out, r.Next.ToPageKey(), nil
 }
 
-// Friend returns uid's friend fid.
+// Friend returns uid's friend fid: from the store when c.Reads is set,
+// else through uid's actor.
 func (c *Client) Friend(ctx context.Context, uid, fid int64) (*swiper.User, error) {
-	r, err := reply[*actorpb.FriendReply](c, ctx, uid, &actorpb.FriendRequest{Id: fid})
+	if c.Reads != nil {
+		return c.Reads.friend(ctx, c.callDeadline(ctx), uid, fid)
+	}
+	r, err := ask[*actorpb.FriendReply](c, ctx, uid, &actorpb.FriendRequest{Id: fid})
 	if err != nil {
 		return nil, err
-	}
-	if r.Error != nil {
-		return nil, errorOf(r.Error)
 	}
 	return userOf(r.User), nil
 }
 
 // Unmatch ends the friendship of uid and fid.
 func (c *Client) Unmatch(ctx context.Context, uid, fid int64) error {
-	r, err := reply[*actorpb.UnmatchReply](c, ctx, uid, &actorpb.UnmatchRequest{Id: fid})
-	if err != nil {
-		return err
-	}
-	if r.Error != nil {
-		return errorOf(r.Error)
-	}
-	return nil
+	_, err := ask[*actorpb.UnmatchReply](c, ctx, uid, &actorpb.UnmatchRequest{Id: fid})
+	return err
 }
 
 // Inspect returns what uid's actor holds, activating it if needed.
 func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
-	r, err := reply[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})
+	r, err := ask[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})
 	if err != nil {
 		return nil, err
 	}
@@ -310,20 +322,14 @@ func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, err
 // Register tells uid's actor that session is open, and returns the PID of
 // the activation that took it, for the session to watch.
 func (c *Client) Register(ctx context.Context, uid int64, session *actor.PID) (*actor.PID, error) {
-	res, pid, err := c.callPID(ctx, uid, &actorpb.Register{Session: &actorpb.SessionRef{Address: session.Address, Id: session.Id}})
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := res.(*actorpb.Registered); !ok {
-		return nil, swiper.Internal("user.Register", errors.New("unexpected reply type"))
-	}
-	return pid, nil
+	_, pid, err := askPID[*actorpb.Registered](c, ctx, uid, &actorpb.Register{Session: &actorpb.SessionRef{Address: session.Address, Id: session.Id}})
+	return pid, err
 }
 
 // Refresh tells uid's actor that the user changed in the database (and
 // that its event stream may have grown).
 func (c *Client) Refresh(ctx context.Context, uid int64) error {
-	_, err := reply[*actorpb.Ack](c, ctx, uid, &actorpb.RefreshRequest{})
+	_, err := ask[*actorpb.Ack](c, ctx, uid, &actorpb.RefreshRequest{})
 	return err
 }
 

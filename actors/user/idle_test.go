@@ -21,14 +21,20 @@ import (
 // after idle, with no stores: actors that are only activated never load.
 func startMember(t *testing.T, idle time.Duration) *placement.Lookup {
 	t.Helper()
+	l, _ := startNode(t, &user.Deps{Node: "test", Clock: swiper.SystemClock{}, Location: time.UTC, Idle: idle})
+	return l
+}
+
+// startNode starts a one-node cluster hosting user actors with d (its Log
+// and Placement set here), and stops it when the test ends.
+func startNode(t *testing.T, d *user.Deps) (*placement.Lookup, *cluster.Cluster) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
 	lookup := placement.New()
-	kind := user.NewKind(&user.Deps{
-		Node: "test", Clock: swiper.SystemClock{}, Location: time.UTC, Log: log,
-		Idle: idle, Placement: lookup,
-	})
-	c := cluster.New(system, cluster.Configure("idle-test", test.NewTestProvider(test.NewInMemAgent()), lookup,
+	d.Log, d.Placement = log, lookup
+	kind := user.NewKind(d)
+	c := cluster.New(system, cluster.Configure("user-test", test.NewTestProvider(test.NewInMemAgent()), lookup,
 		remote.Configure("127.0.0.1", 0), cluster.WithKinds(kind)))
 	c.StartMember()
 	t.Cleanup(func() { c.Shutdown(true) })
@@ -37,10 +43,10 @@ func startMember(t *testing.T, idle time.Duration) *placement.Lookup {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the member did not see itself in the topology within 30 s")
 	}
-	return lookup
+	return lookup, c
 }
 
-// waitCount polls until no user actor is active on the node.
+// waitNone polls until no user actor is active on the node.
 func waitNone(t *testing.T, l *placement.Lookup, what string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

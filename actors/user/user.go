@@ -3,14 +3,16 @@
 // rewinds, pending likes, friends). It persists every change through the
 // root package's SocialStore before it replies, so its memory is a cache of
 // the database: a restart, a passivation or a second activation during a
-// membership change loses nothing.
+// membership change loses nothing. The rules it applies (quotas, the
+// rewind window, swipe times, VIP gates) are the root package's; the actor
+// holds their state. Client.Reads serves the calls that need none of that
+// state from the store, without the mailbox.
 //
 // It depends on the root package, protoactor-go and actors/actorpb.
 package user
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -121,11 +123,9 @@ type grain struct {
 	d           *Deps
 	uid         int64
 	loaded      bool
-	vip         int8
-	vipAt       time.Time // when vip was read from the database
-	rewinds     int16     // used on day
-	day         time.Time
-	lastAt      int64   // unix microseconds of the latest swipe
+	vip         swiper.VIP     // as read from the database, and when
+	rewinds     swiper.Rewinds // used today
+	times       swiper.SwipeTimes
 	swiped      []int64 // ascending
 	friends     []int64 // ascending
 	pending     []pendingLike
@@ -209,7 +209,11 @@ func (g *grain) passivate(ctx actor.Context) {
 	ctx.Poison(ctx.Self())
 }
 
-// Receive handles one message.
+// Receive handles one message. Its five audiences each have a method:
+// the actor's own life (lifecycle: activation, idle passivation,
+// restarts), the calls of user.Client (serveCall), other user actors'
+// notices (servePeer), the session registry (register) and the admin API
+// (serveAdmin).
 func (g *grain) Receive(ctx actor.Context) {
 	if _, tick := ctx.Message().(*idleCheck); !tick {
 		g.idle.last = time.Now()
@@ -225,13 +229,43 @@ func (g *grain) Receive(ctx actor.Context) {
 			panic(v) // the supervisor restarts the actor
 		}
 	}()
+	if g.lifecycle(ctx) {
+		return
+	}
+	if !g.ensureLoaded(ctx) {
+		return
+	}
+	var reply any
+	switch m := ctx.Message().(type) {
+	case *actorpb.SwipeRequest, *actorpb.RewindRequest, *actorpb.UnmatchRequest,
+		*actorpb.RecommendationsRequest, *actorpb.LikedMeRequest, *actorpb.FriendsRequest, *actorpb.FriendRequest:
+		reply = g.serveCall(ctx, m)
+	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched:
+		reply = g.servePeer(ctx, m)
+	case *actorpb.Register:
+		reply = g.register(ctx, m)
+	case *actorpb.InspectRequest, *actorpb.RefreshRequest:
+		reply = g.serveAdmin(ctx, m)
+	default:
+		g.d.Log.Warn("user actor got an unknown message", "user_id", g.uid, "type", fmt.Sprintf("%T", m))
+		reply = unexpected(m)
+	}
+	if ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+// lifecycle handles the actor's own life: activation, the idle timer and
+// passivation, watched sessions that stop, restarts and stops. It reports
+// whether the message was one of these.
+func (g *grain) lifecycle(ctx actor.Context) bool {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		id, err := strconv.ParseInt(m.Identity.Identity, 10, 64)
 		if err != nil {
 			g.d.Log.Error("user actor with a bad identity", "identity", m.Identity.Identity)
 			ctx.Stop(ctx.Self())
-			return
+			return true
 		}
 		g.uid = id
 		g.c = m.Cluster
@@ -254,92 +288,109 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.stopIdle()
 	case *actor.Started, *actor.Stopped:
 	default:
-		g.handle(ctx, m)
+		return false
 	}
+	return true
 }
 
-// handle serves requests; it loads the state on first use, so an actor
-// woken only to be asked whether it is alive costs one query, not a
-// failure, if the database is down.
-func (g *grain) handle(ctx actor.Context, msg any) {
-	if !g.loaded {
-		if err := g.load(); err != nil {
-			g.d.Log.Warn("load user actor", "user_id", g.uid, "err", err)
-			if ctx.Sender() != nil {
-				ctx.Respond(errorPB(err))
-			}
-			if swiper.ErrorCode(err) == swiper.ENotFound {
-				ctx.Poison(ctx.Self())
-			}
-			return
-		}
+// ensureLoaded loads the state on first use, so an actor woken only to be
+// asked whether it is alive costs one query, not a failure, if the
+// database is down. It answers the message itself when the load fails.
+func (g *grain) ensureLoaded(ctx actor.Context) bool {
+	if g.loaded {
+		return true
 	}
-	var reply any
+	err := g.load()
+	if err == nil {
+		return true
+	}
+	g.d.Log.Warn("load user actor", "user_id", g.uid, "err", err)
+	if ctx.Sender() != nil {
+		ctx.Respond(errorPB(err))
+	}
+	if swiper.ErrorCode(err) == swiper.ENotFound {
+		ctx.Poison(ctx.Self())
+	}
+	return false
+}
+
+// unexpected answers a message its handler does not know.
+func unexpected(any) *actorpb.Error {
+	return &actorpb.Error{Code: int32(swiper.EInternal), Message: "internal error"}
+}
+
+// serveCall serves the calls of user.Client for the user's own requests.
+func (g *grain) serveCall(ctx actor.Context, msg any) any {
 	switch m := msg.(type) {
 	case *actorpb.SwipeRequest:
-		reply = g.swipe(ctx, m)
+		return g.swipe(ctx, m)
 	case *actorpb.RewindRequest:
 		r := g.rewind()
 		if r.Unmatched {
 			g.poke(ctx)
 		}
-		reply = r
-	case *actorpb.RecommendationsRequest:
-		reply = g.recommendations(m)
-	case *actorpb.LikedMeRequest:
-		reply = g.likedMe(m)
-	case *actorpb.FriendsRequest:
-		reply = g.friendList(m)
-	case *actorpb.FriendRequest:
-		reply = g.friend(m)
+		return r
 	case *actorpb.UnmatchRequest:
 		r := g.unmatch(m)
 		if r.Error == nil {
 			g.poke(ctx)
 		}
-		reply = r
-	case *actorpb.InspectRequest:
-		reply = g.inspect()
-	case *actorpb.RefreshRequest:
-		// The user changed (a VIP level, an avatar), and an event may
-		// have been stored for it.
-		g.poke(ctx)
-		if err := g.refreshVIP(); err != nil {
-			reply = errorPB(err)
-		} else {
-			reply = &actorpb.Ack{}
-		}
-	case *actorpb.Register:
-		reply = g.register(ctx, m)
+		return r
+	case *actorpb.RecommendationsRequest:
+		return g.recommendations(m)
+	case *actorpb.LikedMeRequest:
+		return g.likedMe(m)
+	case *actorpb.FriendsRequest:
+		return g.friendList(m)
+	case *actorpb.FriendRequest:
+		return g.friend(m)
+	}
+	return unexpected(msg) // Receive's dispatch lists what comes here
+}
+
+// servePeer applies what other user actors tell this one: likes and their
+// rewinds, matches and unmatches. The database has them already; the
+// actor updates its cache and pushes to the sessions.
+func (g *grain) servePeer(ctx actor.Context, msg any) any {
+	switch m := msg.(type) {
 	case *actorpb.Liked:
 		g.onLiked(m)
 		if m.Mark == string(swiper.Superlike) {
 			g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventSuperliked,
 				At: time.UnixMicro(m.AtUnixMicro).UTC(), Subject: m.From, User: m.User.ToUser()})
 		}
-		reply = &actorpb.Ack{}
 	case *actorpb.Unliked:
 		g.dropPending(m.From)
-		reply = &actorpb.Ack{}
 	case *actorpb.Matched:
 		g.friends = insertSorted(g.friends, m.Friend)
 		g.dropPending(m.Friend)
 		g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventMatch,
 			At: time.UnixMicro(m.AtUnixMicro).UTC(), Subject: m.Friend, User: m.User.ToUser()})
-		reply = &actorpb.Ack{}
 	case *actorpb.Unmatched:
 		g.friends = removeSorted(g.friends, m.Friend)
 		g.poke(ctx)
-		reply = &actorpb.Ack{}
 	default:
-		g.d.Log.Warn("user actor got an unknown message", "user_id", g.uid, "type", fmt.Sprintf("%T", msg))
-		if ctx.Sender() != nil {
-			reply = &actorpb.Error{Code: int32(swiper.EInternal), Message: "internal error"}
+		return unexpected(msg) // Receive's dispatch lists what comes here
+	}
+	return &actorpb.Ack{}
+}
+
+// serveAdmin serves the admin API: what the actor holds, and word that the
+// user changed in the database.
+func (g *grain) serveAdmin(ctx actor.Context, msg any) any {
+	switch msg.(type) {
+	case *actorpb.InspectRequest:
+		return g.inspect()
+	case *actorpb.RefreshRequest:
+		// The user changed (a VIP level, an avatar), and an event may
+		// have been stored for it.
+		g.poke(ctx)
+		if err := g.refreshVIP(); err != nil {
+			return errorPB(err)
 		}
+		return &actorpb.Ack{}
 	}
-	if reply != nil && ctx.Sender() != nil {
-		ctx.Respond(reply)
-	}
+	return unexpected(msg) // Receive's dispatch lists what comes here
 }
 
 func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
@@ -349,88 +400,65 @@ func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), g.d.StoreTimeout)
 }
 
-// today returns the local date, resetting the daily counters when it
+// today returns the local date, starting the daily counts again when it
 // changed since they were counted.
 func (g *grain) today() time.Time {
-	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
-	if !day.Equal(g.day) {
-		g.day, g.rewinds = day, 0
-	}
-	return day
-}
-
-// dayStart is the instant the local day began.
-func (g *grain) dayStart(day time.Time) time.Time {
-	y, m, d := day.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, g.d.Location)
+	return g.rewinds.Today(g.d.Clock.Now(), g.d.Location)
 }
 
 func (g *grain) load() error {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	day := swiper.Date(g.d.Clock.Now(), g.d.Location)
-	st, err := g.d.Social.LoadSocial(ctx, g.uid, day, g.dayStart(day))
+	st, err := g.d.Social.LoadSocial(ctx, g.uid, day, swiper.DayStart(day, g.d.Location))
 	if err != nil {
 		return err
 	}
-	g.vip, g.vipAt = int8(st.VIPLevel), g.d.Clock.Now()
+	g.vip = swiper.VIP{Level: st.VIPLevel, At: g.d.Clock.Now()}
 	g.swiped = st.Swiped
 	g.friends = st.Friends
-	if !st.LastAt.IsZero() {
-		g.lastAt = st.LastAt.UnixMicro()
-	}
+	g.times.Stored(st.LastAt)
 	g.pending = make([]pendingLike, 0, len(st.Pending))
 	for _, p := range st.Pending {
 		g.pending = append(g.pending, pendingLike{from: p.From, at: p.At.UnixMicro(), super: p.Mark == swiper.Superlike})
 	}
-	g.day = day
+	g.rewinds = swiper.Rewinds{Day: day}
 	if st.Day.Equal(day) {
-		g.rewinds = int16(st.RewindsUsed)
+		g.rewinds.Used = st.RewindsUsed
 	}
 	g.loaded = true
 	return nil
 }
 
-// vipMaxAge is how long the cached VIP level may grant a paid feature
-// before it is read again: an operator's downgrade takes effect within it
-// even when the admin call could not reach this actor.
-const vipMaxAge = time.Second
-
-// requireVIP checks the VIP level. The cached level grants only while it is
-// younger than vipMaxAge; older, or too low, it is read again first (an
-// operator may have lowered or raised it since).
-func (g *grain) requireVIP(level int) error {
-	if age := g.d.Clock.Now().Sub(g.vipAt); int(g.vip) >= level && age >= 0 && age < vipMaxAge {
-		return nil
-	}
-	if err := g.refreshVIP(); err != nil {
-		return err
-	}
-	if int(g.vip) >= level {
-		return nil
-	}
-	return &swiper.Error{Code: swiper.EVIPRequired, Message: fmt.Sprintf("this needs VIP level %d", level), RequiredLevel: level}
+// requireVIP gates a paid feature (swiper.VIP.Require): the cached level
+// grants only while younger than swiper.VIPMaxAge; older, or too low, it
+// is read again first.
+func (g *grain) requireVIP(op string, level int) error {
+	return g.vip.Require(op, level, g.d.Clock, g.readVIP)
 }
 
 func (g *grain) refreshVIP() error {
+	return g.vip.Refresh(g.d.Clock, g.readVIP)
+}
+
+func (g *grain) readVIP() (int, error) {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	at := g.d.Clock.Now()
 	u, err := g.d.Users.User(ctx, g.uid)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	g.vip, g.vipAt = int8(u.VIPLevel), at
-	return nil
+	return u.VIPLevel, nil
 }
 
 func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.SwipeReply {
+	const op = "user.swipe"
 	mark, err := swiper.ParseMark(m.Mark)
 	if err == nil {
 		err = swiper.CheckSwipe(g.uid, m.Sid)
 	}
 	if err == nil && mark == swiper.Superlike {
-		err = g.requireVIP(swiper.VIPSuperlike)
+		err = g.requireVIP(op, swiper.VIPSuperlike)
 	}
 	if err != nil {
 		return &actorpb.SwipeReply{Error: errorPB(err)}
@@ -440,50 +468,41 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	// after a lost reply) is answered as it was first. The store decides.
 	_, known := slices.BinarySearch(g.swiped, m.Sid)
 	now := g.d.Clock.Now()
-	day := g.today()
-	// Swipe times are strictly increasing per user, so "the most recent
-	// swipe" is well defined even for swipes in the same microsecond.
-	at := now.UnixMicro()
-	if at <= g.lastAt {
-		at = g.lastAt + 1
-	}
-	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: time.UnixMicro(at).UTC()}
+	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: g.times.Next(now)}
 	if mark == swiper.Superlike {
 		// Counted by the store with the swipe, not here: another
 		// activation of this user may be superliking too.
-		s.SuperlikeLimit, s.DayStart = g.d.Settings.Load().SuperlikePerDay, g.dayStart(day)
+		swiper.LimitSuperlike(&s, g.d.Settings.Load().SuperlikePerDay, now, g.d.Location)
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	out, err := g.d.Social.Swipe(ctx, s)
-	if e := (*swiper.Error)(nil); errors.As(err, &e) && e.Code == swiper.ERateLimited && mark == swiper.Superlike {
-		e.RetryAfterSeconds = int(g.dayStart(day).AddDate(0, 0, 1).Sub(now).Seconds()) + 1
-	}
-	if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
+	switch e := swiper.AsError(err); {
+	case err == nil:
+	case e.Code == swiper.ERateLimited && mark == swiper.Superlike:
+		e.RetryAfterSeconds = swiper.SuperlikeRetryAfter(now, g.d.Location)
+	case e.Code == swiper.EAlreadySwiped:
 		// Another activation of this user got there first: the database
 		// is the truth.
 		g.swiped = insertSorted(g.swiped, m.Sid)
+		err = swiper.AlreadySwiped(op)
 	}
 	if err != nil {
-		if swiper.ErrorCode(err) == swiper.EAlreadySwiped {
-			err = swiper.FieldError(swiper.EAlreadySwiped, "sid", "you already swiped this person")
-		}
 		return &actorpb.SwipeReply{Error: errorPB(err)}
 	}
 	g.swiped = insertSorted(g.swiped, m.Sid)
 	g.dropPending(m.Sid)
-	if out.Replayed {
+	switch {
+	case !out.Replayed:
+		g.times.Stored(s.At)
+	case !out.At.IsZero():
 		// The swipe was stored before: nothing new is counted, and its
-		// time is the original's.
-		if !out.At.IsZero() {
-			at, s.At = out.At.UnixMicro(), out.At
-			// Stored by another activation, perhaps on a clock ahead of
-			// ours: the next swipe must still come after it.
-			g.lastAt = max(g.lastAt, at)
-		}
-	} else {
-		g.lastAt = at
+		// time is the original's, stored by another activation perhaps on
+		// a clock ahead of ours: the next swipe must still come after it.
+		s.At = out.At
+		g.times.Stored(s.At)
 	}
+	at := s.At.UnixMicro()
 	// The other side and this user's sessions hear first: a match is
 	// pushed to both phones before the ranking and the reply are seen to,
 	// and whole, with the seqs and users the store returned, so that no
@@ -531,13 +550,14 @@ func (g *grain) addScore(uid, delta int64) error {
 }
 
 func (g *grain) rewind() *actorpb.RewindReply {
-	if err := g.requireVIP(swiper.VIPRewind); err != nil {
+	const op = "user.rewind"
+	if err := g.requireVIP(op, swiper.VIPRewind); err != nil {
 		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
 	set := g.d.Settings.Load()
 	day := g.today()
-	if int(g.rewinds) >= set.RewindPerDay {
-		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ERewindLimit, "no rewinds left today"))}
+	if err := g.rewinds.Allow(op, set.RewindPerDay); err != nil {
+		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
@@ -545,20 +565,17 @@ func (g *grain) rewind() *actorpb.RewindReply {
 	if err != nil {
 		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
-	if last == nil {
-		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ENothingToRewind, "there is no swipe to rewind"))}
-	}
-	if g.d.Clock.Now().Sub(last.At) > time.Duration(set.RewindWindowSeconds)*time.Second {
-		return &actorpb.RewindReply{Error: errorPB(swiper.Errorf(swiper.ERewindExpired, "your last swipe is too old to rewind"))}
+	if err := swiper.CheckRewind(op, last, g.d.Clock.Now(), time.Duration(set.RewindWindowSeconds)*time.Second); err != nil {
+		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
 	out, err := g.d.Social.Rewind(ctx, *last, day, set.RewindPerDay)
 	if err != nil {
 		if swiper.ErrorCode(err) == swiper.ERewindLimit {
-			g.rewinds = int16(set.RewindPerDay) // another activation used them
+			g.rewinds.Used = set.RewindPerDay // another activation used them
 		}
 		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
-	g.rewinds = int16(out.Used)
+	g.rewinds.Used = out.Used
 	g.swiped = removeSorted(g.swiped, last.SID)
 	if l := out.TheirLike; l != nil {
 		g.dropPending(l.From)
@@ -576,7 +593,7 @@ func (g *grain) rewind() *actorpb.RewindReply {
 	}
 	return &actorpb.RewindReply{
 		Sid: last.SID, Mark: string(last.Mark), Unmatched: out.Unmatched,
-		RemainingToday: int32(max(0, set.RewindPerDay-out.Used)),
+		RemainingToday: int32(g.rewinds.Remaining(set.RewindPerDay)),
 	}
 }
 
@@ -605,7 +622,7 @@ func page(limit int32, after *actorpb.PageKey) swiper.Page {
 }
 
 func (g *grain) likedMe(m *actorpb.LikedMeRequest) *actorpb.LikedMeReply {
-	if err := g.requireVIP(swiper.VIPLikedMe); err != nil {
+	if err := g.requireVIP("user.likedMe", swiper.VIPLikedMe); err != nil {
 		return &actorpb.LikedMeReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
@@ -661,7 +678,7 @@ func (g *grain) inspect() *actorpb.InspectReply {
 	return &actorpb.InspectReply{
 		UserId: g.uid, Node: g.d.Node,
 		Swiped: int32(len(g.swiped)), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
-		RewindsToday: int32(g.rewinds), ActivatedAtUnixMicro: g.activatedAt,
+		RewindsToday: int32(g.rewinds.Used), ActivatedAtUnixMicro: g.activatedAt,
 		Sessions: int32(len(g.sessions)),
 	}
 }

@@ -54,7 +54,7 @@ const defaultAvatarReadTimeout = 2 * time.Minute
 // processed, whatever happened.
 func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > imaging.MaxBytes+imaging.BodySlack {
-		WriteError(w, r, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB"))
+		WriteError(w, r, swiper.AvatarTooLarge("http.uploadAvatar"))
 		return
 	}
 	uid := callerID(r)
@@ -184,7 +184,7 @@ func avatarPart(r *http.Request, sizeHint int) ([]byte, error) {
 			return nil, bodyError(err)
 		}
 		if buf.Len() > imaging.MaxBytes {
-			return nil, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+			return nil, swiper.AvatarTooLarge("http.readAvatar")
 		}
 		return buf.Bytes(), nil
 	}
@@ -193,13 +193,13 @@ func avatarPart(r *http.Request, sizeHint int) ([]byte, error) {
 func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+		return swiper.AvatarTooLarge("http.readAvatar")
 	}
 	return swiper.FieldError(swiper.EBadRequest, "avatar", "the multipart body could not be read")
 }
 
 func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {
-	notFound := swiper.Errorf(swiper.ENotFound, "no such upload job")
+	notFound := swiper.NoSuchUploadJob("http.getAvatarJob")
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		WriteError(w, r, notFound)

@@ -40,7 +40,7 @@ func (q *SwipeRequest) Check() (int64, swiper.Mark, error) {
 		return 0, "", swiper.FieldError(swiper.EBadRequest, "mark", "mark is required")
 	}
 	if *q.SID <= 0 {
-		return 0, "", swiper.FieldError(swiper.EBadRequest, "sid", "sid must be a user id")
+		return 0, "", swiper.BadSID("")
 	}
 	mark, err := swiper.ParseMark(*q.Mark)
 	return *q.SID, mark, err
