@@ -14,47 +14,39 @@ import (
 	"github.com/swiperhq/swiper"
 )
 
-type socialConfig struct {
-	flushers     int
-	maxBatch     int
-	flushTimeout time.Duration
-}
-
-// A SocialOption tunes a SocialStore.
-type SocialOption func(*socialConfig)
-
 // WithFlushers sets how many batches of swipes may be in flight at once
 // (default 2). More than one lets a batch fill while another one commits;
 // more than needed makes smaller batches, each paying a statement's fixed
 // cost. On 2 cores with PostgreSQL local and 512 callers, 2 flushers wrote
 // about 80k swipes/s in batches of 155, 4 about 67k/s in batches of 75.
 func WithFlushers(n int) SocialOption {
-	return func(c *socialConfig) {
+	return socialOptionFunc(func(c *socialConfig) {
 		if n > 0 {
 			c.flushers = n
 		}
-	}
+	})
 }
 
 // WithMaxBatch caps the number of swipes written by one statement (default
 // 1000).
 func WithMaxBatch(n int) SocialOption {
-	return func(c *socialConfig) {
+	return socialOptionFunc(func(c *socialConfig) {
 		if n > 0 {
 			c.maxBatch = n
 		}
-	}
+	})
 }
 
 // WithFlushTimeout bounds how long the writing of one batch may take
-// (default 3 s); a Swipe whose batch started waits for it that long at most. It does not depend on any caller's context: a batch serves
-// many callers, and one of them giving up must not fail the others.
+// (default 3 s); a Swipe whose batch started waits for it that long at
+// most. It does not depend on any caller's context: a batch serves many
+// callers, and one of them giving up must not fail the others.
 func WithFlushTimeout(d time.Duration) SocialOption {
-	return func(c *socialConfig) {
+	return socialOptionFunc(func(c *socialConfig) {
 		if d > 0 {
 			c.flushTimeout = d
 		}
-	}
+	})
 }
 
 // SwipeStats counts the work of the group committer since the store opened.
@@ -106,7 +98,7 @@ func (s *SocialStore) Swipe(ctx context.Context, sw swiper.Swipe) (swiper.SwipeO
 		return none, swiper.FieldError(swiper.EBadRequest, "mark", "mark must be like, superlike or dislike")
 	}
 	if sw.At.IsZero() {
-		sw.At = time.Now()
+		sw.At = s.cfg.clock.Now()
 	}
 	r := &swipeReq{s: sw, at: sw.At.UnixMicro(), done: make(chan swipeResult, 1)}
 	if err := ctx.Err(); err != nil {

@@ -42,12 +42,27 @@ type SocialStore struct {
 
 var _ swiper.SocialStore = (*SocialStore)(nil)
 
+type socialConfig struct {
+	clock        swiper.Clock
+	flushers     int
+	maxBatch     int
+	flushTimeout time.Duration
+}
+
+// A SocialOption tunes a SocialStore: WithClock, and WithFlushers,
+// WithMaxBatch and WithFlushTimeout for its group committer.
+type SocialOption interface{ applySocial(*socialConfig) }
+
+type socialOptionFunc func(*socialConfig)
+
+func (f socialOptionFunc) applySocial(c *socialConfig) { f(c) }
+
 // NewSocialStore returns a SocialStore on db and starts its flushers. Call
 // Close when done with it.
 func NewSocialStore(db *DB, opts ...SocialOption) *SocialStore {
-	cfg := socialConfig{flushers: 2, maxBatch: 1000, flushTimeout: 3 * time.Second}
+	cfg := socialConfig{clock: swiper.SystemClock{}, flushers: 2, maxBatch: 1000, flushTimeout: 3 * time.Second}
 	for _, o := range opts {
-		o(&cfg)
+		o.applySocial(&cfg)
 	}
 	s := &SocialStore{db: db, cfg: cfg, queue: make(chan *swipeReq, cfg.flushers*cfg.maxBatch)}
 	s.wg.Add(cfg.flushers)
@@ -249,7 +264,7 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 	}
 	out.Unmatched = r.Unmatched > 0
 	if out.Unmatched {
-		if err := appendUnmatched(ctx, tx, sw.UID, sw.SID); err != nil {
+		if err := appendUnmatched(ctx, tx, sw.UID, sw.SID, s.cfg.clock.Now()); err != nil {
 			return swiper.RewindOutcome{}, wrap(op, err)
 		}
 	}
@@ -281,16 +296,15 @@ func (s *SocialStore) Unmatch(ctx context.Context, uid, fid int64) error {
 	} else if n == 0 {
 		return &swiper.Error{Code: swiper.ENotFriend, Op: op, Message: "you are not friends"}
 	}
-	if err := appendUnmatched(ctx, tx, uid, fid); err != nil {
+	if err := appendUnmatched(ctx, tx, uid, fid, s.cfg.clock.Now()); err != nil {
 		return wrap(op, err)
 	}
 	return wrap(op, tx.Commit())
 }
 
 // appendUnmatched tells both sides of an ended friendship, in the
-// transaction that ends it.
-func appendUnmatched(ctx context.Context, tx *sqlx.Tx, a, b int64) error {
-	now := time.Now()
+// transaction that ends it, with events stamped now.
+func appendUnmatched(ctx context.Context, tx *sqlx.Tx, a, b int64, now time.Time) error {
 	_, err := tx.ExecContext(ctx, appendEventsSQL, eventArgs([]swiper.Event{
 		{UID: a, Type: swiper.EventUnmatched, Subject: b, At: now},
 		{UID: b, Type: swiper.EventUnmatched, Subject: a, At: now},
