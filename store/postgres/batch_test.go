@@ -9,7 +9,6 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
 func TestSwipe(t *testing.T) {
@@ -318,8 +317,7 @@ func TestSwipeContextDone(t *testing.T) {
 // TestSwipeClose: Close writes what is queued and then refuses swipes; no
 // call hangs, and a call told success has its swipe stored.
 func TestSwipeClose(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	s := postgres.NewSocialStore(db, postgres.WithFlushers(1), postgres.WithMaxBatch(8))
+	s, db := newSocial(t, postgres.WithFlushers(1), postgres.WithMaxBatch(8))
 	ids := addUsers(t, db, 301)
 	start := make(chan struct{})
 	errs := make([]error, 300)
@@ -423,18 +421,12 @@ func TestSwipeOutcomeIsNeverHidden(t *testing.T) {
 // whole node down with it.
 func TestSwipeLookupFailureAnswers(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := postgres.NewSocialStore(db, postgres.WithFlushers(1))
-	t.Cleanup(s.Close)
+	s, db := newSocial(t, postgres.WithFlushers(1))
 	ids := addUsers(t, db, 2)
 	// After the batch commits, the store's pool goes away: the lookup of
 	// the swipe it could not write (its sid is no user) fails.
 	postgres.SetAfterBatch(s, func() error { return db.Close() })
-	_, err = s.Swipe(ctx, swiper.Swipe{UID: ids[0], SID: ids[1] + 1000, Mark: swiper.Like, At: base})
+	_, err := s.Swipe(ctx, swiper.Swipe{UID: ids[0], SID: ids[1] + 1000, Mark: swiper.Like, At: base})
 	if err == nil {
 		t.Fatal("Swipe with its lookup failing: no error; want one")
 	}

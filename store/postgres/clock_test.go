@@ -20,9 +20,8 @@ func (c clockAt) Now() time.Time { return time.Time(c) }
 // the machine's.
 func TestStampsComeFromTheClock(t *testing.T) {
 	now := time.Date(2031, 2, 3, 4, 5, 6, 789012000, time.UTC) // years from the machine's time
-	clock := postgres.WithClock(clockAt(now))
-	s, db := newSocial(t, clock)
-	es := postgres.NewEventStore(db, clock)
+	st := newStores(t, postgres.WithClock(clockAt(now)))
+	s, db, es := st.social, st.db, st.events
 	ctx := context.Background()
 	ids := addUsers(t, db, 4)
 	a, b, c, d := ids[0], ids[1], ids[2], ids[3]

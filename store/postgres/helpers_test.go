@@ -72,13 +72,51 @@ func addUsers(tb testing.TB, db *postgres.DB, n int) []int64 {
 	return ids
 }
 
-// newSocial returns a SocialStore on a fresh database, closed when tb ends.
+// stores is every store of the package on one database.
+type stores struct {
+	db       *postgres.DB
+	social   *postgres.SocialStore
+	events   *postgres.EventStore
+	users    *postgres.UserStore
+	uploads  *postgres.UploadStore
+	settings *postgres.SettingsStore
+}
+
+// newStores returns every store on a fresh database, closed when tb ends.
+// opts tune the social store; a WithClock among them goes to the event
+// store too.
+func newStores(tb testing.TB, opts ...postgres.SocialOption) *stores {
+	tb.Helper()
+	return openStores(tb, pgtest.MustOpenDB(tb), opts...)
+}
+
+// openStores is newStores on db, which the caller closes (a cleanup of tb
+// registered before this call runs after the social store's Close).
+func openStores(tb testing.TB, db *postgres.DB, opts ...postgres.SocialOption) *stores {
+	tb.Helper()
+	var eventOpts []postgres.EventOption
+	for _, o := range opts {
+		if eo, ok := o.(postgres.EventOption); ok {
+			eventOpts = append(eventOpts, eo)
+		}
+	}
+	st := &stores{
+		db:       db,
+		social:   postgres.NewSocialStore(db, opts...),
+		events:   postgres.NewEventStore(db, eventOpts...),
+		users:    postgres.NewUserStore(db),
+		uploads:  postgres.NewUploadStore(db),
+		settings: postgres.NewSettingsStore(db),
+	}
+	tb.Cleanup(st.social.Close)
+	return st
+}
+
+// newSocial is newStores for a test of the social store alone.
 func newSocial(tb testing.TB, opts ...postgres.SocialOption) (*postgres.SocialStore, *postgres.DB) {
 	tb.Helper()
-	db := pgtest.MustOpenDB(tb)
-	s := postgres.NewSocialStore(db, opts...)
-	tb.Cleanup(s.Close) // runs before the database is closed, registered later
-	return s, db
+	st := newStores(tb, opts...)
+	return st.social, st.db
 }
 
 // base is a fixed instant for swipe times, with microseconds to keep.

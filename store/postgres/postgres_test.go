@@ -89,11 +89,7 @@ func TestArrayParameters(t *testing.T) {
 	} else {
 		url += "&"
 	}
-	db, err := postgres.Open(context.Background(), url+"binary_parameters=yes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := pgtest.MustOpen(t, url+"binary_parameters=yes")
 	for _, tc := range []struct {
 		name string
 		in   []int64

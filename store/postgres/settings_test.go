@@ -5,12 +5,10 @@ import (
 	"testing"
 
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
 func TestSettingsStore(t *testing.T) {
-	s := postgres.NewSettingsStore(pgtest.MustOpenDB(t))
+	s := newStores(t).settings
 	ctx := context.Background()
 	got, err := s.Settings(ctx)
 	if err != nil || got != swiper.DefaultSettings() {

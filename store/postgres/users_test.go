@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
 func TestUsers(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	users := postgres.NewUserStore(db)
+	st := newStores(t)
+	db, users := st.db, st.users
 	ids := addUsers(t, db, 3)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -51,8 +49,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestLoginPhoneRegistersOnce(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	users := postgres.NewUserStore(db)
+	users := newStores(t).users
 	ctx := context.Background()
 	var created atomic.Int32
 	ids := make(chan int64, 10)
@@ -86,7 +83,7 @@ func TestLoginPhoneRegistersOnce(t *testing.T) {
 }
 
 func TestUserNotFound(t *testing.T) {
-	users := postgres.NewUserStore(pgtest.MustOpenDB(t))
+	users := newStores(t).users
 	ctx := context.Background()
 	if _, err := users.User(ctx, 12345); swiper.ErrorCode(err) != swiper.ENotFound {
 		t.Errorf("User: %v; want code %d", err, swiper.ENotFound)
@@ -106,8 +103,7 @@ func TestUserNotFound(t *testing.T) {
 // invalid_profile, and the row holds the winner's change. Without the row
 // lock both would succeed and one change would be lost.
 func TestUpdateUserSerialises(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	users := postgres.NewUserStore(db)
+	users := newStores(t).users
 	ctx := context.Background()
 	u, _, _ := users.LoginPhone(ctx, "+8613900000201")
 	today := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
