@@ -110,28 +110,18 @@ func testSwipeRaceMatchesOnce(t *testing.T, opts ...postgres.SocialOption) {
 	s, db := newSocial(t, opts...)
 	const pairs = 500
 	ids := addUsers(t, db, 2*pairs)
-	start := make(chan struct{})
 	matched := make([][2]bool, pairs)
 	errs := make(chan error, 2*pairs)
-	var wg sync.WaitGroup
-	for p := range pairs {
-		for side := range 2 {
-			uid, sid := ids[2*p+side], ids[2*p+1-side]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				m, err := s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: swiper.Like, At: base})
-				if err != nil {
-					errs <- fmt.Errorf("Swipe(%d→%d): %w", uid, sid, err)
-					return
-				}
-				matched[p][side] = m.Matched
-			}()
+	atOnce(2*pairs, func(i int) {
+		p, side := i/2, i%2
+		uid, sid := ids[2*p+side], ids[2*p+1-side]
+		m, err := s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: swiper.Like, At: base})
+		if err != nil {
+			errs <- fmt.Errorf("Swipe(%d→%d): %w", uid, sid, err)
+			return
 		}
-	}
-	close(start)
-	wg.Wait()
+		matched[p][side] = m.Matched
+	})
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -181,21 +171,12 @@ func testSwipeSamePairConcurrently(t *testing.T, opts ...postgres.SocialOption) 
 	ids := addUsers(t, db, rounds+1)
 	for r := range rounds {
 		uid, sid := ids[0], ids[r+1]
-		start := make(chan struct{})
 		errs := make([]error, calls)
 		outs := make([]swiper.SwipeOutcome, calls)
 		marks := []swiper.Mark{swiper.Like, swiper.Dislike, swiper.Superlike}
-		var wg sync.WaitGroup
-		for i := range calls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				outs[i], errs[i] = s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: marks[i%3], At: base})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce(calls, func(i int) {
+			outs[i], errs[i] = s.Swipe(context.Background(), swiper.Swipe{UID: uid, SID: sid, Mark: marks[i%3], At: base})
+		})
 		won, winners, replayed, already := -1, 0, 0, 0
 		for i, err := range errs {
 			switch swiper.ErrorCode(err) {
@@ -240,7 +221,6 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 	ids := addUsers(t, db, 101)
 	mustSwipe(t, s, ids[0], ids[1], swiper.Like, base)
 	const n = 300
-	start := make(chan struct{})
 	type call struct {
 		sid  int64
 		want swiper.Code
@@ -258,17 +238,9 @@ func TestSwipeBatchKeepsOutcomesApart(t *testing.T) {
 			calls[i] = call{sid: ids[1+i%100], want: 0} // repeats sort themselves out below
 		}
 	}
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			calls[i].out, calls[i].err = s.Swipe(context.Background(), swiper.Swipe{UID: ids[0], SID: calls[i].sid, Mark: swiper.Dislike, At: base})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(len(calls), func(i int) {
+		calls[i].out, calls[i].err = s.Swipe(context.Background(), swiper.Swipe{UID: ids[0], SID: calls[i].sid, Mark: swiper.Dislike, At: base})
+	})
 	ok := map[int64]int{}
 	for i, c := range calls {
 		code := swiper.ErrorCode(c.err)

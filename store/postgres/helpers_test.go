@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,4 +144,22 @@ func countRows(tb testing.TB, db *postgres.DB, query string, args ...any) int {
 func areFriends(tb testing.TB, db *postgres.DB, a, b int64) bool {
 	tb.Helper()
 	return countRows(tb, db, `SELECT count(*) FROM friendships WHERE uid1 = least($1::int8, $2::int8) AND uid2 = greatest($1::int8, $2::int8)`, a, b) == 1
+}
+
+// atOnce runs f(0) … f(n-1), each in a goroutine of its own released
+// together with the others so that they race, and returns when all have
+// returned (the goroutines end with f).
+func atOnce(n int, f func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }

@@ -62,9 +62,8 @@ func TestRecommendations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []int64
+			got := candidateIDs(cands)
 			for i, c := range cands {
-				got = append(got, c.ID)
 				if wantFlag := c.ID == sl1 || c.ID == sl2; c.SuperlikedMe != wantFlag {
 					t.Errorf("candidate %d (%d): SuperlikedMe = %v; want %v", i, c.ID, c.SuperlikedMe, wantFlag)
 				}
@@ -82,10 +81,7 @@ func TestRecommendations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []int64
-	for _, c := range cands {
-		got = append(got, c.ID)
-	}
+	got := candidateIDs(cands)
 	if want := []int64{sl1, oldest, likedMe, mid2, youngest}; !slices.Equal(got, want) {
 		t.Errorf("after two swipes: %v; want %v", got, want)
 	}
@@ -133,10 +129,7 @@ func TestRecommendationsPreferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []int64
-			for _, c := range cands {
-				got = append(got, c.ID)
-			}
+			got := candidateIDs(cands)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Recommendations = %v; want %v", got, tc.want)
 			}
@@ -163,4 +156,13 @@ func TestRecommendationsLeapDay(t *testing.T) {
 	if len(cands) != 1 || cands[0].ID != in {
 		t.Errorf("Recommendations = %+v; want only %d (not %d)", cands, in, out)
 	}
+}
+
+// candidateIDs returns the ids of cands, in order (nil for none).
+func candidateIDs(cands []swiper.Candidate) []int64 {
+	var ids []int64
+	for _, c := range cands {
+		ids = append(ids, c.ID)
+	}
+	return ids
 }

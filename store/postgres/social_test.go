@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,20 +162,11 @@ func TestRewind(t *testing.T) {
 			sws[i] = swiper.Swipe{UID: ids[0], SID: ids[i+1], Mark: swiper.Like, At: base.Add(time.Duration(i) * time.Second)}
 			mustSwipe(t, s, ids[0], ids[i+1], swiper.Like, sws[i].At)
 		}
-		start := make(chan struct{})
 		outs := make([]swiper.RewindOutcome, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				outs[i], errs[i] = s.Rewind(ctx, sws[i], day1, limit)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			outs[i], errs[i] = s.Rewind(ctx, sws[i], day1, limit)
+		})
 		var usedSeen []int
 		for i, err := range errs {
 			switch swiper.ErrorCode(err) {
@@ -445,25 +435,15 @@ func TestRewindRacesTheOtherSidesLike(t *testing.T) {
 		a, b := ids[2*i], ids[2*i+1]
 		at := base.Add(time.Duration(i) * time.Second)
 		mustSwipe(t, s, a, b, swiper.Like, at)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			if _, err := s.Rewind(ctx, swiper.Swipe{UID: a, SID: b, Mark: swiper.Like, At: at}, day, 100); err != nil {
-				t.Errorf("Rewind: %v", err)
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			if _, err := s.Swipe(ctx, swiper.Swipe{UID: b, SID: a, Mark: swiper.Like, At: at.Add(time.Millisecond)}); err != nil {
+		atOnce(2, func(i int) {
+			if i == 0 {
+				if _, err := s.Rewind(ctx, swiper.Swipe{UID: a, SID: b, Mark: swiper.Like, At: at}, day, 100); err != nil {
+					t.Errorf("Rewind: %v", err)
+				}
+			} else if _, err := s.Swipe(ctx, swiper.Swipe{UID: b, SID: a, Mark: swiper.Like, At: at.Add(time.Millisecond)}); err != nil {
 				t.Errorf("Swipe: %v", err)
 			}
-		}()
-		close(start)
-		wg.Wait()
+		})
 		ab := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, a, b)
 		ba := countRows(t, db, `SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, b, a)
 		friends := areFriends(t, db, a, b)
