@@ -12,6 +12,11 @@ type ClockOption struct{ clock swiper.Clock }
 // nil c keeps the default.
 func WithClock(c swiper.Clock) ClockOption { return ClockOption{clock: c} }
 
+var (
+	_ SocialOption = ClockOption{}
+	_ EventOption  = ClockOption{}
+)
+
 func (o ClockOption) applySocial(c *socialConfig) {
 	if o.clock != nil {
 		c.clock = o.clock

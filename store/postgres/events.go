@@ -21,7 +21,8 @@ var _ swiper.EventStore = (*EventStore)(nil)
 // An EventOption tunes an EventStore: WithClock.
 type EventOption interface{ applyEvent(*EventStore) }
 
-// NewEventStore returns an EventStore on db.
+// NewEventStore returns an EventStore on db; WithClock sets the clock that
+// stamps events appended without a time.
 func NewEventStore(db *DB, opts ...EventOption) *EventStore {
 	s := &EventStore{db: db, clock: swiper.SystemClock{}}
 	for _, o := range opts {
