@@ -12,13 +12,24 @@ import (
 
 // EventStore keeps users' event streams (migration 000003).
 type EventStore struct {
-	db *DB
+	db    *DB
+	clock swiper.Clock
 }
 
 var _ swiper.EventStore = (*EventStore)(nil)
 
-// NewEventStore returns an EventStore on db.
-func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
+// An EventOption tunes an EventStore: WithClock.
+type EventOption interface{ applyEvent(*EventStore) }
+
+// NewEventStore returns an EventStore on db; WithClock sets the clock that
+// stamps events appended without a time.
+func NewEventStore(db *DB, opts ...EventOption) *EventStore {
+	s := &EventStore{db: db, clock: swiper.SystemClock{}}
+	for _, o := range opts {
+		o.applyEvent(s)
+	}
+	return s
+}
 
 // appendEventsSQL appends events, each given as (uid, type, subject,
 // detail, at in unix microseconds), and returns their seqs in order.
@@ -40,7 +51,7 @@ func eventArgs(es []swiper.Event) []any {
 func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) {
 	const op = "postgres.AppendEvent"
 	if e.At.IsZero() {
-		e.At = time.Now()
+		e.At = s.clock.Now()
 	}
 	var seq int64
 	// Not retried: after a lost connection the event may be in.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
 // stream returns uid's events as "seq:type:subject" strings.
@@ -27,8 +26,8 @@ func stream(tb testing.TB, es *postgres.EventStore, uid, after int64) []string {
 }
 
 func TestSocialChangesAppendEvents(t *testing.T) {
-	s, db := newSocial(t)
-	es := postgres.NewEventStore(db)
+	st := newStores(t)
+	s, db, es := st.social, st.db, st.events
 	ctx := context.Background()
 	ids := addUsers(t, db, 3)
 	a, b, c := ids[0], ids[1], ids[2]
@@ -87,8 +86,8 @@ func TestSocialChangesAppendEvents(t *testing.T) {
 // TestAppendNumbersWithoutGaps appends from many goroutines at once: each
 // user's seqs are 1..n, each used once, whoever appended.
 func TestAppendNumbersWithoutGaps(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	es := postgres.NewEventStore(db)
+	st := newStores(t)
+	db, es := st.db, st.events
 	ids := addUsers(t, db, 2)
 	const perWriter, writers = 25, 8
 	var wg sync.WaitGroup
@@ -133,8 +132,8 @@ func TestAppendNumbersWithoutGaps(t *testing.T) {
 }
 
 func TestPruneEventsKeepsNumbering(t *testing.T) {
-	db := pgtest.MustOpenDB(t)
-	es := postgres.NewEventStore(db)
+	st := newStores(t)
+	db, es := st.db, st.events
 	ctx := context.Background()
 	uid := addUsers(t, db, 1)[0]
 	old := time.Now().Add(-8 * 24 * time.Hour)
@@ -162,8 +161,8 @@ func TestPruneEventsKeepsNumbering(t *testing.T) {
 // TestSwipeReturnsItsEvents: a swipe's outcome names the seqs of the events
 // it appended and the users they show, as the streams hold them.
 func TestSwipeReturnsItsEvents(t *testing.T) {
-	s, db := newSocial(t)
-	es := postgres.NewEventStore(db)
+	st := newStores(t)
+	s, db, es := st.social, st.db, st.events
 	ctx := context.Background()
 	ids := addUsers(t, db, 3)
 	a, b, c := ids[0], ids[1], ids[2]

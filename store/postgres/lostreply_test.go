@@ -122,13 +122,8 @@ func TestSwipeCommitReplyLostForReal(t *testing.T) {
 	}
 	p := newCutProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
-	db, err := postgres.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := postgres.NewSocialStore(db, postgres.WithFlushers(1))
-	t.Cleanup(s.Close)
+	st := openStores(t, pgtest.MustOpen(t, u.String()), postgres.WithFlushers(1))
+	db, s := st.db, st.social
 	ids := addUsers(t, db, 2)
 	a, b := ids[0], ids[1]
 	mustSwipe(t, s, b, a, swiper.Like, base)

@@ -240,3 +240,38 @@ func retry(ctx context.Context, idempotent bool, f func() error) error {
 	}
 	return err
 }
+
+// micros converts a time to what a timestamptz column stores, exactly: Unix
+// microseconds, turned back into a timestamptz in SQL with
+// timestamptz 'epoch' + x * interval '1 microsecond'. Sending a time.Time
+// instead would let PostgreSQL round its nanoseconds where Go truncates them,
+// and a rewind, which finds its swipe by time, could miss.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros is the inverse of micros.
+func fromMicros(x int64) time.Time { return time.UnixMicro(x).UTC() }
+
+// pageArgs returns a page's limit, one more than asked for (the extra row
+// says whether there is a next page), and its key as query arguments (NULL
+// for the first page).
+func pageArgs(page swiper.Page) (limit int, at, id sql.NullInt64) {
+	limit = page.Limit
+	if limit <= 0 {
+		limit = swiper.DefaultPageLimit
+	}
+	if page.After != nil {
+		at = sql.NullInt64{Int64: micros(page.After.At), Valid: true}
+		id = sql.NullInt64{Int64: page.After.ID, Valid: true}
+	}
+	return limit + 1, at, id
+}
+
+// nextKey trims rows fetched with pageArgs's limit to the page and returns
+// the key of its last item if there is more.
+func nextKey(n, limit int, key func(i int) swiper.PageKey) (int, *swiper.PageKey) {
+	if n < limit {
+		return n, nil
+	}
+	k := key(limit - 2)
+	return limit - 1, &k
+}

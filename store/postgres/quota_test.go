@@ -24,8 +24,7 @@ func superlike(s *postgres.SocialStore, uid, sid int64, at, dayStart time.Time, 
 // they store exactly the quota, and the rest are refused with ERateLimited.
 func TestSuperlikeQuotaAcrossStores(t *testing.T) {
 	s1, db := newSocial(t, postgres.WithFlushers(2), postgres.WithMaxBatch(4))
-	s2 := postgres.NewSocialStore(db, postgres.WithFlushers(2), postgres.WithMaxBatch(4))
-	t.Cleanup(s2.Close)
+	s2 := openStores(t, db, postgres.WithFlushers(2), postgres.WithMaxBatch(4)).social
 	const limit, tries = 5, 40
 	me := addUser(t, db, person{VIP: swiper.VIPSuperlike})
 	other := addUser(t, db, person{VIP: swiper.VIPSuperlike})

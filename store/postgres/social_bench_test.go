@@ -43,10 +43,9 @@ func BenchmarkSwipe(b *testing.B) {
 	if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: users, Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
-	s := postgres.NewSocialStore(db,
+	s := openStores(b, db,
 		postgres.WithFlushers(envInt(b, "SWIPER_BENCH_FLUSHERS", 2)),
-		postgres.WithMaxBatch(envInt(b, "SWIPER_BENCH_MAXBATCH", 1000)))
-	defer s.Close()
+		postgres.WithMaxBatch(envInt(b, "SWIPER_BENCH_MAXBATCH", 1000))).social
 	var next atomic.Int64
 	b.SetParallelism(envInt(b, "SWIPER_BENCH_CALLERS", 256))
 	b.ResetTimer()
@@ -113,8 +112,7 @@ func BenchmarkRecommendations(b *testing.B) {
 		b.Fatalf("callers: %v (%d)", err, len(callers))
 	}
 	b.Logf("%d callers with 1,000 swipes each", len(callers))
-	s := postgres.NewSocialStore(db)
-	defer s.Close()
+	s := openStores(b, db).social
 	lat := make([]time.Duration, 0, 1<<16)
 	i, short := 0, 0
 	for b.Loop() {

@@ -9,13 +9,12 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 )
 
-func newUploads(t *testing.T) (*postgres.UploadStore, *postgres.DB, int64) {
+func newUploads(t *testing.T) (*postgres.UploadStore, *stores, int64) {
 	t.Helper()
-	db := pgtest.MustOpenDB(t)
-	return postgres.NewUploadStore(db), db, addUsers(t, db, 1)[0]
+	st := newStores(t)
+	return st.uploads, st, addUsers(t, st.db, 1)[0]
 }
 
 func mustCreate(t *testing.T, s *postgres.UploadStore, uid int64, sha string, at time.Time) *swiper.UploadJob {
@@ -28,8 +27,8 @@ func mustCreate(t *testing.T, s *postgres.UploadStore, uid int64, sha string, at
 }
 
 func TestUploadLifecycle(t *testing.T) {
-	s, db, uid := newUploads(t)
-	es := postgres.NewEventStore(db)
+	s, st, uid := newUploads(t)
+	db, es := st.db, st.events
 	ctx := context.Background()
 	j := mustCreate(t, s, uid, "aaa", base)
 	if j.Status != swiper.UploadPending || j.Attempts != 0 || j.UID != uid || j.Key != swiper.AvatarKey(uid, "aaa") {
@@ -148,8 +147,8 @@ func TestRenewUploads(t *testing.T) {
 }
 
 func TestUploadFailsForGoodAndRetries(t *testing.T) {
-	s, db, uid := newUploads(t)
-	es := postgres.NewEventStore(db)
+	s, st, uid := newUploads(t)
+	es := st.events
 	ctx := context.Background()
 	j := mustCreate(t, s, uid, "ccc", base)
 	s.ClaimUploads(ctx, 1, time.Minute, base)
@@ -196,7 +195,8 @@ func TestUploadFailsForGoodAndRetries(t *testing.T) {
 // TestNewestUploadWins: when two uploads of one user finish out of order,
 // the avatar is the newer one's.
 func TestNewestUploadWins(t *testing.T) {
-	s, db, uid := newUploads(t)
+	s, st, uid := newUploads(t)
+	db := st.db
 	ctx := context.Background()
 	old := mustCreate(t, s, uid, "old", base)
 	nw := mustCreate(t, s, uid, "new", base.Add(time.Second))
@@ -262,7 +262,8 @@ func TestConcurrentClaimsNeverShare(t *testing.T) {
 }
 
 func TestCreateUploadUnknownUser(t *testing.T) {
-	s, db, _ := newUploads(t)
+	s, st, _ := newUploads(t)
+	db := st.db
 	if _, err := s.CreateUpload(context.Background(), 1<<40, "avatars/x/y.jpg", []byte("x"), base); swiper.ErrorCode(err) != swiper.ENotFound {
 		t.Errorf("CreateUpload(unknown user) = %v; want not_found", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -23,6 +24,16 @@ func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
 
 const userColumns = `id, phone, nickname, sex, birthday, location, avatar_url, vip_level,
 	dating_sex, dating_location, min_dating_age, max_dating_age, vibration, only_matched, auto_play, created_at`
+
+// userCols is userColumns for a users table aliased u, so that a join with
+// another table's created_at is not ambiguous.
+var userCols = func() string {
+	cols := strings.Split(userColumns, ",")
+	for i, c := range cols {
+		cols[i] = "u." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
 
 type userRow struct {
 	ID             int64          `db:"id"`

@@ -14,7 +14,6 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // The score changes API.md gives for each mark; a rewind adds the negation.
@@ -23,14 +22,6 @@ const (
 	superlike = 7
 	dislike   = -5
 )
-
-func newRanking(tb testing.TB) (*redis.Ranking, *goredis.Client, string) {
-	tb.Helper()
-	rdb, prefix := redistest.MustOpen(tb)
-	r := redis.NewRanking(rdb, prefix)
-	tb.Cleanup(r.Close) // runs before redistest's cleanup closes rdb
-	return r, rdb, prefix
-}
 
 // scores returns every score in the ranking by uid.
 func scores(t *testing.T, r *redis.Ranking) map[int64]int64 {
@@ -61,7 +52,7 @@ func TestRankingArithmetic(t *testing.T) {
 		{"dislike rewound", []int64{superlike, dislike, -dislike}, 7},
 		{"everything rewound, newest first", []int64{like, superlike, dislike, -dislike, -superlike, -like}, 0},
 	}
-	r, _, _ := newRanking(t)
+	r := newStores(t).ranking
 	ctx := context.Background()
 	for i, tt := range tests {
 		uid := int64(1000 + i) // one user per case, all in one ranking
@@ -80,7 +71,7 @@ func TestRankingArithmetic(t *testing.T) {
 }
 
 func TestRankingTop(t *testing.T) {
-	r, _, _ := newRanking(t)
+	r := newStores(t).ranking
 	ctx := context.Background()
 	if ids, ss, err := r.Top(ctx, 10); err != nil || len(ids) != 0 || len(ss) != 0 {
 		t.Fatalf("Top of an empty ranking = %v, %v, %v; want nothing", ids, ss, err)
@@ -121,7 +112,7 @@ func TestRankingTop(t *testing.T) {
 
 func TestRankingConcurrentExact(t *testing.T) {
 	const goroutines, calls, users = 200, 50, 7
-	r, _, _ := newRanking(t)
+	r := newStores(t).ranking
 	ctx := context.Background()
 	marks := []int64{like, superlike, dislike, -like}
 	want := make(map[int64]int64)
@@ -162,7 +153,7 @@ func TestRankingConcurrentExact(t *testing.T) {
 // TestRankingEndedContext checks that a call whose ctx had already ended
 // fails and changes nothing.
 func TestRankingEndedContext(t *testing.T) {
-	r, _, _ := newRanking(t)
+	r := newStores(t).ranking
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := r.AddScore(ctx, 1, like); err == nil {
@@ -174,7 +165,7 @@ func TestRankingEndedContext(t *testing.T) {
 }
 
 func TestRankingClose(t *testing.T) {
-	r, _, _ := newRanking(t)
+	r := newStores(t).ranking
 	ctx := context.Background()
 	if err := r.AddScore(ctx, 1, like); err != nil {
 		t.Fatal(err)
@@ -263,13 +254,13 @@ func TestRankingUnavailable(t *testing.T) {
 // swipe path calls it, against ZINCRBY sent one round trip per call.
 func BenchmarkAddScore(b *testing.B) {
 	b.Run("batched", func(b *testing.B) {
-		r, _, _ := newRanking(b)
+		r := newStores(b).ranking
 		benchmarkParallel(b, r.AddScore)
 	})
 	b.Run("unbatched", func(b *testing.B) {
-		rdb, prefix := redistest.MustOpen(b)
+		st := newStores(b)
 		benchmarkParallel(b, func(ctx context.Context, uid, delta int64) error {
-			return rdb.ZIncrBy(ctx, prefix+"ranking", float64(delta), strconv.FormatInt(uid, 10)).Err()
+			return st.rdb.ZIncrBy(ctx, st.prefix+"ranking", float64(delta), strconv.FormatInt(uid, 10)).Err()
 		})
 	})
 }

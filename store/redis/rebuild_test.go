@@ -23,7 +23,8 @@ func source(m map[int64]int64) func(context.Context, func(uid, score int64) erro
 // members go, scores are reset), leaves no temporary key and no expiry, and
 // an empty source empties the ranking.
 func TestRankingRebuild(t *testing.T) {
-	r, rdb, prefix := newRanking(t)
+	st := newStores(t)
+	r, rdb, prefix := st.ranking, st.rdb, st.prefix
 	ctx := context.Background()
 	for uid, d := range map[int64]int64{1: 500, 2: -40, 99: 7} {
 		if err := r.AddScore(ctx, uid, d); err != nil {

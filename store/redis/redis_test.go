@@ -9,20 +9,13 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
-func newStore(t *testing.T) (*redis.Store, *goredis.Client, string) {
-	rdb, prefix := redistest.MustOpen(t)
-	return redis.New(rdb, prefix), rdb, prefix
-}
-
 func TestCodeExpires(t *testing.T) {
-	s, rdb, _ := newStore(t)
+	st := newStores(t)
+	s, rdb := st.store, st.rdb
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000004", "123456", 100*time.Millisecond, time.Minute); err != nil {
 		t.Fatal(err)
@@ -40,7 +33,7 @@ func TestCodeExpires(t *testing.T) {
 }
 
 func TestCheckDoesNotConsume(t *testing.T) {
-	s, _, _ := newStore(t)
+	s := newStores(t).store
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000011", "111111", time.Minute, time.Minute); err != nil {
 		t.Fatal(err)
@@ -61,7 +54,8 @@ func TestCheckDoesNotConsume(t *testing.T) {
 }
 
 func TestIssueCodeGate(t *testing.T) {
-	s, rdb, prefix := newStore(t)
+	st := newStores(t)
+	s, rdb, prefix := st.store, st.rdb, st.prefix
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000012", "222222", time.Minute, time.Minute); err != nil {
 		t.Fatal(err)
@@ -95,7 +89,7 @@ func TestIssueCodeGate(t *testing.T) {
 }
 
 func TestCodeUsedOnceUnderRace(t *testing.T) {
-	s, _, _ := newStore(t)
+	s := newStores(t).store
 	ctx := context.Background()
 	if err := s.IssueCode(ctx, "+8613900000010", "654321", time.Minute, time.Minute); err != nil {
 		t.Fatal(err)
@@ -118,7 +112,8 @@ func TestCodeUsedOnceUnderRace(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
-	s, rdb, prefix := newStore(t)
+	st := newStores(t)
+	s, rdb, prefix := st.store, st.rdb, st.prefix
 	ctx := context.Background()
 	tok, err := s.NewToken(ctx, 42)
 	if err != nil {
@@ -146,8 +141,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestNoticesReachWatchers(t *testing.T) {
-	rdb, prefix := redistest.MustOpen(t)
-	n := redis.NewNotices(rdb, prefix)
+	n := newStores(t).notices
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reloads := make(chan struct{}, 16)
@@ -165,7 +159,7 @@ func TestNoticesReachWatchers(t *testing.T) {
 }
 
 func TestValidTokens(t *testing.T) {
-	s, _, _ := newStore(t)
+	s := newStores(t).store
 	ctx := context.Background()
 	// More than one MGET's worth, with revoked ones spread through.
 	tokens := make([]string, 2100)
@@ -202,7 +196,8 @@ func TestValidTokens(t *testing.T) {
 // at the limit it is locked; after the lock, one more wrong code locks it
 // again (the count lasts its day), and a right code logs in and clears it.
 func TestLockoutOutlivesCodes(t *testing.T) {
-	s, rdb, _ := newStore(t)
+	st := newStores(t)
+	s, rdb := st.store, st.rdb
 	s.Limits = redis.CodeLimits{WrongPerDay: 3, Lockout: 200 * time.Millisecond}
 	ctx := context.Background()
 	const phone = "+8613900000030"

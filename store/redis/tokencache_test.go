@@ -26,8 +26,8 @@ func (c *countingTokens) TokenUser(ctx context.Context, token string) (int64, er
 
 func TestTokenCache(t *testing.T) {
 	ctx := context.Background()
-	rdb, prefix := redistest.MustOpen(t)
-	real := &countingTokens{TokenStore: redis.New(rdb, prefix)}
+	st := newStores(t)
+	real := &countingTokens{TokenStore: st.store}
 	var announced atomic.Int64
 	c := &redis.TokenCache{Tokens: real, TTL: time.Minute, Announce: func(context.Context, string) error { announced.Add(1); return nil }}
 	token, err := c.NewToken(ctx, 42)
@@ -58,7 +58,7 @@ func TestTokenCache(t *testing.T) {
 	// Another node revoked a token this one cached: Clear forgets it.
 	other, _ := c.NewToken(ctx, 7)
 	c.TokenUser(ctx, other)
-	if err := redis.New(rdb, prefix).RevokeToken(ctx, other); err != nil {
+	if err := redis.New(st.rdb, st.prefix).RevokeToken(ctx, other); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.TokenUser(ctx, other); err != nil {
@@ -73,7 +73,7 @@ func TestTokenCache(t *testing.T) {
 	short := &redis.TokenCache{Tokens: real, TTL: time.Millisecond}
 	tok3, _ := short.NewToken(ctx, 9)
 	short.TokenUser(ctx, tok3)
-	redis.New(rdb, prefix).RevokeToken(ctx, tok3)
+	redis.New(st.rdb, st.prefix).RevokeToken(ctx, tok3)
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		if _, err := short.TokenUser(ctx, tok3); swiper.ErrorCode(err) == swiper.ELoginRequired {
@@ -102,16 +102,16 @@ func (c *lookupCounter) LookupToken(ctx context.Context, token string) (int64, t
 // get EUnavailable, not ELoginRequired.
 func TestTokenCacheOutage(t *testing.T) {
 	ctx := context.Background()
-	rdb, prefix := redistest.MustOpen(t)
-	direct := redis.New(rdb, prefix)
-	proxy := redistest.MustProxy(t, rdb)
-	store := &lookupCounter{Store: redis.New(proxy.Client(t), prefix)}
+	st := newStores(t)
+	direct := st.store
+	proxy := redistest.MustProxy(t, st.rdb)
+	store := &lookupCounter{Store: redis.New(proxy.Client(t), st.prefix)}
 	c := &redis.TokenCache{Tokens: store, TTL: time.Millisecond, Grace: time.Hour}
 	strict := &redis.TokenCache{Tokens: store, TTL: time.Millisecond} // no grace
 
 	long, _ := direct.NewToken(ctx, 1)
 	short, _ := direct.NewToken(ctx, 2)
-	rdb.PExpire(ctx, prefix+"token:"+redis.TokenHash(short), 300*time.Millisecond)
+	st.rdb.PExpire(ctx, st.prefix+"token:"+redis.TokenHash(short), 300*time.Millisecond)
 	uncached, _ := direct.NewToken(ctx, 3)
 	for _, tc := range []*redis.TokenCache{c, strict} {
 		for _, tok := range []string{long, short} {
@@ -166,8 +166,7 @@ func eventuallyErr(t *testing.T, cond func() bool) {
 // TestTokenCacheForget drops one token, not the others.
 func TestTokenCacheForget(t *testing.T) {
 	ctx := context.Background()
-	rdb, prefix := redistest.MustOpen(t)
-	store := &lookupCounter{Store: redis.New(rdb, prefix)}
+	store := &lookupCounter{Store: newStores(t).store}
 	c := &redis.TokenCache{Tokens: store, TTL: time.Minute}
 	a, _ := store.NewToken(ctx, 1)
 	b, _ := store.NewToken(ctx, 2)
@@ -190,8 +189,8 @@ func TestTokenCacheForget(t *testing.T) {
 // TestRevocations: a revocation reaches a watcher by the channel at once,
 // and by the poll when the message was lost.
 func TestRevocations(t *testing.T) {
-	rdb, prefix := redistest.MustOpen(t)
-	r := redis.NewRevocations(rdb, prefix)
+	st := newStores(t)
+	rdb, r := st.rdb, st.revocations
 	for _, tc := range []struct {
 		name     string
 		poll     time.Duration

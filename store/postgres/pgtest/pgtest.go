@@ -138,7 +138,13 @@ func newDatabase(tb testing.TB, ctx context.Context, tmpl string) string {
 // closed and dropped when tb ends.
 func MustOpenDB(tb testing.TB) *postgres.DB {
 	tb.Helper()
-	url := NewDatabase(tb)
+	return MustOpen(tb, NewDatabase(tb))
+}
+
+// MustOpen returns a connection pool to the database at url (one of
+// NewDatabase's, or one reached through a proxy), closed when tb ends.
+func MustOpen(tb testing.TB, url string) *postgres.DB {
+	tb.Helper()
 	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
