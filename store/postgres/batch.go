@@ -90,12 +90,10 @@ func (s *SocialStore) Swipe(ctx context.Context, sw swiper.Swipe) (swiper.SwipeO
 	if err := swiper.CheckSwipe(sw.UID, sw.SID); err != nil {
 		return none, err
 	}
-	switch sw.Mark {
-	case swiper.Like, swiper.Superlike, swiper.Dislike:
-	default:
-		// Checked here, not by the table's CHECK: a bad row would fail the
-		// statement and with it every other swipe of its batch.
-		return none, swiper.FieldError(swiper.EBadRequest, "mark", "mark must be like, superlike or dislike")
+	// Checked here, not by the table's CHECK: a bad row would fail the
+	// statement and with it every other swipe of its batch.
+	if _, err := swiper.ParseMark(string(sw.Mark)); err != nil {
+		return none, err
 	}
 	if sw.At.IsZero() {
 		sw.At = s.cfg.clock.Now()
@@ -215,7 +213,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 	}
 	failed := make(map[pair]error)
 	for k := range refused {
-		failed[k] = &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "no superlikes left today"}
+		failed[k] = swiper.SuperlikeLimit(op, 0)
 	}
 	if len(inserted)+len(refused) < len(rows) {
 		// Some rows were not written: their pair exists, or their sid is no
@@ -236,7 +234,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 			}
 			switch st := stored[i]; {
 			case !st.known:
-				failed[k] = &swiper.Error{Code: swiper.EInvalidSID, Op: op, Message: "no such user"}
+				failed[k] = swiper.InvalidSID(op)
 			case st.mark == "":
 				// Rewound between the insert and this query: a retry stores it.
 				failed[k] = swiper.Unavailable(op, errors.New("the swipe changed meanwhile"))
@@ -253,7 +251,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 			continue
 		}
 		if r.s.Mark != mark[k] {
-			r.done <- swipeResult{err: &swiper.Error{Code: swiper.EAlreadySwiped, Op: op, Message: "you already swiped this user"}}
+			r.done <- swipeResult{err: swiper.AlreadySwiped(op)}
 			continue
 		}
 		// The same pair twice in one batch (two activations of one user):

@@ -34,7 +34,7 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 			min_dating_age, max_dating_age
 		FROM users WHERE id = $1`, uid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+		return nil, swiper.NoSuchUser(op)
 	} else if err != nil {
 		return nil, wrap(op, err)
 	}

@@ -137,7 +137,7 @@ func (s *SocialStore) LoadSocial(ctx context.Context, uid int64, day, dayStart t
 				LIMIT $4) s) p
 		WHERE u.id = $1`, uid, day.Format(time.DateOnly), micros(dayStart), swiper.MaxPendingLikes)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+		return nil, swiper.NoSuchUser(op)
 	} else if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -191,7 +191,7 @@ func (s *SocialStore) LastSwipe(ctx context.Context, uid int64) (*swiper.Swipe, 
 func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time, limit int) (swiper.RewindOutcome, error) {
 	const op = "postgres.Rewind"
 	if limit <= 0 {
-		return swiper.RewindOutcome{}, &swiper.Error{Code: swiper.ERewindLimit, Op: op, Message: "no rewinds left today"}
+		return swiper.RewindOutcome{}, swiper.RewindLimit(op)
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -214,9 +214,9 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 		RETURNING used`, sw.UID, day.Format(time.DateOnly), limit)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return swiper.RewindOutcome{}, &swiper.Error{Code: swiper.ERewindLimit, Op: op, Message: "no rewinds left today"}
+		return swiper.RewindOutcome{}, swiper.RewindLimit(op)
 	case isCode(err, "23503"): // foreign_key_violation: no such user
-		return swiper.RewindOutcome{}, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+		return swiper.RewindOutcome{}, swiper.NoSuchUser(op)
 	case err != nil:
 		return swiper.RewindOutcome{}, wrap(op, err)
 	}
@@ -260,7 +260,7 @@ func (s *SocialStore) Rewind(ctx context.Context, sw swiper.Swipe, day time.Time
 	}
 	if !r.Mark.Valid {
 		// Rolled back with the quota: a rewind that undid nothing is not used.
-		return swiper.RewindOutcome{}, &swiper.Error{Code: swiper.ENothingToRewind, Op: op, Message: "nothing to rewind"}
+		return swiper.RewindOutcome{}, swiper.NothingToRewind(op)
 	}
 	out.Unmatched = r.Unmatched > 0
 	if out.Unmatched {
@@ -294,7 +294,7 @@ func (s *SocialStore) Unmatch(ctx context.Context, uid, fid int64) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return wrap(op, err)
 	} else if n == 0 {
-		return &swiper.Error{Code: swiper.ENotFriend, Op: op, Message: "you are not friends"}
+		return swiper.NotFriend(op)
 	}
 	if err := appendUnmatched(ctx, tx, uid, fid, s.cfg.clock.Now()); err != nil {
 		return wrap(op, err)
@@ -390,7 +390,7 @@ func (s *SocialStore) Friend(ctx context.Context, uid, fid int64) (*swiper.User,
 		FROM friendships f JOIN users u ON u.id = $2
 		WHERE f.uid1 = least($1::int8, $2::int8) AND f.uid2 = greatest($1::int8, $2::int8)`, uid, fid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &swiper.Error{Code: swiper.ENotFriend, Op: op, Message: "you are not friends"}
+		return nil, swiper.NotFriend(op)
 	} else if err != nil {
 		return nil, wrap(op, err)
 	}

@@ -55,7 +55,7 @@ func (s *UploadStore) CreateUpload(ctx context.Context, uid int64, key string, d
 		VALUES ($1, $2, $3, $4, $4, $4)
 		RETURNING `+uploadColumns, uid, key, data, now)
 	if isCode(err, "23503") { // foreign_key_violation: no such user
-		return nil, swiper.Errorf(swiper.ENotFound, "no such user")
+		return nil, swiper.NoSuchUser(op)
 	}
 	if err != nil {
 		return nil, wrap(op, err)
@@ -71,7 +71,7 @@ func (s *UploadStore) UploadJob(ctx context.Context, id int64) (*swiper.UploadJo
 		return s.db.GetContext(ctx, &r, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`, id)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, swiper.Errorf(swiper.ENotFound, "no such upload job")
+		return nil, swiper.NoSuchUploadJob(op)
 	}
 	if err != nil {
 		return nil, wrap(op, err)

@@ -156,7 +156,7 @@ func (s *UserStore) get(ctx context.Context, q queryer, op string, id int64, loc
 	}
 	var r userRow
 	if err := q.GetContext(ctx, &r, query, id); errors.Is(err, sql.ErrNoRows) {
-		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+		return nil, swiper.NoSuchUser(op)
 	} else if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -212,7 +212,7 @@ func (s *UserStore) SetVIP(ctx context.Context, id int64, level int) (*swiper.Us
 	var r userRow
 	err := s.db.GetContext(ctx, &r, `UPDATE users SET vip_level = $2 WHERE id = $1 RETURNING `+userColumns, id, level)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such user"}
+		return nil, swiper.NoSuchUser(op)
 	} else if err != nil {
 		return nil, wrap(op, err)
 	}
