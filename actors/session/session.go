@@ -188,7 +188,8 @@ type session struct {
 	registering   bool
 	registerTimer retryTimer
 	// ticket is the session's place at the start gate while it waits or
-	// starts; nil once started (or before it asks).
+	// starts; nil once its first registration is done or failed (or
+	// before it asks, or after a failed start).
 	ticket *ticket
 }
 
