@@ -20,9 +20,9 @@ type gate struct {
 	waiting []*ticket // first come, first admitted
 }
 
-// ticket is a session's place in the queue: waiting, then admitted (by
-// leave) or cancelled (by the session, which stopped), whichever comes
-// first.
+// ticket is a session's place in the queue: admitted at once (by enter),
+// or waiting, then admitted (by leave) or cancelled (by the session, which
+// stopped), whichever comes first.
 type ticket struct {
 	pid   *actor.PID
 	state atomic.Int32
@@ -33,6 +33,9 @@ const (
 	admitted
 	cancelled
 )
+
+// granted reports whether t was given a place.
+func (t *ticket) granted() bool { return t.state.Load() == admitted }
 
 // cancel withdraws t; false means it was admitted first, so the place is
 // the caller's to give back.
@@ -45,6 +48,7 @@ func (g *gate) enter(t *ticket) bool {
 	defer g.mu.Unlock()
 	if g.free > 0 {
 		g.free--
+		t.state.Store(admitted)
 		return true
 	}
 	g.waiting = append(g.waiting, t)
@@ -61,7 +65,7 @@ func (g *gate) leave(system *actor.ActorSystem) {
 		g.waiting = g.waiting[1:]
 		if t.state.CompareAndSwap(waiting, admitted) {
 			g.mu.Unlock()
-			system.Root.Send(t.pid, restart{admitted: true})
+			system.Root.Send(t.pid, restart{})
 			return
 		}
 	}

@@ -80,6 +80,10 @@ type Spawner struct {
 	props  *actor.Props
 	gate   *gate
 	open   atomic.Int64
+	// backoff spaces out a session's retries of its start, its
+	// registration and its reads: windows from 200 ms, doubling, capped at
+	// 25.6 s and at the registration period.
+	backoff swiper.Backoff
 }
 
 // NewSpawner returns a Spawner; zero fields of d get defaults.
@@ -109,7 +113,8 @@ func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
 	if d.Hold <= 0 {
 		d.Hold = 500 * time.Millisecond
 	}
-	s := &Spawner{System: system, Deps: d, gate: &gate{free: d.Starting}}
+	s := &Spawner{System: system, Deps: d, gate: &gate{free: d.Starting},
+		backoff: swiper.Backoff{Base: 200 * time.Millisecond, Max: min(25600*time.Millisecond, d.RegisterEvery)}}
 	// One Props for all: an actor keeps its Props, and each session's
 	// particulars arrive in its first message instead.
 	s.props = actor.PropsFromProducer(func() actor.Actor { return &session{d: &s.Deps, spawner: s} })
@@ -152,8 +157,8 @@ type (
 	resume     struct{ after int64 }
 	drained    struct{}
 	reregister struct{}
-	restart    struct{ admitted bool } // admitted: given a place at the gate
-	release    struct{}                // the hold for a resume is over
+	restart    struct{} // try the start again: a retry, or a place at the gate
+	release    struct{} // the hold for a resume is over
 	retryRead  struct{}
 	registered struct {
 		user *actor.PID
@@ -168,84 +173,80 @@ type session struct {
 	spawner *Spawner
 	uid     int64
 	conn    Conn
+	phase   phase
 	// cursor is the seq of the last event handed to the connection, once
-	// started (the stream's head was read); a resume asked for before then
-	// waits in resumeAfter (-1: none).
-	cursor      int64
-	started     bool
-	resumeAfter int64
-	// paging: a backlog is being read a page at a time, each when the
-	// connection has sent the last; pokes wait for it. holding: the session
-	// is new and keeps live events back for a resume (Deps.Hold).
-	paging, holding bool
-	// readTimer retries a failed read of the stream; readFailures counts
-	// them.
-	readTimer    *time.Timer
-	readFailures int
+	// started; resumeAfter, the resume asked for before then
+	// (phaseStartingResume).
+	cursor, resumeAfter int64
+	// readTimer retries a failed read of the stream.
+	readTimer retryTimer
 	// user is the activation of the user's actor this session last
 	// registered with (watched); registering, whether a registration is
-	// on its way.
-	user        *actor.PID
-	registering bool
-	timer       *time.Timer
-	failures    int
-	stopped     bool
+	// on its way. registerTimer sends the next registration, or, before
+	// the start, the next try of it.
+	user          *actor.PID
+	registering   bool
+	registerTimer retryTimer
 	// ticket is the session's place at the start gate while it waits or
-	// starts; nil once started (or before it asks).
-	ticket   *ticket
-	admitted bool
+	// starts; nil once its first registration is done or failed (or
+	// before it asks, or after a failed start).
+	ticket *ticket
 }
 
-// Receive handles one message.
+// Receive handles one message. Each case asks the phase what to do; the
+// phases' comments (phase.go) say why.
 func (s *session) Receive(ctx actor.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.d.Log.Error("session actor panicked; closing its connection",
 				"user_id", s.uid, "message", fmt.Sprintf("%T", ctx.Message()), "panic", v, "stack", string(debug.Stack()))
-			if s.conn != nil {
-				s.conn.Close(1011, "internal error")
-			}
-			ctx.Stop(ctx.Self())
+			s.close(ctx, 1011, "internal error")
 		}
 	}()
 	switch m := ctx.Message().(type) {
 	case open:
-		s.uid, s.conn, s.resumeAfter, s.holding = m.uid, m.conn, -1, true
+		s.uid, s.conn = m.uid, m.conn
 		self, system := ctx.Self(), ctx.ActorSystem()
 		// Runs once and only sends a message.
 		time.AfterFunc(s.d.Hold, func() { system.Root.Send(self, release{}) })
 		s.start(ctx)
 	case release:
-		if s.holding {
-			s.holding = false
-			if s.started && !s.paging {
-				s.read(ctx, true)
-			}
+		switch s.phase {
+		case phaseStarting:
+			s.to(phaseStartingUnheld)
+		case phaseHolding:
+			s.read(ctx, true)
 		}
 	case retryRead:
-		if s.started && !s.holding {
-			s.read(ctx, !s.paging)
+		switch s.phase {
+		case phaseLive:
+			s.read(ctx, true)
+		case phasePaging:
+			s.read(ctx, false)
 		}
 	case restart:
-		s.admitted = s.admitted || m.admitted
 		s.start(ctx)
 	case resume:
-		if !s.started {
+		switch {
+		case s.phase.beforeHead():
 			s.resumeAfter = max(m.after, 0)
-			return
+			s.to(phaseStartingResume)
+		case s.phase.started():
+			s.resume(ctx, m.after)
 		}
-		s.resume(ctx, m.after)
 	case *actorpb.Event:
-		s.deliver(ctx, m)
+		if s.phase == phaseLive {
+			s.deliver(ctx, m)
+		}
 	case *actorpb.Poke:
-		if s.started && !s.paging && !s.holding {
+		if s.phase == phaseLive {
 			s.read(ctx, true)
 		}
 	case drained:
 		// Only if the queue is still empty: a frame written meanwhile (a
 		// response) sends another drained when it is, and reading a page
 		// per stale drained would overfill the queue.
-		if s.paging && s.conn.Queued() == 0 {
+		if s.phase == phasePaging && s.conn.Queued() == 0 {
 			s.read(ctx, false)
 		}
 	case reregister:
@@ -263,13 +264,9 @@ func (s *session) Receive(ctx actor.Context) {
 			s.register(ctx)
 		}
 	case *actor.Stopping:
-		s.stopped = true
-		if s.timer != nil {
-			s.timer.Stop()
-		}
-		if s.readTimer != nil {
-			s.readTimer.Stop()
-		}
+		s.to(phaseStopped)
+		s.registerTimer.stop()
+		s.readTimer.stop()
 		if s.user != nil {
 			watch(ctx, s.user, false)
 		}
@@ -283,59 +280,77 @@ func (s *session) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.d.StoreTimeout)
 }
 
+// close closes the connection with code and stops the session.
+func (s *session) close(ctx actor.Context, code int, reason string) {
+	if s.conn != nil {
+		s.conn.Close(code, reason)
+	}
+	ctx.Stop(ctx.Self())
+	if !s.phase.over() {
+		s.to(phaseClosing)
+	}
+}
+
 // start places the session at the head of its stream (without a resume,
 // only live events are sent) and registers it. When the database does not
 // answer (a reconnect storm after a restart), it tries again later rather
 // than drop the socket, which would only bring the client back at once.
 func (s *session) start(ctx actor.Context) {
-	if s.stopped {
-		return
-	}
-	if !s.admitted {
-		if s.ticket != nil {
-			return // waiting for restart{admitted}
-		}
-		s.ticket = &ticket{pid: ctx.Self()}
-		if !s.spawner.gate.enter(s.ticket) {
-			return // restart{admitted} comes with a place
-		}
-		s.admitted = true
+	if !s.phase.beforeHead() || !s.enterGate(ctx) {
+		return // started or stopping; or restart{} comes with a place
 	}
 	c, cancel := s.storeCtx()
 	defer cancel()
 	head, err := s.d.Events.EventHead(c, s.uid)
 	if err != nil {
-		s.failures++
-		s.d.Log.Warn("session: read event head", "user_id", s.uid, "attempt", s.failures, "err", err)
+		n := s.registerTimer.retry(ctx, s.spawner.backoff, restart{})
+		s.d.Log.Warn("session: read event head", "user_id", s.uid, "attempt", n, "err", err)
 		s.leaveGate(ctx)
-		s.later(ctx, s.backoff(), restart{})
 		return
 	}
-	s.failures = 0
-	s.started, s.cursor = true, head
-	if s.resumeAfter >= 0 {
-		after := s.resumeAfter
-		s.resumeAfter = -1
-		s.resume(ctx, after)
+	s.registerTimer.failures = 0
+	s.cursor = head
+	switch s.phase {
+	case phaseStarting:
+		s.to(phaseHolding)
+	case phaseStartingUnheld:
+		s.to(phaseLive)
+	case phaseStartingResume:
+		s.to(phaseLive)
+		s.resume(ctx, s.resumeAfter)
 	}
 	s.register(ctx)
 }
 
-// backoff is the wait before the next try after s.failures failures: full
-// jitter, capped below the registration period.
-func (s *session) backoff() time.Duration {
-	return rand.N(min(100*time.Millisecond<<min(s.failures, 8), s.d.RegisterEvery)) + time.Millisecond
+// retryTimer sends the session a message after a while, replacing the one
+// it sent last if that has yet to go; failures counts the failures in a
+// row that the next retry's backoff grows with.
+type retryTimer struct {
+	timer    *time.Timer
+	failures int
 }
 
-// later sends msg to the session after d, replacing any earlier timer.
-func (s *session) later(ctx actor.Context, d time.Duration, msg any) {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+// after sends msg to the session after d.
+func (r *retryTimer) after(ctx actor.Context, d time.Duration, msg any) {
+	r.stop()
 	self, system := ctx.Self(), ctx.ActorSystem()
 	// The timer's function runs once, on its own goroutine, and only
 	// sends a message; Stopping stops the timer.
-	s.timer = time.AfterFunc(d, func() { system.Root.Send(self, msg) })
+	r.timer = time.AfterFunc(d, func() { system.Root.Send(self, msg) })
+}
+
+// retry counts a failure and sends msg after b's wait for it; it returns
+// the failure's number.
+func (r *retryTimer) retry(ctx actor.Context, b swiper.Backoff, msg any) int {
+	r.failures++
+	r.after(ctx, b.Delay(r.failures), msg)
+	return r.failures
+}
+
+func (r *retryTimer) stop() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // resume replays the stream after seq after. A client that claims more
@@ -348,52 +363,46 @@ func (s *session) resume(ctx actor.Context, after int64) {
 	if err != nil {
 		// The client asked for events it will not get: it should ask again.
 		s.d.Log.Warn("session: read event head", "user_id", s.uid, "err", err)
-		s.conn.Close(1011, "try again later")
-		ctx.Stop(ctx.Self())
+		s.close(ctx, 1011, "try again later")
 		return
 	}
 	s.cursor = min(max(after, 0), head)
-	s.paging, s.holding = false, false
 	s.read(ctx, false)
 }
 
-// read hands the connection the events after the cursor. A full page means
-// a backlog: the next page is read when the connection has sent this one
-// (drained), so a replay never overfills the connection's queue, and live
-// pokes wait, since the replay reaches their events too.
+// read hands the connection the events after the cursor, and ends the
+// hold if it was on. A full page means a backlog: the session pages, and
+// reads the next page when the connection has sent this one (drained), so
+// a replay never overfills the connection's queue. A failed read is tried
+// again after a backoff (or at the next poke, whichever comes first).
 func (s *session) read(ctx actor.Context, live bool) {
 	c, cancel := s.storeCtx()
 	defer cancel()
 	evs, err := s.d.Events.Events(c, s.uid, s.cursor, s.d.Page)
 	if err != nil {
-		// Read again from the same place after a backoff (or at the next
-		// poke, whichever comes first).
-		s.readFailures++
-		s.d.Log.Warn("session: read events", "user_id", s.uid, "after", s.cursor, "attempt", s.readFailures, "err", err)
-		s.paging = false
-		if s.readTimer != nil {
-			s.readTimer.Stop()
-		}
-		self, system := ctx.Self(), ctx.ActorSystem()
-		wait := rand.N(min(100*time.Millisecond<<min(s.readFailures, 8), s.d.RegisterEvery)) + time.Millisecond
-		// Runs once and only sends a message; Stopping stops it.
-		s.readTimer = time.AfterFunc(wait, func() { system.Root.Send(self, retryRead{}) })
+		n := s.readTimer.retry(ctx, s.spawner.backoff, retryRead{})
+		s.d.Log.Warn("session: read events", "user_id", s.uid, "after", s.cursor, "attempt", n, "err", err)
+		s.to(phaseLive)
 		return
 	}
-	s.readFailures = 0
+	s.readTimer.failures = 0
 	for _, e := range evs {
 		s.conn.Push(e, live)
 		s.cursor = e.Seq
 	}
-	s.paging = len(evs) == s.d.Page
+	if len(evs) == s.d.Page {
+		s.to(phasePaging)
+	} else {
+		s.to(phaseLive)
+	}
 }
 
-// deliver hands the connection an event its user's actor pushed whole: the
-// next one goes straight out; one already sent is dropped; one past a gap
-// means the gap is read from the stream first (with it).
+// deliver hands the connection, live, an event its user's actor pushed
+// whole: the next one goes straight out; one already sent is dropped; one
+// past a gap means the gap is read from the stream first (with it).
 func (s *session) deliver(ctx actor.Context, m *actorpb.Event) {
-	if !s.started || s.paging || s.holding || m.Seq <= s.cursor {
-		return // a replay under way, or the read after the start, reaches it
+	if m.Seq <= s.cursor {
+		return // the read after the start, or a replay, reached it
 	}
 	if m.Seq > s.cursor+1 {
 		s.read(ctx, true)
@@ -406,13 +415,11 @@ func (s *session) deliver(ctx actor.Context, m *actorpb.Event) {
 // register sends a registration from a goroutine of its own, so that the
 // session keeps serving its connection while the user's actor activates.
 func (s *session) register(ctx actor.Context) {
-	if s.registering || s.stopped || !s.started {
+	if s.registering || !s.phase.started() {
 		return
 	}
 	s.registering = true
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.registerTimer.stop()
 	self, system, users, uid, timeout := ctx.Self(), ctx.ActorSystem(), s.d.Users, s.uid, s.d.CallTimeout
 	// Ends when the call returns, within CallTimeout.
 	go func() {
@@ -425,32 +432,30 @@ func (s *session) register(ctx actor.Context) {
 
 func (s *session) onRegistered(ctx actor.Context, m registered) {
 	s.registering = false
-	if s.stopped {
+	if s.phase.over() {
 		return
 	}
 	// The first registration, done or failed, ends the start.
 	defer s.leaveGate(ctx)
-	next := s.d.RegisterEvery
 	if m.err != nil {
-		s.failures++
-		s.d.Log.Warn("session: register with the user actor", "user_id", s.uid, "attempt", s.failures, "err", m.err)
-		next = s.backoff()
-	} else {
-		s.failures = 0
-		if s.user == nil || !s.user.Equal(m.user) {
-			if s.user != nil {
-				watch(ctx, s.user, false)
-			}
-			s.user = m.user
-			watch(ctx, s.user, true)
-		}
-		next += rand.N(next/5 + 1)
-		// Whatever was stored while the actor did not know this session.
-		if !s.paging && !s.holding {
-			s.read(ctx, true)
-		}
+		n := s.registerTimer.retry(ctx, s.spawner.backoff, reregister{})
+		s.d.Log.Warn("session: register with the user actor", "user_id", s.uid, "attempt", n, "err", m.err)
+		return
 	}
-	s.later(ctx, next, reregister{})
+	s.registerTimer.failures = 0
+	if s.user == nil || !s.user.Equal(m.user) {
+		if s.user != nil {
+			watch(ctx, s.user, false)
+		}
+		s.user = m.user
+		watch(ctx, s.user, true)
+	}
+	every := s.d.RegisterEvery
+	s.registerTimer.after(ctx, every+rand.N(every/5+1), reregister{})
+	// Whatever was stored while the actor did not know this session.
+	if s.phase == phaseLive {
+		s.read(ctx, true)
+	}
 }
 
 // watch asks target to tell this session when it stops (or, with on
@@ -472,15 +477,25 @@ func watch(ctx actor.Context, target *actor.PID, on bool) {
 	p.SendSystemMessage(target, msg)
 }
 
+// enterGate reports whether the session holds a place at the start gate,
+// asking for one if it has none; without one, restart{} comes with it.
+func (s *session) enterGate(ctx actor.Context) bool {
+	if s.ticket == nil {
+		s.ticket = &ticket{pid: ctx.Self()}
+		return s.spawner.gate.enter(s.ticket)
+	}
+	return s.ticket.granted()
+}
+
 // leaveGate gives up the session's place at the start gate, or its place
 // in the queue for one.
 func (s *session) leaveGate(ctx actor.Context) {
 	if s.ticket == nil {
 		return
 	}
-	if s.admitted || !s.ticket.cancel() {
-		// Holding a place, or one is on its way in a restart{admitted}.
+	if !s.ticket.cancel() {
+		// Holding a place, or one is on its way in a restart{}.
 		s.spawner.gate.leave(ctx.ActorSystem())
 	}
-	s.ticket, s.admitted = nil, false
+	s.ticket = nil
 }
