@@ -102,7 +102,7 @@ func TestDecodeJSONHostile(t *testing.T) {
 			if got := swiper.AsError(err).Field; got != tt.field {
 				t.Errorf("field = %q; want %q (%v)", got, tt.field, err)
 			}
-			if got := swhttp.StatusOf(swiper.ErrorCode(err)); got >= 500 {
+			if got := swiper.StatusOf(swiper.ErrorCode(err)); got >= 500 {
 				t.Errorf("status %d for bad input", got)
 			}
 		})
@@ -176,7 +176,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			if e.Code != swiper.EBadRequest && e.Code != swiper.ETooLarge {
 				t.Fatalf("DecodeJSON(%q) = code %d; want 1100 or 1104", body, e.Code)
 			}
-			if s := swhttp.StatusOf(e.Code); s < 400 || s >= 500 {
+			if s := swiper.StatusOf(e.Code); s < 400 || s >= 500 {
 				t.Fatalf("DecodeJSON(%q): status %d", body, s)
 			}
 			if e.Message == "" {

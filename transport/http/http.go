@@ -111,8 +111,8 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sort.Strings(allowed)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	WriteJSON(w, http.StatusMethodNotAllowed, struct {
-		Error ErrorBody `json:"error"`
-	}{ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
+		Error swiper.ErrorBody `json:"error"`
+	}{swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
 }
 
 // Methods routes one path by method for other listeners (the admin API),

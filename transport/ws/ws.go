@@ -186,8 +186,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		swhttp.WriteJSON(w, http.StatusMethodNotAllowed, struct {
-			Error swhttp.ErrorBody `json:"error"`
-		}{swhttp.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
+			Error swiper.ErrorBody `json:"error"`
+		}{swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
 		return
 	}
 	token := swhttp.BearerToken(r)
