@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/internal/httpapi"
 )
 
 // closeGrace is how long a closing connection waits for the client's
@@ -290,7 +290,7 @@ func (c *conn) handle(typ int, data []byte) {
 		return
 	}
 	var f clientFrame
-	if err := swhttp.DecodeBytes(data, &f, false); err != nil {
+	if err := httpapi.DecodeBytes(data, &f, false); err != nil {
 		c.malformed(frameID(data, err), err)
 		return
 	}
@@ -355,7 +355,7 @@ func frameID(data []byte, err error) json.RawMessage {
 		return nil
 	}
 	var v any
-	if swhttp.DecodeBytes(f.ID, &v, false) != nil {
+	if httpapi.DecodeBytes(f.ID, &v, false) != nil {
 		return nil
 	}
 	switch v.(type) {
