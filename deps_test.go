@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,14 @@ const module = "github.com/swiperhq/swiper"
 // image processing) know only the root package, the standard library and
 // the image libraries; only the wiring (cmd/ and internal/'s config, node
 // and app, which swiperd and the tests share) puts them together.
+//
+// Within a layer, packages do not import each other either: transport/ws
+// does not import transport/http, store/redis not store/postgres, one
+// actor kind not another, one internal/ helper not another; what two of
+// them share moves inward (to the root package or an internal/ helper).
+// The exceptions are a test helper importing the package it helps
+// (store/postgres/pgtest imports store/postgres) and the actors' shared
+// messages, actors/actorpb. The wiring is exempt.
 func TestDependenciesPointInward(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
@@ -55,8 +64,17 @@ func TestDependenciesPointInward(t *testing.T) {
 	// as cmd/ does: the node's configuration, its cluster member and the
 	// assembly itself.
 	wiring := []string{"internal/config", "internal/node", "internal/app"}
-	layer := func(path string) string {
-		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+	// within lists the layers whose packages must not import each other;
+	// sameLayerMay says which imports inside one are allowed all the same.
+	within := []string{"store", "actors", "transport", "internal"}
+	sameLayerMay := func(p, d string) bool {
+		if strings.HasSuffix(path.Base(p), "test") && path.Dir(p) == d {
+			return true // a test helper (pgtest, redistest, costest) and its parent
+		}
+		return d == module+"/actors/actorpb"
+	}
+	layer := func(ip string) string {
+		rel := strings.TrimPrefix(strings.TrimPrefix(ip, module), "/")
 		for _, w := range wiring {
 			if rel == w || strings.HasPrefix(rel, w+"/") {
 				return "wiring"
@@ -79,6 +97,9 @@ func TestDependenciesPointInward(t *testing.T) {
 			}
 			if p.ImportPath == module && d != module {
 				t.Errorf("the root package imports %s", d)
+			}
+			if slices.Contains(within, own) && layer(d) == own && !sameLayerMay(p.ImportPath, d) {
+				t.Errorf("%s imports %s: packages within %s/ must not import each other; move what they share inward", p.ImportPath, d, own)
 			}
 			for _, bad := range forbidden[own] {
 				if layer(d) == bad {

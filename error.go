@@ -3,6 +3,8 @@ package swiper
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 )
 
 // Code is a stable, machine-readable error code from the table in API.md.
@@ -227,4 +229,64 @@ func AsError(err error) *Error {
 		return e
 	}
 	return Internal("", err)
+}
+
+// statusOf maps each error code to its HTTP status (API.md, "Errors"). It
+// sits beside the codes so that a new code gets its status in the same
+// place; every listener (the client API, the admin API, the WebSocket
+// upgrade) answers with it.
+var statusOf = map[Code]int{
+	ESMSFailed:        http.StatusServiceUnavailable,
+	EInvalidCode:      http.StatusBadRequest,
+	ELoginRequired:    http.StatusUnauthorized,
+	EInvalidProfile:   http.StatusBadRequest,
+	EInvalidSID:       http.StatusNotFound,
+	ESelfSwipe:        http.StatusBadRequest,
+	EAlreadySwiped:    http.StatusConflict,
+	ERewindLimit:      http.StatusTooManyRequests,
+	ERewindExpired:    http.StatusConflict,
+	ENothingToRewind:  http.StatusConflict,
+	EVIPRequired:      http.StatusForbidden,
+	EBadRequest:       http.StatusBadRequest,
+	EForbidden:        http.StatusForbidden,
+	ENotFound:         http.StatusNotFound,
+	ENotFriend:        http.StatusForbidden,
+	ETooLarge:         http.StatusRequestEntityTooLarge,
+	EUnsupportedMedia: http.StatusUnsupportedMediaType,
+	ERateLimited:      http.StatusTooManyRequests,
+	EInternal:         http.StatusInternalServerError,
+	EUnavailable:      http.StatusServiceUnavailable,
+}
+
+// StatusOf returns the HTTP status for an error code: 500 for a code it
+// does not know.
+func StatusOf(c Code) int {
+	if s, ok := statusOf[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON error object of API.md: what an HTTP error
+// response carries under "error", and what a WebSocket response does.
+type ErrorBody struct {
+	Code          Code   `json:"code"`
+	Name          string `json:"name"`
+	Message       string `json:"message"`
+	Field         string `json:"field,omitempty"`
+	RequiredLevel int    `json:"required_level,omitempty"`
+}
+
+// ErrorBodyOf returns the wire form of err. Internal errors say only
+// "internal error": their causes go to the log, never to clients.
+func ErrorBodyOf(err error) ErrorBody {
+	e := AsError(err)
+	b := ErrorBody{Code: e.Code, Name: e.Code.Name(), Message: e.Message, Field: e.Field, RequiredLevel: e.RequiredLevel}
+	if e.Code == EInternal {
+		b.Message = "internal error"
+	}
+	if b.Message == "" {
+		b.Message = strings.ReplaceAll(b.Name, "_", " ")
+	}
+	return b
 }

@@ -244,3 +244,58 @@ func TestErrorWrappedCode(t *testing.T) {
 		t.Errorf("Field = %q; want %q", e.Field, "birthday")
 	}
 }
+
+// apiStatuses is the status column of API.md's error table.
+var apiStatuses = map[swiper.Code]int{
+	swiper.ESMSFailed: 503, swiper.EInvalidCode: 400, swiper.ELoginRequired: 401,
+	swiper.EInvalidProfile: 400, swiper.EInvalidSID: 404, swiper.ESelfSwipe: 400,
+	swiper.EAlreadySwiped: 409, swiper.ERewindLimit: 429, swiper.ERewindExpired: 409,
+	swiper.ENothingToRewind: 409, swiper.EVIPRequired: 403, swiper.EBadRequest: 400,
+	swiper.EForbidden: 403, swiper.ENotFound: 404, swiper.ENotFriend: 403,
+	swiper.ETooLarge: 413, swiper.EUnsupportedMedia: 415, swiper.ERateLimited: 429,
+	swiper.EInternal: 500, swiper.EUnavailable: 503,
+}
+
+func TestStatusOf(t *testing.T) {
+	for _, c := range swiper.Codes() {
+		want, ok := apiStatuses[c]
+		if !ok {
+			t.Errorf("code %d (%s) has no status in apiStatuses; add API.md's", int(c), c.Name())
+			continue
+		}
+		if got := swiper.StatusOf(c); got != want {
+			t.Errorf("StatusOf(%d) = %d; want %d", int(c), got, want)
+		}
+	}
+	if got := swiper.StatusOf(swiper.Code(4242)); got != 500 {
+		t.Errorf("StatusOf(4242) = %d; want 500", got)
+	}
+}
+
+func TestErrorBodyOf(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want swiper.ErrorBody
+	}{
+		{"field error", swiper.FieldError(swiper.EInvalidProfile, "age", "age must be 18 or more"),
+			swiper.ErrorBody{Code: swiper.EInvalidProfile, Name: "invalid_profile", Message: "age must be 18 or more", Field: "age"}},
+		{"vip level", &swiper.Error{Code: swiper.EVIPRequired, Message: "superlikes need VIP 1", RequiredLevel: 1},
+			swiper.ErrorBody{Code: swiper.EVIPRequired, Name: "vip_required", Message: "superlikes need VIP 1", RequiredLevel: 1}},
+		{"no message", &swiper.Error{Code: swiper.ENothingToRewind},
+			swiper.ErrorBody{Code: swiper.ENothingToRewind, Name: "nothing_to_rewind", Message: "nothing to rewind"}},
+		{"internal hides its message", &swiper.Error{Code: swiper.EInternal, Message: "pq: relation users is gone"},
+			swiper.ErrorBody{Code: swiper.EInternal, Name: "internal", Message: "internal error"}},
+		{"foreign error", errors.New("dial tcp: connection refused"),
+			swiper.ErrorBody{Code: swiper.EInternal, Name: "internal", Message: "internal error"}},
+		{"wrapped", fmt.Errorf("ws: %w", swiper.Errorf(swiper.ENotFound, "no such user")),
+			swiper.ErrorBody{Code: swiper.ENotFound, Name: "not_found", Message: "no such user"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := swiper.ErrorBodyOf(tt.err); got != tt.want {
+				t.Errorf("ErrorBodyOf(%v) = %+v; want %+v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

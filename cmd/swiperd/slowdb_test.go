@@ -13,7 +13,6 @@ import (
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // TestSlowDatabaseAnswers503: swiperd's database cancels statements after
@@ -64,7 +63,7 @@ func TestSlowDatabaseAnswers503(t *testing.T) {
 	}
 }
 
-func patchMe(t *testing.T, base, token string) (int, swhttp.ErrorBody) {
+func patchMe(t *testing.T, base, token string) (int, swiper.ErrorBody) {
 	t.Helper()
 	req, _ := http.NewRequest("PATCH", base+"/api/v1/me", strings.NewReader(`{"nickname":"Slow"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -75,7 +74,7 @@ func patchMe(t *testing.T, base, token string) (int, swhttp.ErrorBody) {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out struct {
-		Error swhttp.ErrorBody `json:"error"`
+		Error swiper.ErrorBody `json:"error"`
 	}
 	json.Unmarshal(raw, &out)
 	return resp.StatusCode, out.Error

@@ -2,8 +2,9 @@
 // "Admin"): run-time settings, VIP levels, tokens on a user's behalf, and
 // Prometheus metrics. Every request needs the admin bearer token.
 //
-// It depends on the root package and on transport/http for the wire forms
-// the two listeners share.
+// It depends on the root package, internal/wire for the wire forms it
+// shares with the client API, and internal/httpapi for the JSON handling
+// every listener shares; it does not import the other transports.
 package admin
 
 import (
@@ -18,8 +19,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/wire"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // Announcer tells every node that a topic changed (store/redis.Notices).
@@ -74,30 +75,30 @@ type Member struct {
 // Handler returns the admin API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/admin/v1/config", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getConfig, http.MethodPut: s.putConfig}))
-	mux.Handle("/admin/v1/users/{id}/vip", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
-	mux.Handle("/admin/v1/users/{id}/token", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
-	mux.Handle("/admin/v1/users/{id}/actor", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
-	mux.Handle("/admin/v1/actors", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
-	mux.Handle("/admin/v1/cluster", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
-	mux.Handle("/admin/v1/uploads", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
-	mux.Handle("/admin/v1/uploads/{id}/retry", swhttp.Methods(map[string]http.HandlerFunc{http.MethodPost: s.retryUpload}))
-	mux.Handle("/metrics", swhttp.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
+	mux.Handle("/admin/v1/config", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getConfig, http.MethodPut: s.putConfig}))
+	mux.Handle("/admin/v1/users/{id}/vip", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
+	mux.Handle("/admin/v1/users/{id}/token", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
+	mux.Handle("/admin/v1/users/{id}/actor", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
+	mux.Handle("/admin/v1/actors", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
+	mux.Handle("/admin/v1/cluster", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
+	mux.Handle("/admin/v1/uploads", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
+	mux.Handle("/admin/v1/uploads/{id}/retry", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.retryUpload}))
+	mux.Handle("/metrics", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
 	// Go's profiler, for operators chasing CPU or memory; behind the token
 	// like everything here.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/", swhttp.NotFound)
-	return swhttp.Recover(s.auth(swhttp.CheckURL(mux)))
+	mux.HandleFunc("/", httpapi.NotFound)
+	return httpapi.Recover(s.auth(httpapi.CheckURL(mux)))
 }
 
 // auth lets through only requests that carry the admin token.
 func (s *Server) auth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := swhttp.BearerToken(r)
+		got := httpapi.BearerToken(r)
 		if s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
-			swhttp.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "admin token required: send Authorization: Bearer $SWIPER_ADMIN_TOKEN"))
+			httpapi.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "admin token required: send Authorization: Bearer $SWIPER_ADMIN_TOKEN"))
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -105,13 +106,13 @@ func (s *Server) auth(h http.Handler) http.Handler {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
-	swhttp.WriteJSON(w, http.StatusOK, s.Feed.Live.Load().Map())
+	httpapi.WriteJSON(w, http.StatusOK, s.Feed.Live.Load().Map())
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
-	obj, err := swhttp.DecodeObject(w, r)
+	obj, err := httpapi.DecodeObject(w, r)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	names := make([]string, 0, len(obj))
@@ -122,32 +123,32 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	patch := make(map[string]int, len(obj))
 	for _, name := range names {
 		var v int
-		if err := swhttp.Field(name, obj[name], &v); err != nil {
-			swhttp.WriteError(w, r, err)
+		if err := httpapi.Field(name, obj[name], &v); err != nil {
+			httpapi.WriteError(w, r, err)
 			return
 		}
 		patch[name] = v
 	}
 	if err := s.Settings.UpdateSettings(r.Context(), patch); err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	// Through the feed, not straight into Live, so this node's own watcher
 	// cannot put back what it read before the change.
 	set, err := s.Feed.Reload(r.Context())
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	// Other nodes also poll, so a lost notice delays the change but never loses it.
 	if err := s.Notices.Publish(r.Context(), SettingsTopic); err != nil {
 		slog.WarnContext(r.Context(), "announce settings change; other nodes will see it at their next poll", "err", err)
 	}
-	swhttp.WriteJSON(w, http.StatusOK, set.Map())
+	httpapi.WriteJSON(w, http.StatusOK, set.Map())
 }
 
 func pathID(r *http.Request) (int64, error) {
-	id, ok := swhttp.ParseID(r.PathValue("id"))
+	id, ok := httpapi.ParseID(r.PathValue("id"))
 	if !ok {
 		return 0, swiper.Errorf(swiper.ENotFound, "no such user")
 	}
@@ -157,23 +158,23 @@ func pathID(r *http.Request) (int64, error) {
 func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	var req struct {
 		Level *int `json:"level"`
 	}
-	if err := swhttp.DecodeJSON(w, r, &req, false); err != nil {
-		swhttp.WriteError(w, r, err)
+	if err := httpapi.DecodeJSON(w, r, &req, false); err != nil {
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if req.Level == nil {
-		swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "level", "level is required"))
+		httpapi.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "level", "level is required"))
 		return
 	}
 	u, err := s.Users.SetVIP(r.Context(), id, *req.Level)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	// The user's actor caches the level for at most a second before a paid
@@ -183,11 +184,11 @@ func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 	if s.Actors != nil {
 		if err := s.refresh(r.Context(), id); err != nil {
 			slog.WarnContext(r.Context(), "tell user actor of a new VIP level", "user_id", id, "err", err)
-			swhttp.WriteError(w, r, swiper.Unavailable("admin.putVIP", err))
+			httpapi.WriteError(w, r, swiper.Unavailable("admin.putVIP", err))
 			return
 		}
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"user": wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"user": wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
 }
 
 // refreshAttempts is how many times putVIP tries to tell a user's actor.
@@ -217,24 +218,24 @@ func (s *Server) refresh(ctx context.Context, uid int64) error {
 func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	var req struct{}
-	if err := swhttp.DecodeJSON(w, r, &req, true); err != nil {
-		swhttp.WriteError(w, r, err)
+	if err := httpapi.DecodeJSON(w, r, &req, true); err != nil {
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if _, err := s.Users.User(r.Context(), id); err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	token, err := s.Tokens.NewToken(r.Context(), id)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]string{"token": token})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"token": token})
 }
 
 // noActors answers when the server has no actor system (admin tests).
@@ -242,7 +243,7 @@ func (s *Server) noActors(w http.ResponseWriter, r *http.Request) bool {
 	if s.Actors != nil {
 		return false
 	}
-	swhttp.WriteError(w, r, swiper.Unavailable("admin.actors", errors.New("no actor system")))
+	httpapi.WriteError(w, r, swiper.Unavailable("admin.actors", errors.New("no actor system")))
 	return true
 }
 
@@ -251,7 +252,7 @@ func (s *Server) getActors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	users, sessions, uploaders := s.Actors.Counts()
-	swhttp.WriteJSON(w, http.StatusOK, map[string]any{
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"node": s.Actors.Node(), "users": users, "sessions": sessions, "uploaders": uploaders,
 	})
 }
@@ -264,7 +265,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 	if members == nil {
 		members = []Member{}
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"node": s.Actors.Node(), "members": members})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"node": s.Actors.Node(), "members": members})
 }
 
 // ActorInfo is the body of GET /admin/v1/users/{id}/actor.
@@ -286,15 +287,15 @@ func (s *Server) getActor(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := pathID(r)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	a, err := s.Actors.Inspect(r.Context(), id)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
-	swhttp.WriteJSON(w, http.StatusOK, ActorInfo{
+	httpapi.WriteJSON(w, http.StatusOK, ActorInfo{
 		UserID: a.UserID, Node: a.Node, Active: a.Active, Swiped: a.Swiped, PendingLikes: a.PendingLikes,
 		Friends: a.Friends, RewindsToday: a.RewindsToday, Sessions: a.Sessions, ActivatedAt: a.ActivatedAt.UTC(),
 	})

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/wire"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // Job is an upload job as operators see it: the client's Job, whose user,
@@ -38,46 +38,46 @@ func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
 		status = swiper.UploadStatus(v)
 	}
 	if !status.Valid() {
-		swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "status", "status must be pending, uploading, done or failed"))
+		httpapi.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "status", "status must be pending, uploading, done or failed"))
 		return
 	}
-	limit, err := swhttp.QueryInt(r, "limit", 100, 1, 1000)
+	limit, err := httpapi.QueryInt(r, "limit", 100, 1, 1000)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	jobs, err := s.Uploads.Uploads(r.Context(), status, limit)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	out := make([]Job, len(jobs))
 	for i := range jobs {
 		out[i] = jobOf(&jobs[i])
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
 }
 
 // retryUpload sends a failed job back to pending; a job in another state
 // is returned as it is.
 func (s *Server) retryUpload(w http.ResponseWriter, r *http.Request) {
-	id, ok := swhttp.ParseID(r.PathValue("id"))
+	id, ok := httpapi.ParseID(r.PathValue("id"))
 	if !ok {
-		swhttp.WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such upload job"))
+		httpapi.WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such upload job"))
 		return
 	}
 	var req struct{}
-	if err := swhttp.DecodeJSON(w, r, &req, true); err != nil {
-		swhttp.WriteError(w, r, err)
+	if err := httpapi.DecodeJSON(w, r, &req, true); err != nil {
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	j, err := s.Uploads.RetryUpload(r.Context(), id, s.Clock.Now())
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if s.KickUploads != nil && j.Status == swiper.UploadPending {
 		s.KickUploads()
 	}
-	swhttp.WriteJSON(w, http.StatusOK, map[string]Job{"job": jobOf(j)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]Job{"job": jobOf(j)})
 }

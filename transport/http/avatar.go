@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/imaging"
 	"github.com/swiperhq/swiper/internal/wire"
 )
@@ -54,30 +55,30 @@ const defaultAvatarReadTimeout = 2 * time.Minute
 // processed, whatever happened.
 func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > imaging.MaxBytes+imaging.BodySlack {
-		WriteError(w, r, swiper.AvatarTooLarge("http.uploadAvatar"))
+		httpapi.WriteError(w, r, swiper.AvatarTooLarge("http.uploadAvatar"))
 		return
 	}
 	uid := callerID(r)
 	if !s.startAvatar(uid) {
-		WriteError(w, r, &swiper.Error{Code: swiper.ERateLimited, Op: "http.uploadAvatar", Field: "avatar",
+		httpapi.WriteError(w, r, &swiper.Error{Code: swiper.ERateLimited, Op: "http.uploadAvatar", Field: "avatar",
 			Message: "another avatar upload of yours is in progress; wait for it to finish", RetryAfterSeconds: 2})
 		return
 	}
 	defer s.endAvatar(uid)
 	img, err := s.readAvatar(w, r)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	job, err := s.Uploads.CreateUpload(r.Context(), uid, swiper.AvatarKey(uid, img.SHA256), img.JPEG, s.Clock.Now())
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if s.KickUploads != nil {
 		s.KickUploads()
 	}
-	WriteJSON(w, http.StatusAccepted, map[string]wire.Job{"job": wire.JobOf(job)})
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]wire.Job{"job": wire.JobOf(job)})
 }
 
 // startAvatar claims uid's one upload in flight; false if it has one.
@@ -202,19 +203,19 @@ func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {
 	notFound := swiper.NoSuchUploadJob("http.getAvatarJob")
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		WriteError(w, r, notFound)
+		httpapi.WriteError(w, r, notFound)
 		return
 	}
 	j, err := s.Uploads.UploadJob(r.Context(), id)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if j.UID != callerID(r) {
-		WriteError(w, r, notFound) // another user's job does not exist for the caller
+		httpapi.WriteError(w, r, notFound) // another user's job does not exist for the caller
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]wire.Job{"job": wire.JobOf(j)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]wire.Job{"job": wire.JobOf(j)})
 }
 
 // mediaName is what /media/ serves: avatars by user and content hash.
@@ -227,23 +228,23 @@ func MediaHandler(dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			WriteError(w, r, swiper.Errorf(swiper.EBadRequest, "method not allowed; use GET"))
+			httpapi.WriteError(w, r, swiper.Errorf(swiper.EBadRequest, "method not allowed; use GET"))
 			return
 		}
 		name := r.URL.Path[len("/media/"):]
 		if !mediaName.MatchString(name) {
-			NotFound(w, r)
+			httpapi.NotFound(w, r)
 			return
 		}
 		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
-			NotFound(w, r)
+			httpapi.NotFound(w, r)
 			return
 		}
 		defer f.Close()
 		st, err := f.Stat()
 		if err != nil || !st.Mode().IsRegular() {
-			NotFound(w, r)
+			httpapi.NotFound(w, r)
 			return
 		}
 		base := filepath.Base(name)

@@ -1,25 +1,24 @@
 // Package http serves Swiper's client API (API.md): login, the caller's own
 // user and profile, the social calls (served by users' actors), avatar
-// uploads, health and readiness. It also holds the wire forms and the JSON
-// error handling that the admin listener shares.
+// uploads, health and readiness, and the request metrics that the wiring
+// wraps each listener in (the admin one too: the two transports do not
+// import each other, so it is the wiring that puts them together).
 //
-// It depends on the root package and internal/imaging (which checks and
-// re-encodes avatars); stores arrive as the root package's interfaces and
-// actors through interfaces declared here.
+// It depends on the root package, internal/httpapi (the HTTP plumbing it
+// shares with transport/admin and transport/ws) and internal/imaging
+// (which checks and re-encodes avatars); stores arrive as the root
+// package's interfaces and actors through interfaces declared here.
 package http
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/netip"
-	"runtime/debug"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/imaging"
 )
 
@@ -68,103 +67,50 @@ type Server struct {
 // Handler returns the client API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/auth/code", methods{http.MethodPost: s.sendCode})
-	mux.Handle("/api/v1/auth/login", methods{http.MethodPost: s.login})
-	mux.Handle("/api/v1/auth/logout", methods{http.MethodPost: s.authed(s.logout)})
-	mux.Handle("/api/v1/me", methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)})
-	mux.Handle("/api/v1/swipes", methods{http.MethodPost: s.authed(s.swipe)})
-	mux.Handle("/api/v1/swipes/rewind", methods{http.MethodPost: s.authed(s.rewind)})
-	mux.Handle("/api/v1/recommendations", methods{http.MethodGet: s.authed(s.recommendations)})
-	mux.Handle("/api/v1/liked-me", methods{http.MethodGet: s.authed(s.likedMe)})
-	mux.Handle("/api/v1/friends", methods{http.MethodGet: s.authed(s.friends)})
-	mux.Handle("/api/v1/friends/{id}", methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
-	mux.Handle("/api/v1/ranking", methods{http.MethodGet: s.authed(s.ranking)})
+	mux.Handle("/api/v1/auth/code", httpapi.Methods{http.MethodPost: s.sendCode})
+	mux.Handle("/api/v1/auth/login", httpapi.Methods{http.MethodPost: s.login})
+	mux.Handle("/api/v1/auth/logout", httpapi.Methods{http.MethodPost: s.authed(s.logout)})
+	mux.Handle("/api/v1/me", httpapi.Methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)})
+	mux.Handle("/api/v1/swipes", httpapi.Methods{http.MethodPost: s.authed(s.swipe)})
+	mux.Handle("/api/v1/swipes/rewind", httpapi.Methods{http.MethodPost: s.authed(s.rewind)})
+	mux.Handle("/api/v1/recommendations", httpapi.Methods{http.MethodGet: s.authed(s.recommendations)})
+	mux.Handle("/api/v1/liked-me", httpapi.Methods{http.MethodGet: s.authed(s.likedMe)})
+	mux.Handle("/api/v1/friends", httpapi.Methods{http.MethodGet: s.authed(s.friends)})
+	mux.Handle("/api/v1/friends/{id}", httpapi.Methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
+	mux.Handle("/api/v1/ranking", httpapi.Methods{http.MethodGet: s.authed(s.ranking)})
 	if s.WebSocket != nil {
 		mux.Handle("/api/v1/ws", s.WebSocket)
 	}
-	mux.Handle("/api/v1/me/avatar", methods{http.MethodPost: s.authed(s.uploadAvatar)})
-	mux.Handle("/api/v1/me/avatar/jobs/{id}", methods{http.MethodGet: s.authed(s.getAvatarJob)})
+	mux.Handle("/api/v1/me/avatar", httpapi.Methods{http.MethodPost: s.authed(s.uploadAvatar)})
+	mux.Handle("/api/v1/me/avatar/jobs/{id}", httpapi.Methods{http.MethodGet: s.authed(s.getAvatarJob)})
 	if s.Media != nil {
 		mux.Handle("/media/", s.Media)
 	}
-	mux.Handle("/healthz", methods{http.MethodGet: s.healthz})
-	mux.Handle("/readyz", methods{http.MethodGet: s.readyz})
-	mux.HandleFunc("/", NotFound)
-	return Recover(CheckURL(mux))
+	mux.Handle("/healthz", httpapi.Methods{http.MethodGet: s.healthz})
+	mux.Handle("/readyz", httpapi.Methods{http.MethodGet: s.readyz})
+	mux.HandleFunc("/", httpapi.NotFound)
+	return httpapi.Recover(httpapi.CheckURL(mux))
 }
 
 // today is the civil date now in the server's time zone.
 func (s *Server) today() time.Time { return swiper.Date(s.Clock.Now(), s.Location) }
 
-// methods routes one path by method, answering others with a JSON 405.
-type methods map[string]http.HandlerFunc
-
-func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, ok := m[r.Method]; ok {
-		h(w, r)
-		return
-	}
-	allowed := make([]string, 0, len(m))
-	for k := range m {
-		allowed = append(allowed, k)
-	}
-	sort.Strings(allowed)
-	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	WriteJSON(w, http.StatusMethodNotAllowed, struct {
-		Error ErrorBody `json:"error"`
-	}{ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
-}
-
-// Methods routes one path by method for other listeners (the admin API),
-// answering other methods with a JSON 405 that lists the allowed ones.
-func Methods(m map[string]http.HandlerFunc) http.Handler { return methods(m) }
-
-// NotFound answers any unknown path with a JSON 404.
-func NotFound(w http.ResponseWriter, r *http.Request) {
-	WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such endpoint"))
-}
-
-// Recover turns a panic in a handler into a logged 500 with code 1107.
-func Recover(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				slog.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				WriteError(w, r, swiper.Errorf(swiper.EInternal, "internal error"))
-			}
-		}()
-		h.ServeHTTP(w, r)
-	})
-}
-
 type ctxKey int
 
 const uidKey ctxKey = 0
-
-// BearerToken returns the token of an "Authorization: Bearer" header, or "".
-func BearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
 
 // authed lets a request through to h only with a valid token; h finds the
 // caller's id with callerID.
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token := BearerToken(r)
+		token := httpapi.BearerToken(r)
 		if token == "" {
-			WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token>"))
+			httpapi.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token>"))
 			return
 		}
 		uid, err := s.Tokens.TokenUser(r.Context(), token)
 		if err != nil {
-			WriteError(w, r, err)
+			httpapi.WriteError(w, r, err)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), uidKey, uid)))
@@ -174,15 +120,15 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 func callerID(r *http.Request) int64 { return r.Context().Value(uidKey).(int64) }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
-		WriteError(w, r, swiper.Unavailable("readyz", err))
+		httpapi.WriteError(w, r, swiper.Unavailable("readyz", err))
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -7,35 +7,36 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/wire"
 )
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 	u, err := s.Users.User(r.Context(), callerID(r))
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
+	httpapi.WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
 }
 
 func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) {
-	obj, err := DecodeObject(w, r)
+	obj, err := httpapi.DecodeObject(w, r)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	patch, err := userPatchOf(obj)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	u, err := s.Users.UpdateUser(r.Context(), callerID(r), patch, s.today())
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
+	httpapi.WriteJSON(w, http.StatusOK, wire.MeOf(u, s.today()))
 }
 
 // userPatchOf reads a PATCH /me body. Unknown fields and wrong types are
@@ -46,25 +47,25 @@ func userPatchOf(obj map[string]json.RawMessage) (*swiper.UserPatch, error) {
 	str := func(dst **string) func(string, json.RawMessage) error {
 		return func(name string, raw json.RawMessage) error {
 			*dst = new(string)
-			return Field(name, raw, *dst)
+			return httpapi.Field(name, raw, *dst)
 		}
 	}
 	sex := func(dst **swiper.Sex) func(string, json.RawMessage) error {
 		return func(name string, raw json.RawMessage) error {
 			*dst = new(swiper.Sex)
-			return Field(name, raw, (*string)(*dst))
+			return httpapi.Field(name, raw, (*string)(*dst))
 		}
 	}
 	num := func(dst **int) func(string, json.RawMessage) error {
 		return func(name string, raw json.RawMessage) error {
 			*dst = new(int)
-			return Field(name, raw, *dst)
+			return httpapi.Field(name, raw, *dst)
 		}
 	}
 	flag := func(dst **bool) func(string, json.RawMessage) error {
 		return func(name string, raw json.RawMessage) error {
 			*dst = new(bool)
-			return Field(name, raw, *dst)
+			return httpapi.Field(name, raw, *dst)
 		}
 	}
 	fields := map[string]func(string, json.RawMessage) error{
@@ -72,7 +73,7 @@ func userPatchOf(obj map[string]json.RawMessage) (*swiper.UserPatch, error) {
 		"sex":      sex(&p.Sex),
 		"birthday": func(name string, raw json.RawMessage) error {
 			var s string
-			if err := Field(name, raw, &s); err != nil {
+			if err := httpapi.Field(name, raw, &s); err != nil {
 				return err
 			}
 			b, err := time.Parse(time.DateOnly, s)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/wire"
 )
 
@@ -46,16 +47,10 @@ func (q *SwipeRequest) Check() (int64, swiper.Mark, error) {
 	return *q.SID, mark, err
 }
 
-// LimitParam reads the "limit" query parameter: def when absent, EBadRequest
-// (field "limit") when it is not a whole number in [1, max].
-func LimitParam(r *http.Request, def, max int) (int, error) {
-	return QueryInt(r, "limit", def, 1, max)
-}
-
 // PageParams reads the "limit" (1 to swiper.MaxPageLimit, default
 // swiper.DefaultPageLimit) and "cursor" query parameters of a paged list.
 func PageParams(r *http.Request) (swiper.Page, error) {
-	limit, err := LimitParam(r, swiper.DefaultPageLimit, swiper.MaxPageLimit)
+	limit, err := httpapi.LimitParam(r, swiper.DefaultPageLimit, swiper.MaxPageLimit)
 	if err != nil {
 		return swiper.Page{}, err
 	}
@@ -112,19 +107,10 @@ func badCursor() error {
 	return swiper.FieldError(swiper.EBadRequest, "cursor", "cursor must be a next_cursor this API returned")
 }
 
-// IDParam reads a user id from the path (ParseID).
-func IDParam(r *http.Request, name string) (int64, error) {
-	id, ok := ParseID(r.PathValue(name))
-	if !ok {
-		return 0, swiper.FieldError(swiper.EBadRequest, name, "%s must be a user id", name)
-	}
-	return id, nil
-}
-
 func (s *Server) swipe(w http.ResponseWriter, r *http.Request) {
 	var q SwipeRequest
-	if err := DecodeJSON(w, r, &q, false); err != nil {
-		WriteError(w, r, err)
+	if err := httpapi.DecodeJSON(w, r, &q, false); err != nil {
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	reply(w, r)(s.doSwipe(r.Context(), callerID(r), q))
@@ -132,17 +118,17 @@ func (s *Server) swipe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
 	var q struct{}
-	if err := DecodeJSON(w, r, &q, true); err != nil {
-		WriteError(w, r, err)
+	if err := httpapi.DecodeJSON(w, r, &q, true); err != nil {
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	reply(w, r)(s.doRewind(r.Context(), callerID(r)))
 }
 
 func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
-	limit, err := LimitParam(r, 20, 50)
+	limit, err := httpapi.LimitParam(r, 20, 50)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	reply(w, r)(s.doRecommendations(r.Context(), callerID(r), limit))
@@ -151,7 +137,7 @@ func (s *Server) recommendations(w http.ResponseWriter, r *http.Request) {
 func (s *Server) likedMe(w http.ResponseWriter, r *http.Request) {
 	page, err := PageParams(r)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	reply(w, r)(s.doLikedMe(r.Context(), callerID(r), page))
@@ -160,7 +146,7 @@ func (s *Server) likedMe(w http.ResponseWriter, r *http.Request) {
 func (s *Server) friends(w http.ResponseWriter, r *http.Request) {
 	page, err := PageParams(r)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	reply(w, r)(s.doFriends(r.Context(), callerID(r), page))
@@ -170,10 +156,10 @@ func (s *Server) friends(w http.ResponseWriter, r *http.Request) {
 func reply(w http.ResponseWriter, r *http.Request) func(any, error) {
 	return func(v any, err error) {
 		if err != nil {
-			WriteError(w, r, err)
+			httpapi.WriteError(w, r, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, v)
+		httpapi.WriteJSON(w, http.StatusOK, v)
 	}
 }
 
@@ -235,7 +221,7 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 	switch method {
 	case "swipe":
 		var q SwipeRequest
-		if err := DecodeBytes(params, &q, false); err != nil {
+		if err := httpapi.DecodeBytes(params, &q, false); err != nil {
 			return nil, err
 		}
 		return s.doSwipe(ctx, uid, q)
@@ -243,7 +229,7 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 		var q struct {
 			Limit *int `json:"limit"`
 		}
-		if err := DecodeBytes(params, &q, true); err != nil {
+		if err := httpapi.DecodeBytes(params, &q, true); err != nil {
 			return nil, err
 		}
 		limit := 20
@@ -259,7 +245,7 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 			Limit  *int    `json:"limit"`
 			Cursor *string `json:"cursor"`
 		}
-		if err := DecodeBytes(params, &q, true); err != nil {
+		if err := httpapi.DecodeBytes(params, &q, true); err != nil {
 			return nil, err
 		}
 		page := swiper.Page{Limit: swiper.DefaultPageLimit}
@@ -281,7 +267,7 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 		return s.doFriends(ctx, uid, page)
 	case "rewind":
 		var q struct{}
-		if err := DecodeBytes(params, &q, true); err != nil {
+		if err := httpapi.DecodeBytes(params, &q, true); err != nil {
 			return nil, err
 		}
 		return s.doRewind(ctx, uid)
@@ -292,14 +278,14 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 }
 
 func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
-	fid, err := IDParam(r, "id")
+	fid, err := httpapi.IDParam(r, "id")
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	u, err := s.Social.Friend(r.Context(), callerID(r), fid)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	out := wire.FriendUser{User: wire.UserOf(u, s.today())}
@@ -307,38 +293,38 @@ func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
 		b := u.Birthday.Format(time.DateOnly)
 		out.Birthday = &b
 	}
-	WriteJSON(w, http.StatusOK, struct {
+	httpapi.WriteJSON(w, http.StatusOK, struct {
 		User wire.FriendUser `json:"user"`
 	}{out})
 }
 
 func (s *Server) unmatch(w http.ResponseWriter, r *http.Request) {
-	fid, err := IDParam(r, "id")
+	fid, err := httpapi.IDParam(r, "id")
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if err := s.Social.Unmatch(r.Context(), callerID(r), fid); err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
-	limit, err := LimitParam(r, 10, 100)
+	limit, err := httpapi.LimitParam(r, 10, 100)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	ids, scores, err := s.Ranking.Top(r.Context(), limit)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	users, err := s.Users.Users(r.Context(), ids)
 	if err != nil {
-		WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	byID := make(map[int64]*swiper.User, len(users))
@@ -352,7 +338,7 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 			out = append(out, wire.Ranked{User: wire.UserOf(u, today), Score: scores[i], Rank: i + 1})
 		}
 	}
-	WriteJSON(w, http.StatusOK, struct {
+	httpapi.WriteJSON(w, http.StatusOK, struct {
 		Users []wire.Ranked `json:"users"`
 	}{out})
 }

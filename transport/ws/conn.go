@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/internal/httpapi"
 )
 
 // closeGrace is how long a closing connection waits for the client's
@@ -271,7 +271,7 @@ type responseFrame struct {
 	Type   string            `json:"type"`
 	ID     json.RawMessage   `json:"id"`
 	Result any               `json:"result,omitempty"`
-	Error  *swhttp.ErrorBody `json:"error,omitempty"`
+	Error  *swiper.ErrorBody `json:"error,omitempty"`
 }
 
 // handle serves one frame. A malformed frame gets an error response and
@@ -290,7 +290,7 @@ func (c *conn) handle(typ int, data []byte) {
 		return
 	}
 	var f clientFrame
-	if err := swhttp.DecodeBytes(data, &f, false); err != nil {
+	if err := httpapi.DecodeBytes(data, &f, false); err != nil {
 		c.malformed(frameID(data, err), err)
 		return
 	}
@@ -355,7 +355,7 @@ func frameID(data []byte, err error) json.RawMessage {
 		return nil
 	}
 	var v any
-	if swhttp.DecodeBytes(f.ID, &v, false) != nil {
+	if httpapi.DecodeBytes(f.ID, &v, false) != nil {
 		return nil
 	}
 	switch v.(type) {
@@ -393,7 +393,7 @@ func (c *conn) respondError(id json.RawMessage, err error) {
 	if e.Code == swiper.EInternal || e.Code == swiper.EUnavailable {
 		c.h.Log.Error("ws: request failed", "user_id", c.uid, "code", int(e.Code), "err", err)
 	}
-	body := swhttp.ErrorBodyOf(err)
+	body := swiper.ErrorBodyOf(err)
 	c.respond(responseFrame{Type: "response", ID: id, Error: &body})
 }
 
@@ -401,7 +401,7 @@ func (c *conn) respond(r responseFrame) {
 	data, err := json.Marshal(r)
 	if err != nil {
 		c.h.Log.Error("ws: encode response", "user_id", c.uid, "err", err)
-		body := swhttp.ErrorBodyOf(swiper.Internal("ws.respond", err))
+		body := swiper.ErrorBodyOf(swiper.Internal("ws.respond", err))
 		data, _ = json.Marshal(responseFrame{Type: "response", ID: r.ID, Error: &body})
 	}
 	c.enqueue(frame{data: data})

@@ -10,8 +10,10 @@
 // write, so an idle socket holds no writer, and write buffers come from a
 // pool.
 //
-// It depends on the root package, gorilla/websocket, and transport/http
-// for the wire forms and error bodies the two transports share.
+// It depends on the root package (whose ErrorBody its error frames carry),
+// gorilla/websocket, and internal/httpapi for the strict JSON decoding and
+// the error responses of the upgrade, which every listener shares; it does
+// not import the other transports.
 package ws
 
 import (
@@ -26,7 +28,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/internal/httpapi"
 )
 
 // Close codes of API.md, and the standard ones this package sends.
@@ -173,7 +175,7 @@ func (h *Handler) init() {
 			// nothing by opening one.
 			CheckOrigin: func(*http.Request) bool { return true },
 			Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-				swhttp.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "upgrade", "websocket upgrade: %v", reason))
+				httpapi.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "upgrade", "websocket upgrade: %v", reason))
 			},
 		}
 	})
@@ -185,12 +187,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		swhttp.WriteJSON(w, http.StatusMethodNotAllowed, struct {
-			Error swhttp.ErrorBody `json:"error"`
-		}{swhttp.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
+		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, struct {
+			Error swiper.ErrorBody `json:"error"`
+		}{swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
 		return
 	}
-	token := swhttp.BearerToken(r)
+	token := httpapi.BearerToken(r)
 	if token == "" {
 		token = r.URL.Query().Get("token")
 	}
@@ -198,20 +200,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	checks := h.checks
 	h.mu.Unlock()
 	if token == "" {
-		swhttp.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token> or ?token="))
+		httpapi.WriteError(w, r, swiper.Errorf(swiper.ELoginRequired, "login required: send Authorization: Bearer <token> or ?token="))
 		return
 	}
 	uid, err := h.Tokens.TokenUser(r.Context(), token)
 	if err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		swhttp.WriteError(w, r, swiper.Errorf(swiper.EBadRequest, "this endpoint takes a WebSocket upgrade"))
+		httpapi.WriteError(w, r, swiper.Errorf(swiper.EBadRequest, "this endpoint takes a WebSocket upgrade"))
 		return
 	}
 	if err := h.reserve(uid); err != nil {
-		swhttp.WriteError(w, r, err)
+		httpapi.WriteError(w, r, err)
 		return
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)

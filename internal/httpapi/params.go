@@ -1,4 +1,4 @@
-package http
+package httpapi
 
 import (
 	"net/http"
@@ -82,4 +82,19 @@ func QueryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 		return 0, swiper.FieldError(swiper.EBadRequest, name, "%s must be a whole number from %d to %d", name, lo, hi)
 	}
 	return n, nil
+}
+
+// IDParam reads a user id from the path (ParseID).
+func IDParam(r *http.Request, name string) (int64, error) {
+	id, ok := ParseID(r.PathValue(name))
+	if !ok {
+		return 0, swiper.FieldError(swiper.EBadRequest, name, "%s must be a user id", name)
+	}
+	return id, nil
+}
+
+// LimitParam reads the "limit" query parameter: def when absent, EBadRequest
+// (field "limit") when it is not a whole number in [1, max].
+func LimitParam(r *http.Request, def, max int) (int, error) {
+	return QueryInt(r, "limit", def, 1, max)
 }

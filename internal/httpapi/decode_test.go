@@ -1,4 +1,4 @@
-package http_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/swiperhq/swiper"
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/internal/httpapi"
 )
 
 // loginBody stands for the request structs of the API: strings, an int64
@@ -78,7 +78,7 @@ func TestDecodeJSONHostile(t *testing.T) {
 		{"nested 10,000 deep", "", `{"extra": ` + deep(10000) + `}`, swiper.EBadRequest, ""},
 		{"nested 33 deep", "", `{"extra": ` + deep(33) + `}`, swiper.EBadRequest, "extra"},
 		{"a string of 1 MB", "", `{"phone": "` + strings.Repeat("x", 1<<20) + `"}`, swiper.ETooLarge, ""},
-		{"64 KiB and one byte", "", `{"phone": "` + strings.Repeat("x", swhttp.MaxBodyBytes-12) + `"}`, swiper.ETooLarge, ""},
+		{"64 KiB and one byte", "", `{"phone": "` + strings.Repeat("x", httpapi.MaxBodyBytes-12) + `"}`, swiper.ETooLarge, ""},
 		{"text/plain", "text/plain", `{"phone": "x"}`, swiper.EUnsupportedMedia, ""},
 		{"form", "application/x-www-form-urlencoded", `{"phone": "x"}`, swiper.EUnsupportedMedia, ""},
 		{"multipart", "multipart/form-data; boundary=x", `{"phone": "x"}`, swiper.EUnsupportedMedia, ""},
@@ -92,7 +92,7 @@ func TestDecodeJSONHostile(t *testing.T) {
 				r.Header.Set("Content-Type", tt.ctype)
 			}
 			var dst loginBody
-			err := swhttp.DecodeJSON(httptest.NewRecorder(), r, &dst, false)
+			err := httpapi.DecodeJSON(httptest.NewRecorder(), r, &dst, false)
 			if got := swiper.ErrorCode(err); got != tt.code {
 				t.Fatalf("DecodeJSON(%.60q) = %v (code %d); want code %d", tt.body, err, got, tt.code)
 			}
@@ -102,7 +102,7 @@ func TestDecodeJSONHostile(t *testing.T) {
 			if got := swiper.AsError(err).Field; got != tt.field {
 				t.Errorf("field = %q; want %q (%v)", got, tt.field, err)
 			}
-			if got := swhttp.StatusOf(swiper.ErrorCode(err)); got >= 500 {
+			if got := swiper.StatusOf(swiper.ErrorCode(err)); got >= 500 {
 				t.Errorf("status %d for bad input", got)
 			}
 		})
@@ -119,7 +119,7 @@ func TestDecodeObjectHostile(t *testing.T) {
 		`{"nickname": "\udfff"}`,
 	} {
 		r := httptest.NewRequest("PATCH", "/api/v1/me", strings.NewReader(body))
-		_, err := swhttp.DecodeObject(httptest.NewRecorder(), r)
+		_, err := httpapi.DecodeObject(httptest.NewRecorder(), r)
 		if e := swiper.AsError(err); e == nil || e.Code != swiper.EBadRequest || e.Field != "nickname" {
 			t.Errorf("DecodeObject(%q) = %v; want 1100 naming nickname", body, err)
 		}
@@ -161,7 +161,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		go func() {
 			defer close(done)
 			r := httptest.NewRequest("POST", "/api/v1/auth/code", bytes.NewReader(body))
-			err = swhttp.DecodeJSON(httptest.NewRecorder(), r, &dst, false)
+			err = httpapi.DecodeJSON(httptest.NewRecorder(), r, &dst, false)
 		}()
 		select {
 		case <-done:
@@ -176,7 +176,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			if e.Code != swiper.EBadRequest && e.Code != swiper.ETooLarge {
 				t.Fatalf("DecodeJSON(%q) = code %d; want 1100 or 1104", body, e.Code)
 			}
-			if s := swhttp.StatusOf(e.Code); s < 400 || s >= 500 {
+			if s := swiper.StatusOf(e.Code); s < 400 || s >= 500 {
 				t.Fatalf("DecodeJSON(%q): status %d", body, s)
 			}
 			if e.Message == "" {
@@ -214,7 +214,7 @@ func FuzzParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		r := httptest.NewRequest("GET", "/api/v1/friends/x", nil)
 		r.SetPathValue("id", s)
-		id, err := swhttp.IDParam(r, "id")
+		id, err := httpapi.IDParam(r, "id")
 		if err != nil {
 			if e := swiper.AsError(err); e.Code != swiper.EBadRequest || e.Field != "id" {
 				t.Fatalf("IDParam(%q) = %v; want 1100 naming id", s, err)
@@ -227,7 +227,7 @@ func FuzzParams(f *testing.F) {
 		q := r.URL.Query()
 		q.Set("limit", s)
 		r.URL.RawQuery = q.Encode()
-		n, err := swhttp.LimitParam(r, 20, 50)
+		n, err := httpapi.LimitParam(r, 20, 50)
 		if err != nil {
 			if e := swiper.AsError(err); e.Code != swiper.EBadRequest || e.Field != "limit" {
 				t.Fatalf("LimitParam(%q) = %v; want 1100 naming limit", s, err)

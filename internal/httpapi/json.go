@@ -1,4 +1,4 @@
-package http
+package httpapi
 
 import (
 	"bytes"
@@ -20,67 +20,11 @@ import (
 // MaxBodyBytes is the largest request body accepted, but for avatars.
 const MaxBodyBytes = 64 << 10
 
-// statusOf maps each error code to its HTTP status (API.md, "Errors").
-var statusOf = map[swiper.Code]int{
-	swiper.ESMSFailed:        http.StatusServiceUnavailable,
-	swiper.EInvalidCode:      http.StatusBadRequest,
-	swiper.ELoginRequired:    http.StatusUnauthorized,
-	swiper.EInvalidProfile:   http.StatusBadRequest,
-	swiper.EInvalidSID:       http.StatusNotFound,
-	swiper.ESelfSwipe:        http.StatusBadRequest,
-	swiper.EAlreadySwiped:    http.StatusConflict,
-	swiper.ERewindLimit:      http.StatusTooManyRequests,
-	swiper.ERewindExpired:    http.StatusConflict,
-	swiper.ENothingToRewind:  http.StatusConflict,
-	swiper.EVIPRequired:      http.StatusForbidden,
-	swiper.EBadRequest:       http.StatusBadRequest,
-	swiper.EForbidden:        http.StatusForbidden,
-	swiper.ENotFound:         http.StatusNotFound,
-	swiper.ENotFriend:        http.StatusForbidden,
-	swiper.ETooLarge:         http.StatusRequestEntityTooLarge,
-	swiper.EUnsupportedMedia: http.StatusUnsupportedMediaType,
-	swiper.ERateLimited:      http.StatusTooManyRequests,
-	swiper.EInternal:         http.StatusInternalServerError,
-	swiper.EUnavailable:      http.StatusServiceUnavailable,
-}
-
-// StatusOf returns the HTTP status for an error code.
-func StatusOf(c swiper.Code) int {
-	if s, ok := statusOf[c]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-// ErrorBody is the JSON error object of API.md; it is also what WebSocket
-// responses carry.
-type ErrorBody struct {
-	Code          swiper.Code `json:"code"`
-	Name          string      `json:"name"`
-	Message       string      `json:"message"`
-	Field         string      `json:"field,omitempty"`
-	RequiredLevel int         `json:"required_level,omitempty"`
-}
-
-// ErrorBodyOf returns the wire form of err. Internal errors say only
-// "internal error": their causes go to the log, never to clients.
-func ErrorBodyOf(err error) ErrorBody {
-	e := swiper.AsError(err)
-	b := ErrorBody{Code: e.Code, Name: e.Code.Name(), Message: e.Message, Field: e.Field, RequiredLevel: e.RequiredLevel}
-	if e.Code == swiper.EInternal {
-		b.Message = "internal error"
-	}
-	if b.Message == "" {
-		b.Message = strings.ReplaceAll(b.Name, "_", " ")
-	}
-	return b
-}
-
 // WriteError writes err as a JSON error response with its status, and logs
 // it when it is a fault of ours.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := swiper.AsError(err)
-	status := StatusOf(e.Code)
+	status := swiper.StatusOf(e.Code)
 	// A client that hung up is not a fault of ours worth an error line.
 	if status >= 500 && r.Context().Err() == nil {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", int(e.Code), "err", err)
@@ -92,8 +36,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="swiper"`)
 	}
 	WriteJSON(w, status, struct {
-		Error ErrorBody `json:"error"`
-	}{ErrorBodyOf(err)})
+		Error swiper.ErrorBody `json:"error"`
+	}{swiper.ErrorBodyOf(err)})
 }
 
 // WriteJSON writes v as a JSON response with the given status.
