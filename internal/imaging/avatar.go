@@ -76,7 +76,7 @@ const outputCost = 2*MaxSide*MaxSide*4 + 1<<20
 // alone and says what decoding it will cost. Errors are as Process's.
 func Inspect(b []byte) (Header, error) {
 	if len(b) > MaxBytes {
-		return Header{}, swiper.FieldError(swiper.ETooLarge, "avatar", "the image is over 10 MiB")
+		return Header{}, swiper.AvatarTooLarge("imaging.Inspect")
 	}
 	h := Header{Format: Format(b)}
 	var cfg image.Config

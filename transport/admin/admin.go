@@ -150,7 +150,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 func pathID(r *http.Request) (int64, error) {
 	id, ok := httpapi.ParseID(r.PathValue("id"))
 	if !ok {
-		return 0, swiper.Errorf(swiper.ENotFound, "no such user")
+		return 0, swiper.NoSuchUser("admin.pathID")
 	}
 	return id, nil
 }

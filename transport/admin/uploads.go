@@ -63,7 +63,7 @@ func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
 func (s *Server) retryUpload(w http.ResponseWriter, r *http.Request) {
 	id, ok := httpapi.ParseID(r.PathValue("id"))
 	if !ok {
-		httpapi.WriteError(w, r, swiper.Errorf(swiper.ENotFound, "no such upload job"))
+		httpapi.WriteError(w, r, swiper.NoSuchUploadJob("admin.getUpload"))
 		return
 	}
 	var req struct{}
