@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 )
@@ -153,7 +153,9 @@ func (n *node) waitReady() {
 	}
 }
 
-func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+// call makes a request and returns the status and the body; decode reads
+// a JSON body.
+func call(t *testing.T, method, url, token, body string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
@@ -165,9 +167,7 @@ func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	json.Unmarshal(raw, &m)
-	return resp.StatusCode, m
+	return resp.StatusCode, raw
 }
 
 // TestNodeServesAsAUserWould logs in as a new user would, reading the code
@@ -179,22 +179,22 @@ func TestNodeServesAsAUserWould(t *testing.T) {
 
 	const phone = "+8613800138000"
 	if st, body := call(t, "POST", n.client+"/api/v1/auth/code", "", `{"phone":"`+phone+`"}`); st != 200 {
-		t.Fatalf("send code: %d %v", st, body)
+		t.Fatalf("send code: %d %s", st, body)
 	}
 	code := n.waitLog(regexp.MustCompile(`phone=\` + phone + ` code=(\d{6})`))
 	st, body := call(t, "POST", n.client+"/api/v1/auth/login", "", `{"phone":"`+phone+`","code":"`+code+`"}`)
-	if st != 200 || body["created"] != true {
-		t.Fatalf("login: %d %v", st, body)
+	if st != 200 || !decode[loginReply](t, body).Created {
+		t.Fatalf("login: %d %s", st, body)
 	}
-	token := body["token"].(string)
+	token := decode[loginReply](t, body).Token
 	if st, body := call(t, "PATCH", n.client+"/api/v1/me", token, `{"nickname":"Lin"}`); st != 200 {
-		t.Fatalf("PATCH /me: %d %v", st, body)
+		t.Fatalf("PATCH /me: %d %s", st, body)
 	}
-	if st, body := call(t, "GET", n.client+"/api/v1/me", token, ""); st != 200 || body["user"].(map[string]any)["nickname"] != "Lin" {
-		t.Fatalf("GET /me: %d %v", st, body)
+	if st, body := call(t, "GET", n.client+"/api/v1/me", token, ""); st != 200 || decode[wire.Me](t, body).User.Nickname != "Lin" {
+		t.Fatalf("GET /me: %d %s", st, body)
 	}
-	if st, body := call(t, "PUT", n.admin+"/admin/v1/config", n.adminTok, `{"rewind_per_day": 4}`); st != 200 || body["rewind_per_day"] != 4.0 {
-		t.Fatalf("PUT config: %d %v", st, body)
+	if st, body := call(t, "PUT", n.admin+"/admin/v1/config", n.adminTok, `{"rewind_per_day": 4}`); st != 200 || decode[configReply](t, body).RewindPerDay != 4 {
+		t.Fatalf("PUT config: %d %s", st, body)
 	}
 	if st, _ := call(t, "GET", n.admin+"/metrics", n.adminTok, ""); st != 200 {
 		t.Fatalf("GET /metrics: %d", st)
@@ -211,13 +211,13 @@ func TestGracefulShutdown(t *testing.T) {
 	n := startNode(t, pgtest.NewDatabase(t), prefix)
 	st, body := call(t, "POST", n.admin+"/admin/v1/users/1/token", n.adminTok, "")
 	if st != 404 {
-		t.Fatalf("token for a missing user: %d %v; want 404", st, body)
+		t.Fatalf("token for a missing user: %d %s; want 404", st, body)
 	}
 	// Register a user through the API.
 	call(t, "POST", n.client+"/api/v1/auth/code", "", `{"phone":"+8613800138001"}`)
 	code := n.waitLog(regexp.MustCompile(`phone=\+8613800138001 code=(\d{6})`))
 	_, body = call(t, "POST", n.client+"/api/v1/auth/login", "", `{"phone":"+8613800138001","code":"`+code+`"}`)
-	token := body["token"].(string)
+	token := decode[loginReply](t, body).Token
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(n.client, "http://"))
 	if err != nil {

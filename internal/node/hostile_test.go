@@ -19,6 +19,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 )
 
 // hostileCase is one hostile request and the JSON error it must get.
@@ -83,8 +85,7 @@ func wantHostile(t *testing.T, c hostileCase, r response) {
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q; want JSON", ct)
 	}
-	e := r.body["error"].(map[string]any)
-	if got, _ := e["field"].(string); got != c.field {
+	if got := errorBody(t, r).Field; got != c.field {
 		t.Errorf("field = %q; want %q (%s)", got, c.field, r.raw)
 	}
 }
@@ -436,21 +437,23 @@ func TestHostileFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := w.read(5 * time.Second)
-			if f["type"] != "response" || errorOf(f) != int(swiper.EBadRequest) {
+			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			e := f["error"].(map[string]any)
-			if got, _ := e["field"].(string); got != tt.field {
-				t.Errorf("error %v: field %q; want %q", e, got, tt.field)
+			r := frameAs[responseFrame[json.RawMessage]](t, f)
+			if got := r.Error.Field; got != tt.field {
+				t.Errorf("error %+v: field %q; want %q", *r.Error, got, tt.field)
 			}
-			if got, _ := f["id"].(string); got != tt.id {
+			if got, _ := r.ID.(string); got != tt.id {
 				t.Errorf("response id %q; want %q", got, tt.id)
 			}
 		})
 	}
 	// The socket still serves.
-	if r := w.call("friends", nil); errorOf(r) != 0 || r["result"] == nil {
+	if r := w.call("friends", nil); errorOf(r) != 0 {
 		t.Fatalf("after hostile frames: %v", r)
+	} else {
+		result[wire.FriendsReply](t, r) // fails the test without a result
 	}
 	// A 10 MB frame closes its own socket with 1009 and no other.
 	big := h.dial(ta)
@@ -459,8 +462,10 @@ func TestHostileFrames(t *testing.T) {
 	if code := big.closed(10 * time.Second); code != websocket.CloseMessageTooBig && code != -1 {
 		t.Fatalf("a 10 MB frame closed the socket with %d; want %d", code, websocket.CloseMessageTooBig)
 	}
-	if r := w.call("friends", nil); errorOf(r) != 0 || r["result"] == nil {
+	if r := w.call("friends", nil); errorOf(r) != 0 {
 		t.Fatalf("the other socket after a 10 MB frame: %v", r)
+	} else {
+		result[wire.FriendsReply](t, r) // fails the test without a result
 	}
 	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, a); n != 0 {
 		t.Errorf("a has %d swipes after hostile frames; want 0", n)
@@ -549,8 +554,14 @@ func (h *harness) floodSocket(token string, fail func(string, ...any)) {
 		fail("write a binary frame: %v", err)
 		return
 	}
-	var f map[string]any
-	if _, data, err := c.ReadMessage(); err != nil || jsonObject(data, &f) != nil || errorOf(f) != int(swiper.EBadRequest) {
+	_, data, err := c.ReadMessage()
+	if err == nil {
+		var f responseFrame[json.RawMessage]
+		if f, err = wiretest.Exactly[responseFrame[json.RawMessage]](data); err == nil && (f.Error == nil || f.Error.Code != swiper.EBadRequest) {
+			err = fmt.Errorf("error %+v", f.Error)
+		}
+	}
+	if err != nil {
 		fail("binary frame: got %s, %v; want a 1100 response", data, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // TestFriendsPaged gives a user 250 friends and reads them a page at a time
@@ -51,7 +52,7 @@ func TestFriendsPaged(t *testing.T) {
 	}
 
 	// readAll pages with get until next_cursor is null.
-	readAll := func(how string, limit int, get func(cursor string) (list []any, next any)) []int64 {
+	readAll := func(how string, limit int, get func(cursor string) (list []wire.Friend, next *string)) []int64 {
 		t.Helper()
 		var got []int64
 		cursor := ""
@@ -63,23 +64,21 @@ func TestFriendsPaged(t *testing.T) {
 			if len(list) > limit {
 				t.Fatalf("%s: a page of %d; want at most %d", how, len(list), limit)
 			}
-			for _, f := range list {
-				got = append(got, int64(f.(map[string]any)["id"].(float64)))
-			}
+			got = append(got, idsOf(list, ofFriend)...)
 			if next == nil {
 				return got
 			}
-			c, ok := next.(string)
-			if !ok || c == "" {
-				t.Fatalf("%s: next_cursor = %#v; want a string or null", how, next)
+			// Decoding into *string checked it is a string or null.
+			if *next == "" {
+				t.Fatalf("%s: next_cursor = %q; want a string or null", how, *next)
 			}
-			cursor = c
+			cursor = *next
 			befriend()
 		}
 	}
 
-	http := func(limit int) func(string) ([]any, any) {
-		return func(cursor string) ([]any, any) {
+	http := func(limit int) func(string) ([]wire.Friend, *string) {
+		return func(cursor string) ([]wire.Friend, *string) {
 			q := url.Values{}
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
@@ -88,12 +87,12 @@ func TestFriendsPaged(t *testing.T) {
 				q.Set("cursor", cursor)
 			}
 			r := h.do("GET", "/api/v1/friends?"+q.Encode(), token, nil)
-			next, ok := r.body["next_cursor"]
-			if r.status != 200 || !ok {
+			if r.status != 200 {
 				t.Fatalf("friends: %d %.300s; want 200 with next_cursor", r.status, r.raw)
 			}
-			list, _ := r.body["friends"].([]any)
-			return list, next
+			// An exact decoding: next_cursor must be there, if null.
+			reply := decode[wire.FriendsReply](t, r)
+			return reply.Friends, reply.NextCursor
 		}
 	}
 	if got := readAll("HTTP, default limit", 50, http(0)); !slices.Equal(got, want) {
@@ -101,19 +100,18 @@ func TestFriendsPaged(t *testing.T) {
 	}
 	want = slices.Concat(reversed(friends[250:added]), want)
 	ws := h.dial(token)
-	got := readAll("WebSocket, limit 100", 100, func(cursor string) ([]any, any) {
+	got := readAll("WebSocket, limit 100", 100, func(cursor string) ([]wire.Friend, *string) {
 		params := map[string]any{"limit": 100}
 		if cursor != "" {
 			params["cursor"] = cursor
 		}
 		f := ws.call("friends", params)
-		res, _ := f["result"].(map[string]any)
-		next, ok := res["next_cursor"]
-		if !ok {
+		if errorOf(f) != 0 {
 			t.Fatalf("friends over the socket: %v; want a result with next_cursor", f)
 		}
-		list, _ := res["friends"].([]any)
-		return list, next
+		// An exact decoding: next_cursor must be there, if null.
+		res := result[wire.FriendsReply](t, f)
+		return res.Friends, res.NextCursor
 	})
 	if !slices.Equal(got, want) {
 		t.Errorf("WebSocket, limit 100: %d friends read; want %d, once each, in order", len(got), len(want))
@@ -146,16 +144,16 @@ func TestLikedMePaged(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("liked-me: %d %s", r.status, r.raw)
 		}
-		page := ids(r, "users")
+		reply := decode[wire.LikedMeReply](t, r)
+		page := idsOf(reply.Users, ofLiker)
 		if len(page) > 2 {
 			t.Fatalf("liked-me?limit=2: %d users", len(page))
 		}
 		got = append(got, page...)
-		c, _ := r.body["next_cursor"].(string)
-		if c == "" {
+		if reply.NextCursor == nil || *reply.NextCursor == "" {
 			break
 		}
-		cursor = c
+		cursor = *reply.NextCursor
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("liked-me two at a time = %v; want %v", got, want)
@@ -197,13 +195,12 @@ func TestListPagesRefuseBadParams(t *testing.T) {
 				if tt.query != "" {
 					r := h.do("GET", path+"?"+tt.query, token, nil)
 					wantError(t, r, 400, swiper.EBadRequest)
-					if f := r.body["error"].(map[string]any)["field"]; f != tt.field {
-						t.Errorf("HTTP field = %v; want %q", f, tt.field)
+					if f := errorBody(t, r).Field; f != tt.field {
+						t.Errorf("HTTP field = %q; want %q", f, tt.field)
 					}
 				}
 				f := ws.call(method, tt.params)
-				e, _ := f["error"].(map[string]any)
-				if wsCode(f) != int(swiper.EBadRequest) || e["field"] != tt.field {
+				if errorOf(f) != int(swiper.EBadRequest) || f.Error.Field != tt.field {
 					t.Errorf("socket %v: %v; want code %d, field %q", tt.params, f, swiper.EBadRequest, tt.field)
 				}
 			})

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/transport/admin"
 )
 
@@ -67,8 +70,13 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.status, r.raw, err)
 			return
 		}
-		if r.body["matched"] == true {
-			if f, _ := r.body["friend"].(map[string]any); f == nil || int64(f["id"].(float64)) != to {
+		reply, err := wiretest.Exactly[wire.SwipeReply](r.raw)
+		if err != nil {
+			errs <- fmt.Errorf("pair %d: %v", i, err)
+			return
+		}
+		if reply.Matched {
+			if reply.Friend == nil || reply.Friend.ID != to {
 				errs <- fmt.Errorf("pair %d: matched without the friend: %s", i, r.raw)
 			}
 			matched[i].Add(1)
@@ -108,7 +116,7 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 	for _, i := range []int{0, pairs / 2, pairs - 1} {
 		for _, s := range []side{a[i], b[i]} {
 			eventually(t, settle, "actor knows its friend", func() bool {
-				return h.actor(s.id)["friends"] == float64(1)
+				return h.info(s.id).Friends == 1
 			})
 		}
 	}
@@ -186,14 +194,15 @@ func TestSwipeErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/api/v1/swipes", c.token, c.body)
 			wantError(t, r, c.status, c.code)
+			e := errorBody(t, r)
 			if c.field != "" {
-				if f := r.body["error"].(map[string]any)["field"]; f != c.field {
-					t.Errorf("field = %v; want %q", f, c.field)
+				if e.Field != c.field {
+					t.Errorf("field = %q; want %q", e.Field, c.field)
 				}
 			}
 			if c.code == swiper.EVIPRequired {
-				if l := r.body["error"].(map[string]any)["required_level"]; l != float64(1) {
-					t.Errorf("required_level = %v; want 1", l)
+				if e.RequiredLevel != 1 {
+					t.Errorf("required_level = %d; want 1", e.RequiredLevel)
 				}
 			}
 		})
@@ -201,7 +210,7 @@ func TestSwipeErrors(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, me); n != 1 {
 		t.Errorf("swipes stored = %d; want only the first", n)
 	}
-	if r := h.do("GET", "/api/v1/ranking", token, nil); len(ids(r, "users")) != 1 {
+	if r := h.do("GET", "/api/v1/ranking", token, nil); len(decode[usersReply[wire.Ranked]](t, r).Users) != 1 {
 		t.Errorf("ranking after bad swipes: %s; want only the one good swipe", r.raw)
 	}
 }
@@ -223,13 +232,14 @@ func TestSuperlikeNeedsVIPAndComesFirst(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("recommendations: %d %s", r.status, r.raw)
 	}
-	got := ids(r, "users")
+	users := decode[usersReply[wire.Candidate]](t, r).Users
+	got := idsOf(users, ofCandidate)
 	if len(got) != 4 || got[0] != s2 || got[1] != s1 {
 		t.Fatalf("recommendations = %v; want %d, %d first, then %d and %d", got, s2, s1, plain, liker)
 	}
-	for i, u := range r.body["users"].([]any) {
-		if flag := u.(map[string]any)["superliked_me"]; flag != (i < 2) {
-			t.Errorf("user %d superliked_me = %v", got[i], flag)
+	for i, u := range users {
+		if u.SuperlikedMe != (i < 2) {
+			t.Errorf("user %d superliked_me = %v", got[i], u.SuperlikedMe)
 		}
 	}
 	if slices.Contains(got, me) {
@@ -237,7 +247,7 @@ func TestSuperlikeNeedsVIPAndComesFirst(t *testing.T) {
 	}
 	// Swiping a superliker takes them out; the other stays first.
 	h.mustSwipe(token, s2, swiper.Dislike)
-	got = ids(h.do("GET", "/api/v1/recommendations?limit=10", token, nil), "users")
+	got = recommended(t, h.do("GET", "/api/v1/recommendations?limit=10", token, nil))
 	if len(got) != 3 || got[0] != s1 || slices.Contains(got, s2) {
 		t.Errorf("after swiping %d: %v; want %d first and %d gone", s2, got, s1, s2)
 	}
@@ -256,7 +266,7 @@ func TestRecommendationsPreferences(t *testing.T) {
 	h.user(person{sex: swiper.Male, age: 27, city: "Shanghai"})   // wrong sex
 	h.user(person{sex: swiper.Female, age: 27, city: "Beijing"})  // elsewhere
 	r := h.do("GET", "/api/v1/recommendations", token, nil)
-	got := ids(r, "users")
+	got := recommended(t, r)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Fatalf("recommendations = %v; want %v", got, want)
@@ -264,7 +274,7 @@ func TestRecommendationsPreferences(t *testing.T) {
 	// Swiped people never come back.
 	h.mustSwipe(token, want[0], swiper.Dislike)
 	h.mustSwipe(token, want[1], swiper.Like)
-	if got := ids(h.do("GET", "/api/v1/recommendations", token, nil), "users"); !slices.Equal(got, want[2:]) {
+	if got := recommended(t, h.do("GET", "/api/v1/recommendations", token, nil)); !slices.Equal(got, want[2:]) {
 		t.Errorf("after swiping two: %v; want %v", got, want[2:])
 	}
 	for _, q := range []string{"limit=0", "limit=51", "limit=x", "limit=1&limit=2"} {
@@ -285,7 +295,7 @@ func TestRewind(t *testing.T) {
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 409, swiper.ENothingToRewind)
 
 	h.mustSwipe(ta, me, swiper.Like)
-	if r := h.mustSwipe(token, a, swiper.Like); r.body["matched"] != true {
+	if r := h.mustSwipe(token, a, swiper.Like); !decode[wire.SwipeReply](t, r).Matched {
 		t.Fatalf("like back: %s; want a match", r.raw)
 	}
 	h.mustSwipe(token, b, swiper.Superlike)
@@ -301,9 +311,9 @@ func TestRewind(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("rewind %d: %d %s", i, r.status, r.raw)
 		}
-		rw := r.body["rewound"].(map[string]any)
-		if int64(rw["sid"].(float64)) != want.sid || rw["mark"] != want.mark || r.body["unmatched"] != want.unmatched ||
-			r.body["remaining_today"] != float64(2-i) {
+		rw := decode[wire.RewindReply](t, r)
+		if rw.Rewound.SID != want.sid || rw.Rewound.Mark != want.mark || rw.Unmatched != want.unmatched ||
+			rw.RemainingToday != 2-i {
 			t.Errorf("rewind %d = %s; want sid %d %s unmatched %v remaining %d", i, r.raw, want.sid, want.mark, want.unmatched, 2-i)
 		}
 	}
@@ -314,15 +324,15 @@ func TestRewind(t *testing.T) {
 		t.Errorf("friendships left = %d; want the match undone", n)
 	}
 	eventually(t, settle, "the other side forgets the friendship", func() bool {
-		return h.actor(a)["friends"] == float64(0)
+		return h.info(a).Friends == 0
 	})
 	// a's like of me stands and is unanswered again.
-	if p := h.actor(me)["pending_likes"]; p != float64(1) {
+	if p := h.info(me).PendingLikes; p != 1 {
 		t.Errorf("pending_likes after rewinding the like back = %v; want 1", p)
 	}
 	h.mustSwipe(token, b, swiper.Like)
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 429, swiper.ERewindLimit)
-	if got := h.actor(me)["rewinds_today"]; got != float64(3) {
+	if got := h.info(me).RewindsToday; got != 3 {
 		t.Errorf("rewinds_today = %v; want 3", got)
 	}
 
@@ -333,7 +343,7 @@ func TestRewind(t *testing.T) {
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 409, swiper.ERewindExpired)
 	h.mustSwipe(token, c, swiper.Like)
 	h.clock.Add(299 * time.Second)
-	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || r.body["remaining_today"] != float64(2) {
+	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || decode[wire.RewindReply](t, r).RemainingToday != 2 {
 		t.Fatalf("rewind after midnight: %d %s; want 200 with 2 left", r.status, r.raw)
 	}
 	// Lowering the quota below what was used blocks further rewinds.
@@ -343,7 +353,7 @@ func TestRewind(t *testing.T) {
 	// The quota survives a restart of the actor (it is in the database).
 	h.settings.Live.Store(swiper.Settings{RewindPerDay: 2, RewindWindowSeconds: 300})
 	h.restartActors()
-	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || r.body["remaining_today"] != float64(0) {
+	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || decode[wire.RewindReply](t, r).RemainingToday != 0 {
 		t.Fatalf("rewind after restart: %d %s; want 200 with 0 left", r.status, r.raw)
 	}
 	h.mustSwipe(token, c, swiper.Like)
@@ -411,8 +421,8 @@ func TestLikedMeAndVIP(t *testing.T) {
 	h.mustSwipe(tc, me, swiper.Dislike)
 	r := h.do("GET", "/api/v1/liked-me", token, nil)
 	wantError(t, r, 403, swiper.EVIPRequired)
-	if l := r.body["error"].(map[string]any)["required_level"]; l != float64(3) {
-		t.Errorf("required_level = %v; want 3", l)
+	if l := errorBody(t, r).RequiredLevel; l != 3 {
+		t.Errorf("required_level = %d; want 3", l)
 	}
 	// An operator raises the level: it works at once.
 	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 3}); r.status != 200 {
@@ -423,18 +433,17 @@ func TestLikedMeAndVIP(t *testing.T) {
 		t.Fatalf("liked-me: %d %s", r.status, r.raw)
 	}
 	got := map[int64]string{}
-	for _, u := range r.body["users"].([]any) {
-		m := u.(map[string]any)
-		got[int64(m["id"].(float64))] = m["mark"].(string)
+	for _, u := range decode[wire.LikedMeReply](t, r).Users {
+		got[u.ID] = u.Mark
 	}
 	if len(got) != 2 || got[a] != "like" || got[b] != "superlike" {
 		t.Errorf("liked-me = %v; want %d like and %d superlike (not %d)", got, a, b, c)
 	}
-	if p := h.actor(me)["pending_likes"]; p != float64(2) {
+	if p := h.info(me).PendingLikes; p != 2 {
 		t.Errorf("pending_likes = %v; want 2", p)
 	}
 	h.mustSwipe(token, a, swiper.Dislike)
-	if got := ids(h.do("GET", "/api/v1/liked-me", token, nil), "users"); !slices.Equal(got, []int64{b}) {
+	if got := idsOf(decode[wire.LikedMeReply](t, h.do("GET", "/api/v1/liked-me", token, nil)).Users, ofLiker); !slices.Equal(got, []int64{b}) {
 		t.Errorf("liked-me after answering %d = %v; want [%d]", a, got, b)
 	}
 	// Lowering the level takes effect too.
@@ -448,22 +457,33 @@ func TestFriends(t *testing.T) {
 	f, tf := h.user(person{age: 30})
 	stranger, _ := h.user(person{})
 	h.mustSwipe(token, f, swiper.Like)
-	if r := h.mustSwipe(tf, me, swiper.Like); r.body["matched"] != true {
+	if r := h.mustSwipe(tf, me, swiper.Like); !decode[wire.SwipeReply](t, r).Matched {
 		t.Fatalf("no match: %s", r.raw)
 	}
 	for _, tok := range []string{token, tf} {
 		r := h.do("GET", "/api/v1/friends", tok, nil)
-		list, _ := r.body["friends"].([]any)
-		if r.status != 200 || len(list) != 1 {
+		if r.status != 200 {
 			t.Fatalf("friends: %d %s", r.status, r.raw)
 		}
-		if since, _ := list[0].(map[string]any)["since"].(string); !strings.HasSuffix(since, "Z") {
-			t.Errorf("since = %q; want RFC 3339 UTC", since)
+		list := decode[wire.FriendsReply](t, r).Friends
+		if len(list) != 1 {
+			t.Fatalf("friends: %d %s", r.status, r.raw)
+		}
+		// The time as written, not as decoded: it must be in UTC.
+		var since struct {
+			Friends []struct {
+				Since string `json:"since"`
+			} `json:"friends"`
+		}
+		if err := json.Unmarshal(r.raw, &since); err != nil || !strings.HasSuffix(since.Friends[0].Since, "Z") {
+			t.Errorf("since = %q (%v); want RFC 3339 UTC", since.Friends[0].Since, err)
 		}
 	}
 	r := h.do("GET", fmt.Sprintf("/api/v1/friends/%d", f), token, nil)
-	u, _ := r.body["user"].(map[string]any)
-	if r.status != 200 || u["birthday"] == nil || u["age"] != float64(30) {
+	if r.status != 200 {
+		t.Fatalf("friend details: %d %s; want the birthday", r.status, r.raw)
+	}
+	if u := decode[friendReply](t, r).User; u.Birthday == nil || u.Age == nil || *u.Age != 30 {
 		t.Errorf("friend details: %d %s; want the birthday", r.status, r.raw)
 	}
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/friends/%d", stranger), token, nil), 403, swiper.ENotFriend)
@@ -474,14 +494,14 @@ func TestFriends(t *testing.T) {
 		t.Fatalf("unmatch: %d %s", r.status, r.raw)
 	}
 	for _, tok := range []string{token, tf} {
-		if r := h.do("GET", "/api/v1/friends", tok, nil); len(r.body["friends"].([]any)) != 0 {
+		if r := h.do("GET", "/api/v1/friends", tok, nil); len(decode[wire.FriendsReply](t, r).Friends) != 0 {
 			t.Errorf("friends after unmatch: %s", r.raw)
 		}
 	}
-	eventually(t, settle, "the other side's actor forgets", func() bool { return h.actor(f)["friends"] == float64(0) })
+	eventually(t, settle, "the other side's actor forgets", func() bool { return h.info(f).Friends == 0 })
 	wantError(t, h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", f), token, nil), 403, swiper.ENotFriend)
 	// Both swipes stand: no re-match, no recommendation.
-	if got := ids(h.do("GET", "/api/v1/recommendations", token, nil), "users"); slices.Contains(got, f) {
+	if got := recommended(t, h.do("GET", "/api/v1/recommendations", token, nil)); slices.Contains(got, f) {
 		t.Errorf("unmatched friend recommended again: %v", got)
 	}
 }
@@ -510,15 +530,14 @@ func TestRankingArithmetic(t *testing.T) {
 	}
 	type entry struct{ id, score, rank int64 }
 	var got []entry
-	for _, u := range r.body["users"].([]any) {
-		m := u.(map[string]any)
-		got = append(got, entry{int64(m["id"].(float64)), int64(m["score"].(float64)), int64(m["rank"].(float64))})
+	for _, u := range decode[usersReply[wire.Ranked]](t, r).Users {
+		got = append(got, entry{u.ID, u.Score, int64(u.Rank)})
 	}
 	want := []entry{{star, 7, 1}, {second, 5, 2}}
 	if !slices.Equal(got, want) {
 		t.Errorf("ranking = %v; want %v", got, want)
 	}
-	if got := ids(h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil), "users"); !slices.Equal(got, []int64{star}) {
+	if got := idsOf(decode[usersReply[wire.Ranked]](t, h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil)).Users, ofRanked); !slices.Equal(got, []int64{star}) {
 		t.Errorf("ranking limit 1 = %v", got)
 	}
 	wantError(t, h.do("GET", "/api/v1/ranking?limit=101", tokens[0], nil), 400, swiper.EBadRequest)
@@ -578,20 +597,23 @@ func TestAdminActors(t *testing.T) {
 	me, token := h.user(person{})
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
-	a := h.actor(me)
-	if a["user_id"] != float64(me) || a["node"] != "test" || a["active"] != true || a["swiped"] != float64(1) ||
-		a["friends"] != float64(0) || a["rewinds_today"] != float64(0) || a["activated_at"] == "" {
-		t.Errorf("actor = %v", a)
+	a := h.info(me)
+	if a.UserID != me || a.Node != "test" || !a.Active || a.Swiped != 1 ||
+		a.Friends != 0 || a.RewindsToday != 0 || a.ActivatedAt.IsZero() {
+		t.Errorf("actor = %+v", a)
 	}
 	eventually(t, settle, "the liked user's actor has the pending like", func() bool {
-		return h.actor(other)["pending_likes"] == float64(1)
+		return h.info(other).PendingLikes == 1
 	})
 	r := h.admin("GET", "/admin/v1/actors", nil)
-	if r.status != 200 || r.body["node"] != "test" || r.body["users"] != float64(2) {
+	if r.status != 200 {
+		t.Fatalf("actors = %d %s; want 2 users", r.status, r.raw)
+	}
+	if a := decode[actorsReply](t, r); a.Node != "test" || a.Users != 2 {
 		t.Errorf("actors = %d %s; want 2 users", r.status, r.raw)
 	}
 	wantError(t, h.admin("GET", "/admin/v1/users/987654321/actor", nil), 404, swiper.ENotFound)
-	if r := h.admin("GET", "/admin/v1/cluster", nil); r.status != 200 || len(r.body["members"].([]any)) != 1 {
+	if r := h.admin("GET", "/admin/v1/cluster", nil); r.status != 200 || len(decode[clusterReply](t, r).Members) != 1 {
 		t.Errorf("cluster = %d %s; want one member", r.status, r.raw)
 	}
 	if r, _ := h.try(h.adm, "GET", "/admin/v1/actors", "", nil); r.status != 401 {
@@ -636,8 +658,8 @@ func TestActorPanicAnswers1107AndRestarts(t *testing.T) {
 	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.status != 200 {
 		t.Errorf("after the restart: %d %s", r.status, r.raw)
 	}
-	if a := h.actor(me); a["swiped"] != float64(1) {
-		t.Errorf("restarted actor = %v; want swiped 1", a)
+	if a := h.info(me); a.Swiped != 1 {
+		t.Errorf("restarted actor = %+v; want swiped 1", a)
 	}
 }
 
@@ -646,14 +668,14 @@ func TestPassivationKeepsState(t *testing.T) {
 	me, token := h.user(person{})
 	other, _ := h.user(person{})
 	h.mustSwipe(token, other, swiper.Like)
-	first := h.actor(me)["activated_at"]
+	first := h.info(me).ActivatedAt
 	eventually(t, settle, "idle actors passivate", func() bool {
 		users, _, _ := h.node.Counts()
 		return users == 0
 	})
 	h.clock.Add(time.Minute)
 	wantError(t, h.swipe(token, other, swiper.Dislike), 409, swiper.EAlreadySwiped)
-	if a := h.actor(me); a["activated_at"] == first || a["swiped"] != float64(1) {
-		t.Errorf("reactivated actor = %v; want a new activation that knows its swipe", a)
+	if a := h.info(me); a.ActivatedAt.Equal(first) || a.Swiped != 1 {
+		t.Errorf("reactivated actor = %+v; want a new activation that knows its swipe", a)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/actorpb"
 	"github.com/swiperhq/swiper/actors/user"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // score returns uid's hot ranking score, 0 if it has none.
@@ -181,10 +182,14 @@ func TestSwipeRetryAfterAmbiguousCommit(t *testing.T) {
 
 	h.clock.Add(time.Second)
 	r := h.swipe(ta, b, swiper.Like)
-	if r.status != 200 || r.body["matched"] != true {
+	var reply wire.SwipeReply
+	if r.status == 200 {
+		reply = decode[wire.SwipeReply](t, r)
+	}
+	if r.status != 200 || !reply.Matched {
 		t.Fatalf("retry: %d %s; want 200 matched", r.status, r.raw)
 	}
-	if f, _ := r.body["friend"].(map[string]any); f == nil || int64(f["id"].(float64)) != b {
+	if f := reply.Friend; f == nil || f.ID != b {
 		t.Errorf("retry: %s; want b as the friend", r.raw)
 	}
 	wantEvent(t, wa.event(5*time.Second), "match", 1, b)
@@ -193,7 +198,7 @@ func TestSwipeRetryAfterAmbiguousCommit(t *testing.T) {
 		t.Errorf("b's score = %d; want %d, the like counted once", got, before+5)
 	}
 	// The same retry again changes nothing.
-	if r := h.swipe(ta, b, swiper.Like); r.status != 200 || r.body["matched"] != true {
+	if r := h.swipe(ta, b, swiper.Like); r.status != 200 || !decode[wire.SwipeReply](t, r).Matched {
 		t.Errorf("second retry: %d %s", r.status, r.raw)
 	}
 	if got := h.score(b); got != before+5 {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"io"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -23,9 +24,12 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/transport/ws"
 )
 
 // withUploads gives a harness another object store than local files,
@@ -54,7 +58,7 @@ func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
 }
 
 // post uploads data as the avatar and returns the status and job.
-func (a *harness) postAvatar(token string, data []byte) (int, map[string]any, error) {
+func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
@@ -65,18 +69,26 @@ func (a *harness) postAvatar(token string, data []byte) (int, map[string]any, er
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, wire.Job{}, err
 	}
 	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return resp.StatusCode, nil, err
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, wire.Job{}, err
 	}
-	job, _ := out["job"].(map[string]any)
-	return resp.StatusCode, job, nil
+	if resp.StatusCode != http.StatusAccepted {
+		if !json.Valid(raw) {
+			return resp.StatusCode, wire.Job{}, fmt.Errorf("body %q is not JSON", raw)
+		}
+		return resp.StatusCode, wire.Job{}, nil // an error body; the caller checks the status
+	}
+	out, err := wiretest.Exactly[jobReply](raw)
+	return resp.StatusCode, out.Job, err
 }
 
-func (a *harness) get(tb testing.TB, base, path, token string) (int, map[string]any) {
+// get makes a GET with token from the goroutine of tb; decode reads the
+// body.
+func (a *harness) get(tb testing.TB, base, path, token string) response {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -85,9 +97,11 @@ func (a *harness) get(tb testing.TB, base, path, token string) (int, map[string]
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, raw: raw}
 }
 
 // TestAvatarEndToEnd: an upload accepted over HTTP becomes the user's
@@ -100,20 +114,21 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
-	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", int64(job["id"].(float64)))
+	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", job.ID)
 	deadline := time.Now().Add(20 * time.Second)
-	for job["status"] != "done" {
+	for job.Status != "done" {
 		if time.Now().After(deadline) {
-			t.Fatalf("job %v not done within 20 s", job)
+			t.Fatalf("job %+v not done within 20 s", job)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
-		_, out := a.get(t, a.api, path, token)
-		job = out["job"].(map[string]any)
+		if r := a.get(t, a.api, path, token); r.status == 200 {
+			job = decode[jobReply](t, r).Job
+		}
 	}
-	url, _ := job["url"].(string)
-	if !strings.HasPrefix(url, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job["error"] != nil {
-		t.Fatalf("done job %v; want a /media/ URL of user %d and no error", job, uid)
+	if job.URL == nil || !strings.HasPrefix(*job.URL, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job.Error != nil {
+		t.Fatalf("done job %+v; want a /media/ URL of user %d and no error", job, uid)
 	}
+	url := *job.URL
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -123,8 +138,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || img.Width != 1080 || img.Height != 810 {
 		t.Errorf("GET %s: %d, %dx%d, %v; want the 1080×810 JPEG", url, resp.StatusCode, img.Width, img.Height, err)
 	}
-	_, me := a.get(t, a.api, "/api/v1/me", token)
-	if got := me["user"].(map[string]any)["avatar_url"]; got != url {
+	if got := decode[wire.Me](t, a.get(t, a.api, "/api/v1/me", token)).User.AvatarURL; got == nil || *got != url {
 		t.Errorf("GET /me avatar_url = %v; want %s", got, url)
 	}
 	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
@@ -134,8 +148,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	// The job row says done before its uploader has reported back and
 	// stopped: wait for that, then for its figures.
 	eventually(t, 20*time.Second, "the uploader stops once idle", func() bool {
-		_, actors := a.get(t, a.adm, "/admin/v1/actors", adminToken)
-		return actors["uploaders"] == 0.0
+		return decode[actorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken)).Uploaders == 0
 	})
 	want := map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
@@ -168,18 +181,20 @@ func TestAvatarEndToEnd(t *testing.T) {
 }
 
 // waitJob polls the caller's job over HTTP until it has status.
-func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) map[string]any {
+func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) wire.Job {
 	tb.Helper()
 	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, out := a.get(tb, a.api, path, token)
-		job, _ := out["job"].(map[string]any)
-		if job["status"] == status {
+		var job wire.Job
+		if r := a.get(tb, a.api, path, token); r.status == 200 {
+			job = decode[jobReply](tb, r).Job
+		}
+		if job.Status == status {
 			return job
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("job %v not %s within 20 s", job, status)
+			tb.Fatalf("job %+v not %s within 20 s", job, status)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
@@ -202,19 +217,18 @@ func TestAvatarAdminRetry(t *testing.T) {
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
-	id := int64(job["id"].(float64))
+	id := job.ID
 	failed := a.waitJob(t, token, id, "failed")
-	if failed["attempts"] != 3.0 || failed["error"] != swiper.UploadFailedMessage || failed["url"] != nil {
-		t.Errorf("failed job %v; want 3 attempts, the user's message, no url", failed)
+	if failed.Attempts != 3 || failed.Error == nil || *failed.Error != swiper.UploadFailedMessage || failed.URL != nil {
+		t.Errorf("failed job %+v; want 3 attempts, the user's message, no url", failed)
 	}
 	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
 	if len(evs) != 1 || evs[0].Type != swiper.EventAvatarFailed {
 		t.Errorf("events %+v; want one avatar.failed", evs)
 	}
-	_, list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
-	jobs, _ := list["jobs"].([]any)
-	if len(jobs) != 1 || jobs[0].(map[string]any)["user_id"] != float64(uid) {
-		t.Fatalf("GET /admin/v1/uploads?status=failed = %v; want the job with user_id %d", list, uid)
+	list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
+	if jobs := decode[adminJobsReply](t, list).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
+		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.raw, uid)
 	}
 
 	fake.SetFault(nil)
@@ -226,7 +240,10 @@ func TestAvatarAdminRetry(t *testing.T) {
 	}
 	resp.Body.Close()
 	done := a.waitJob(t, token, id, "done")
-	key := strings.TrimPrefix(done["url"].(string), "https://cdn.example/")
+	if done.URL == nil {
+		t.Fatalf("done job %+v has no url", done)
+	}
+	key := strings.TrimPrefix(*done.URL, "https://cdn.example/")
 	if fake.Object(key) == nil || !slices.Equal(fake.Keys("avatars/"), []string{key}) {
 		t.Errorf("bucket holds %v; want just %s", fake.Keys("avatars/"), key)
 	}
@@ -320,10 +337,10 @@ func BenchmarkAvatarReady(b *testing.B) {
 		accepted := time.Now()
 		f := w.event(20 * time.Second)
 		lats = append(lats, time.Since(start))
-		if f["event"] != "avatar.ready" {
+		if frameAs[ws.EventFrame](b, f).Event != "avatar.ready" {
 			b.Fatalf("got %v; want avatar.ready", f)
 		}
-		j, err := a.uploads.UploadJob(context.Background(), int64(job["id"].(float64)))
+		j, err := a.uploads.UploadJob(context.Background(), job.ID)
 		if err != nil {
 			b.Fatal(err)
 		}

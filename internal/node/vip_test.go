@@ -25,13 +25,6 @@ func (f *failingLoad) LoadSocial(ctx context.Context, uid int64, day, dayStart t
 	return f.SocialStore.LoadSocial(ctx, uid, day, dayStart)
 }
 
-// wsCode is the error code of a WebSocket response, 0 if it succeeded.
-func wsCode(f map[string]any) int {
-	e, _ := f["error"].(map[string]any)
-	c, _ := e["code"].(float64)
-	return int(c)
-}
-
 func TestVIPDowngradeReachesALiveActor(t *testing.T) {
 	h := newHarness(t)
 	me, token := h.user(person{vip: swiper.VIPLikedMe})
@@ -42,13 +35,13 @@ func TestVIPDowngradeReachesALiveActor(t *testing.T) {
 	// An open socket keeps the actor alive: it never reactivates.
 	ws := h.dial(token)
 	h.online(me, 1)
-	activated := h.actor(me)["activated_at"]
+	activated := h.info(me).ActivatedAt
 	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.status != 200 {
 		t.Fatalf("liked-me at VIP 3: %d %s", r.status, r.raw)
 	}
 	refused := func() bool {
 		return h.do("GET", "/api/v1/liked-me", token, nil).errCode() == int(swiper.EVIPRequired) &&
-			wsCode(ws.call("liked_me", nil)) == int(swiper.EVIPRequired) &&
+			errorOf(ws.call("liked_me", nil)) == int(swiper.EVIPRequired) &&
 			h.do("POST", "/api/v1/swipes/rewind", token, nil).errCode() == int(swiper.EVIPRequired)
 	}
 
@@ -72,7 +65,7 @@ func TestVIPDowngradeReachesALiveActor(t *testing.T) {
 	h.clock.Add(2 * time.Second)
 	eventually(t, 5*time.Second, "liked-me and rewind refused after a downgrade in PostgreSQL", refused)
 
-	if a := h.actor(me)["activated_at"]; a != activated {
+	if a := h.info(me).ActivatedAt; !a.Equal(activated) {
 		t.Errorf("the actor was activated again (%v, then %v): the test wants the live one", activated, a)
 	}
 }

@@ -86,13 +86,9 @@ func TestSocketWireForms(t *testing.T) {
 	}
 	w := h.dial(ta)
 	h.online(a, 1)
-	frame := func(f map[string]any) []byte {
-		data, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
+	// The golden files pin each frame's exact JSON, keys and nulls alike,
+	// which a typed decoding could not: they compare the frame as it came.
+	frame := func(f wsFrame) []byte { return f.raw }
 
 	h.mustSwipe(tb, a, swiper.Superlike)
 	golden(t, "ws_superliked.golden", frame(w.event(settle)))

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/transport/ws"
@@ -24,7 +26,7 @@ import (
 func (h *harness) online(uid int64, n int) {
 	h.t.Helper()
 	eventually(h.t, 5*time.Second, fmt.Sprintf("user %d has %d sessions", uid, n), func() bool {
-		return int(h.actor(uid)["sessions"].(float64)) == n
+		return h.info(uid).Sessions == n
 	})
 }
 
@@ -49,28 +51,27 @@ func (h *harness) metric(name string) float64 {
 }
 
 // wantEvent checks an event frame's type, seq and subject.
-func wantEvent(t *testing.T, f map[string]any, event string, seq int64, subject int64) {
+func wantEvent(t *testing.T, f wsFrame, event string, seq int64, subject int64) {
 	t.Helper()
-	if f["type"] != "event" || f["event"] != event || int64(f["seq"].(float64)) != seq {
+	// Decoding checks that at is an RFC 3339 time.
+	if e := frameAs[ws.EventFrame](t, f); e.Type != "event" || e.Event != event || e.Seq != seq {
 		t.Fatalf("got frame %v; want event %s with seq %d", f, event, seq)
 	}
-	if _, err := time.Parse(time.RFC3339Nano, f["at"].(string)); err != nil {
-		t.Errorf("event at %v: %v", f["at"], err)
-	}
-	data := f["data"].(map[string]any)
-	var got float64
+	var got int64
 	switch event {
 	case "match":
-		got = data["friend"].(map[string]any)["id"].(float64)
+		got = eventData[matchData](t, f).Friend.ID
 	case "superliked":
-		got = data["user"].(map[string]any)["id"].(float64)
+		got = eventData[superlikedData](t, f).User.ID
 	case "unmatched":
-		got = data["user_id"].(float64)
-	case "avatar.ready", "avatar.failed":
-		got = data["job_id"].(float64)
+		got = eventData[unmatchedData](t, f).UserID
+	case "avatar.ready":
+		got = eventData[avatarReadyData](t, f).JobID
+	case "avatar.failed":
+		got = eventData[avatarFailedData](t, f).JobID
 	}
-	if int64(got) != subject {
-		t.Errorf("event %s data %v: subject %v; want %d", event, data, got, subject)
+	if got != subject {
+		t.Errorf("event %s %v: subject %v; want %d", event, f, got, subject)
 	}
 }
 
@@ -88,12 +89,11 @@ func TestMatchReachesBothSides(t *testing.T) {
 	ea, eb := wa.event(settle), wb.event(settle)
 	wantEvent(t, ea, "match", 1, b)
 	wantEvent(t, eb, "match", 1, a)
-	friend := ea["data"].(map[string]any)["friend"].(map[string]any)
-	if friend["sex"] != "male" || friend["age"].(float64) != 25 || friend["location"] != "Beijing" {
-		t.Errorf("match friend = %v; want b as others see them", friend)
-	}
-	if _, ok := friend["birthday"]; ok {
-		t.Errorf("match friend = %v: the birthday is for the friends page only", friend)
+	// Decoding exactly into wire.User also checks that the friend has no
+	// birthday: that is for the friends page only.
+	friend := eventData[matchData](t, ea).Friend
+	if friend.Sex == nil || *friend.Sex != "male" || friend.Age == nil || *friend.Age != 25 || friend.Location != "Beijing" {
+		t.Errorf("match friend = %v; want b as others see them", ea)
 	}
 
 	// The next event of a's takes the next seq; b hears nothing of it.
@@ -177,7 +177,7 @@ func TestResumeSeam(t *testing.T) {
 		}
 	}()
 	w.send(map[string]any{"type": "resume", "after": 0})
-	var got []map[string]any
+	var got []wsFrame
 	for len(got) < backlog+live {
 		got = append(got, w.event(settle))
 	}
@@ -308,17 +308,19 @@ func TestMalformedFrames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w.send(tt.frame)
 			f := w.read(settle)
-			if f["type"] != "response" || errorOf(f) != int(swiper.EBadRequest) {
+			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			if e := f["error"].(map[string]any); tt.field != "" && e["field"] != tt.field {
-				t.Errorf("error %v: field %v; want %q", e, e["field"], tt.field)
+			if e := frameAs[responseFrame[json.RawMessage]](t, f).Error; tt.field != "" && e.Field != tt.field {
+				t.Errorf("error %+v: field %q; want %q", *e, e.Field, tt.field)
 			}
 		})
 	}
 	// The connection still serves.
-	if r := w.call("friends", nil); errorOf(r) != 0 || r["result"] == nil {
+	if r := w.call("friends", nil); errorOf(r) != 0 {
 		t.Fatalf("after malformed frames: %v", r)
+	} else {
+		result[wire.FriendsReply](t, r) // fails the test without a result
 	}
 	// A stream of garbage closes it.
 	for i := 0; i < 20; i++ {
@@ -346,20 +348,19 @@ func TestCallsOverSocket(t *testing.T) {
 	b, tb := h.user(person{})
 	w := h.dial(ta)
 
-	if r := w.call("swipe", map[string]any{"sid": b, "mark": "like"}); errorOf(r) != 0 || r["result"].(map[string]any)["matched"] != false {
+	if r := w.call("swipe", map[string]any{"sid": b, "mark": "like"}); errorOf(r) != 0 || result[wire.SwipeReply](t, r).Matched {
 		t.Fatalf("swipe: %v", r)
 	}
 	// b likes back over its own socket: a match, with the friend.
 	wb := h.dial(tb)
 	r := wb.call("swipe", map[string]any{"sid": a, "mark": "like"})
-	res := r["result"].(map[string]any)
-	if res["matched"] != true || res["friend"].(map[string]any)["id"].(float64) != float64(a) {
+	if res := result[wire.SwipeReply](t, r); !res.Matched || res.Friend == nil || res.Friend.ID != a {
 		t.Fatalf("matching swipe: %v", r)
 	}
-	if r := w.call("friends", nil); len(r["result"].(map[string]any)["friends"].([]any)) != 1 {
+	if r := w.call("friends", nil); len(result[wire.FriendsReply](t, r).Friends) != 1 {
 		t.Errorf("friends: %v", r)
 	}
-	if r := w.call("recommendations", map[string]any{"limit": 5}); r["result"].(map[string]any)["users"] == nil {
+	if r := w.call("recommendations", map[string]any{"limit": 5}); result[usersReply[wire.Candidate]](t, r).Users == nil {
 		t.Errorf("recommendations: %v", r)
 	}
 
@@ -386,14 +387,14 @@ func TestCallsOverSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := w.call(tt.method, tt.params)
 			want := tt.http()
-			got, _ := f["error"].(map[string]any)
-			wantErr, _ := want.body["error"].(map[string]any)
-			if got == nil || wantErr == nil || fmt.Sprint(got) != fmt.Sprint(wantErr) {
-				t.Errorf("over the socket: %v\nover HTTP (%d): %v", got, want.status, wantErr)
+			got := frameAs[responseFrame[json.RawMessage]](t, f).Error
+			wantErr := errorBody(t, want)
+			if got == nil || *got != wantErr {
+				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.status, want.raw)
 			}
 		})
 	}
-	if f := w.call("teleport", nil); errorOf(f) != int(swiper.EBadRequest) || f["error"].(map[string]any)["field"] != "method" {
+	if f := w.call("teleport", nil); errorOf(f) != int(swiper.EBadRequest) || f.Error.Field != "method" {
 		t.Errorf("unknown method: %v", f)
 	}
 }
@@ -420,7 +421,7 @@ func TestUpgradeNeedsToken(t *testing.T) {
 		t.Fatalf("socket %d: %v, %v; want 429 with Retry-After", swiper.MaxSessions+1, err, resp)
 	}
 	h.online(a, swiper.MaxSessions)
-	if got := int(h.admin("GET", "/admin/v1/actors", nil).body["sessions"].(float64)); got != swiper.MaxSessions {
+	if got := decode[actorsReply](t, h.admin("GET", "/admin/v1/actors", nil)).Sessions; got != swiper.MaxSessions {
 		t.Errorf("admin actors: %d sessions; want %d", got, swiper.MaxSessions)
 	}
 }
@@ -474,10 +475,10 @@ func TestSilentClientDropped(t *testing.T) {
 		}
 	}
 	eventually(t, settle, "the silent socket is dropped", func() bool { return h.sockets.Open() == 1 })
-	if got := int(h.actor(a)["sessions"].(float64)); got != 1 {
+	if got := h.info(a).Sessions; got != 1 {
 		// The actor forgets the dropped session (it watches them).
 		eventually(t, settle, "the actor forgets the dropped session", func() bool {
-			return int(h.actor(a)["sessions"].(float64)) == 1
+			return h.info(a).Sessions == 1
 		})
 	}
 	_ = silent
@@ -503,8 +504,8 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
 	f := w.event(20 * time.Second)
-	wantEvent(t, f, "avatar.ready", 1, int64(job["id"].(float64)))
-	if url := f["data"].(map[string]any)["url"].(string); !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
+	wantEvent(t, f, "avatar.ready", 1, job.ID)
+	if url := eventData[avatarReadyData](t, f).URL; !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
 		t.Errorf("avatar.ready url %q", url)
 	}
 
@@ -514,8 +515,8 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
 	f = w.event(20 * time.Second)
-	wantEvent(t, f, "avatar.failed", 2, int64(job["id"].(float64)))
-	if msg := f["data"].(map[string]any)["error"]; msg != swiper.UploadFailedMessage {
+	wantEvent(t, f, "avatar.failed", 2, job.ID)
+	if msg := eventData[avatarFailedData](t, f).Error; msg != swiper.UploadFailedMessage {
 		t.Errorf("avatar.failed error %q; want %q", msg, swiper.UploadFailedMessage)
 	}
 }
@@ -530,7 +531,7 @@ func TestSuperlikeMatchInOrder(t *testing.T) {
 	wc := h.dial(tc)
 	h.online(c, 1)
 	h.mustSwipe(tc, a, swiper.Like)
-	if r := h.mustSwipe(ta, c, swiper.Superlike); r.body["matched"] != true {
+	if r := h.mustSwipe(ta, c, swiper.Superlike); !decode[wire.SwipeReply](t, r).Matched {
 		t.Fatalf("superlike back: %s; want a match", r.raw)
 	}
 	wantEvent(t, wc.event(settle), "superliked", 1, a)

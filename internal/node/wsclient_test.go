@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // wsClient is a phone's WebSocket, read from the test goroutine.
@@ -19,8 +21,22 @@ type wsClient struct {
 	c  *websocket.Conn
 	id int
 	// held keeps frames read while waiting for another kind.
-	held []map[string]any
+	held []wsFrame
 }
+
+// wsFrame is a frame from the server, read loosely to route it: its kind,
+// a response's id and error, an event's seq. Tests decode raw exactly
+// into the frame types with frameAs.
+type wsFrame struct {
+	Type  string            `json:"type"`
+	ID    any               `json:"id"`
+	Seq   int64             `json:"seq"`
+	Error *swhttp.ErrorBody `json:"error"`
+	raw   []byte
+}
+
+// String returns the frame as it came, for failure messages.
+func (f wsFrame) String() string { return string(f.raw) }
 
 type dialOptions struct {
 	query  bool // the token in ?token= rather than the header
@@ -74,7 +90,7 @@ func (h *harness) tryDial(token string, opts ...func(*dialOptions)) (*websocket.
 }
 
 // read returns the next frame, failing the test if none comes within d.
-func (c *wsClient) read(d time.Duration) map[string]any {
+func (c *wsClient) read(d time.Duration) wsFrame {
 	c.t.Helper()
 	if len(c.held) > 0 {
 		f := c.held[0]
@@ -88,27 +104,27 @@ func (c *wsClient) read(d time.Duration) map[string]any {
 	return f
 }
 
-func (c *wsClient) tryRead(d time.Duration) (map[string]any, error) {
+func (c *wsClient) tryRead(d time.Duration) (wsFrame, error) {
 	c.c.SetReadDeadline(time.Now().Add(d))
 	typ, data, err := c.c.ReadMessage()
 	if err != nil {
-		return nil, err
+		return wsFrame{}, err
 	}
 	if typ != websocket.TextMessage {
-		return nil, fmt.Errorf("got a frame of type %d; want text", typ)
+		return wsFrame{}, fmt.Errorf("got a frame of type %d; want text", typ)
 	}
-	var f map[string]any
+	f := wsFrame{raw: data}
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("frame %q is not a JSON object", data)
+		return wsFrame{}, fmt.Errorf("frame %q is not a frame: %v", data, err)
 	}
 	return f, nil
 }
 
 // event returns the next event frame; responses read meanwhile are held.
-func (c *wsClient) event(d time.Duration) map[string]any {
+func (c *wsClient) event(d time.Duration) wsFrame {
 	c.t.Helper()
 	for i, f := range c.held {
-		if f["type"] == "event" {
+		if f.Type == "event" {
 			c.held = append(c.held[:i:i], c.held[i+1:]...)
 			return f
 		}
@@ -119,7 +135,7 @@ func (c *wsClient) event(d time.Duration) map[string]any {
 		if err != nil {
 			c.t.Fatalf("wait for an event: %v", err)
 		}
-		if f["type"] == "event" {
+		if f.Type == "event" {
 			return f
 		}
 		c.held = append(c.held, f)
@@ -144,7 +160,7 @@ func (c *wsClient) send(v any) {
 
 // call makes a request and returns its response; events read meanwhile
 // are held for event.
-func (c *wsClient) call(method string, params any) map[string]any {
+func (c *wsClient) call(method string, params any) wsFrame {
 	c.t.Helper()
 	c.id++
 	id := fmt.Sprintf("c%d", c.id)
@@ -157,10 +173,10 @@ func (c *wsClient) call(method string, params any) map[string]any {
 }
 
 // response returns the response with this id.
-func (c *wsClient) response(id any) map[string]any {
+func (c *wsClient) response(id any) wsFrame {
 	c.t.Helper()
 	for i, f := range c.held {
-		if f["type"] == "response" && f["id"] == id {
+		if f.Type == "response" && f.ID == id {
 			c.held = append(c.held[:i:i], c.held[i+1:]...)
 			return f
 		}
@@ -171,7 +187,7 @@ func (c *wsClient) response(id any) map[string]any {
 		if err != nil {
 			c.t.Fatalf("wait for response %v: %v", id, err)
 		}
-		if f["type"] == "response" && f["id"] == id {
+		if f.Type == "response" && f.ID == id {
 			return f
 		}
 		c.held = append(c.held, f)
@@ -201,17 +217,18 @@ func (c *wsClient) closed(d time.Duration) int {
 }
 
 // seqs returns the seq of each event frame.
-func seqs(frames []map[string]any) []int64 {
+func seqs(frames []wsFrame) []int64 {
 	out := make([]int64, len(frames))
 	for i, f := range frames {
-		out[i] = int64(f["seq"].(float64))
+		out[i] = f.Seq
 	}
 	return out
 }
 
 // errorOf returns the code of a response frame's error (0 if none).
-func errorOf(f map[string]any) int {
-	e, _ := f["error"].(map[string]any)
-	c, _ := e["code"].(float64)
-	return int(c)
+func errorOf(f wsFrame) int {
+	if f.Error == nil {
+		return 0
+	}
+	return int(f.Error.Code)
 }

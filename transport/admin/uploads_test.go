@@ -29,16 +29,20 @@ func TestUploadsListAndRetry(t *testing.T) {
 	}
 
 	r := h.do("GET", "/admin/v1/uploads?status=failed", adminToken, "")
-	jobs, _ := r.body["jobs"].([]any)
-	if r.status != 200 || len(jobs) != 1 {
+	if r.status != 200 {
 		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
 	}
-	got := jobs[0].(map[string]any)
-	if got["id"] != float64(j.ID) || got["user_id"] != float64(u.ID) || got["status"] != "failed" ||
-		got["attempts"] != 1.0 || got["error"] != swiper.UploadFailedMessage || got["last_error"] != "cos.Put: 500 InternalError" || got["url"] != nil {
-		t.Errorf("failed job %v", got)
+	jobs := decode[jobsReply](t, r).Jobs
+	if len(jobs) != 1 {
+		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
 	}
-	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(r.body["jobs"].([]any)) != 0 {
+	got := jobs[0]
+	if got.ID != j.ID || got.UserID != u.ID || got.Status != "failed" ||
+		got.Attempts != 1 || got.Error == nil || *got.Error != swiper.UploadFailedMessage ||
+		got.LastError == nil || *got.LastError != "cos.Put: 500 InternalError" || got.URL != nil {
+		t.Errorf("failed job %+v", got)
+	}
+	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(decode[jobsReply](t, r).Jobs) != 0 {
 		t.Errorf("GET done uploads: %d %s; want none", r.status, r.raw)
 	}
 	for _, q := range []string{"status=lost", "limit=0", "limit=x"} {
@@ -48,8 +52,10 @@ func TestUploadsListAndRetry(t *testing.T) {
 	}
 
 	r = h.do("POST", fmt.Sprintf("/admin/v1/uploads/%d/retry", j.ID), adminToken, "")
-	job, _ := r.body["job"].(map[string]any)
-	if r.status != 200 || job["status"] != "pending" || job["attempts"] != 0.0 || job["user_id"] != float64(u.ID) {
+	if r.status != 200 {
+		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
+	}
+	if job := decode[jobReply](t, r).Job; job.Status != "pending" || job.Attempts != 0 || job.UserID != u.ID {
 		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
 	}
 	if h.kicks.Load() != 1 {

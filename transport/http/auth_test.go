@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 	swhttp "github.com/swiperhq/swiper/transport/http"
@@ -25,7 +26,7 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	const phone = "+8613800138000"
 
 	r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-	if r.status != 200 || r.body["expires_in"] != 600.0 {
+	if r.status != 200 || decode[codeReply](t, r).ExpiresIn != 600 {
 		t.Fatalf("send code: got %d %s; want 200 {\"expires_in\":600}", r.status, r.raw)
 	}
 	code := h.sms.code(phone)
@@ -33,17 +34,21 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 		t.Fatalf("code %q: want 6 digits", code)
 	}
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
-	if r.status != 200 || r.body["created"] != true || r.body["token"] == "" {
+	if r.status != 200 {
 		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
 	}
-	user := r.body["user"].(map[string]any)
-	if user["nickname"] != "Swiper8000" || user["sex"] != nil || user["age"] != nil || user["avatar_url"] != nil || user["vip_level"] != 0.0 {
-		t.Errorf("new user = %v; want the defaults", user)
+	first := decode[loginReply](t, r)
+	if !first.Created || first.Token == "" {
+		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
 	}
-	if p := r.body["profile"].(map[string]any); p["dating_sex"] != "any" || p["min_dating_age"] != 18.0 || p["max_dating_age"] != 50.0 {
-		t.Errorf("new profile = %v; want the defaults", p)
+	user := first.User
+	if user.Nickname != "Swiper8000" || user.Sex != nil || user.Age != nil || user.AvatarURL != nil || user.VIPLevel != 0 {
+		t.Errorf("new user = %+v; want the defaults", user)
 	}
-	id := user["id"].(float64)
+	if p := first.Profile; p.DatingSex != "any" || p.MinDatingAge != 18 || p.MaxDatingAge != 50 {
+		t.Errorf("new profile = %+v; want the defaults", p)
+	}
+	id := user.ID
 
 	// The code is single use.
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
@@ -62,11 +67,15 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 		t.Fatalf("second code: got %d %s", r.status, r.raw)
 	}
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": h.sms.code(phone)})
-	if r.status != 200 || r.body["created"] != false || r.body["user"].(map[string]any)["id"] != id {
+	if r.status != 200 {
 		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
 	}
-	tok1 := r.body["token"].(string)
-	if got := h.do("GET", "/api/v1/me", tok1, nil); got.status != 200 || got.body["user"].(map[string]any)["id"] != id {
+	second := decode[loginReply](t, r)
+	if second.Created || second.User.ID != id {
+		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
+	}
+	tok1 := second.Token
+	if got := h.do("GET", "/api/v1/me", tok1, nil); got.status != 200 || decode[wire.Me](t, got).User.ID != id {
 		t.Fatalf("GET /me: got %d %s", got.status, got.raw)
 	}
 }
@@ -233,7 +242,7 @@ func TestConcurrentLoginsOneCode(t *testing.T) {
 		switch {
 		case r.status == 200:
 			ok++
-			if me := h.do("GET", "/api/v1/me", r.body["token"].(string), nil); me.status != 200 {
+			if me := h.do("GET", "/api/v1/me", decode[loginReply](t, r).Token, nil); me.status != 200 {
 				t.Errorf("the winning token does not work: %d", me.status)
 			}
 		case r.errCode() != int(swiper.EInvalidCode):

@@ -145,14 +145,14 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	if r.status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d %s; want 202", r.status, r.raw)
 	}
-	job := r.body["job"].(map[string]any)
-	if job["status"] != "pending" || job["attempts"] != 0.0 || job["url"] != nil || job["error"] != nil {
-		t.Errorf("job %v; want pending, 0 attempts, url and error null", job)
+	job := decode[jobReply](t, r).Job
+	if job.Status != "pending" || job.Attempts != 0 || job.URL != nil || job.Error != nil {
+		t.Errorf("job %+v; want pending, 0 attempts, url and error null", job)
 	}
 	if kicks.Load() != 1 {
 		t.Errorf("upload manager kicked %d times; want 1", kicks.Load())
 	}
-	id := int64(job["id"].(float64))
+	id := job.ID
 
 	var row struct {
 		UID  int64  `db:"uid"`
@@ -190,13 +190,13 @@ func TestUploadAvatarAccepted(t *testing.T) {
 		t.Fatalf("second upload: %d %s", r2.status, r2.raw)
 	}
 	var key2 string
-	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, int64(r2.body["job"].(map[string]any)["id"].(float64)))
+	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, decode[jobReply](t, r2).Job.ID)
 	if key2 != row.Key {
 		t.Errorf("the same image got key %q then %q; want one key", row.Key, key2)
 	}
 
 	got := h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), token, nil)
-	if got.status != 200 || got.body["job"].(map[string]any)["id"] != float64(id) {
+	if got.status != 200 || decode[jobReply](t, got).Job.ID != id {
 		t.Errorf("GET job: %d %s", got.status, got.raw)
 	}
 	other, _ := h.login("+8613800000002")

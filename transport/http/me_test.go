@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -36,11 +37,15 @@ func TestPatchMe(t *testing.T) {
 	}
 	// Only the fields sent change.
 	r = h.do("PATCH", "/api/v1/me", tok, map[string]any{"max_dating_age": 40})
-	if p := r.body["profile"].(map[string]any); r.status != 200 || p["max_dating_age"] != 40.0 || p["min_dating_age"] != 25.0 {
+	if r.status != 200 {
 		t.Fatalf("partial PATCH: got %d %s", r.status, r.raw)
 	}
-	if u := r.body["user"].(map[string]any); u["nickname"] != "Lin" || u["age"] != 27.0 {
-		t.Errorf("partial PATCH changed the user: %v", u)
+	me := decode[wire.Me](t, r)
+	if p := me.Profile; p.MaxDatingAge != 40 || p.MinDatingAge != 25 {
+		t.Fatalf("partial PATCH: got %d %s", r.status, r.raw)
+	}
+	if u := me.User; u.Nickname != "Lin" || u.Age == nil || *u.Age != 27 {
+		t.Errorf("partial PATCH changed the user: %+v", u)
 	}
 }
 
