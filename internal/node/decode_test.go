@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/transport/admin"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
 // decode returns r's body decoded exactly into a T (wiretest.Exactly),
@@ -43,7 +43,7 @@ type (
 	}
 	// errorReply is the body of every error.
 	errorReply struct {
-		Error swhttp.ErrorBody `json:"error"`
+		Error swiper.ErrorBody `json:"error"`
 	}
 	// actorsReply is the body of GET /admin/v1/actors.
 	actorsReply struct {
@@ -89,7 +89,7 @@ func (h *harness) info(uid int64) admin.ActorInfo {
 }
 
 // errorBody returns the error of an error response.
-func errorBody(t testing.TB, r response) swhttp.ErrorBody {
+func errorBody(t testing.TB, r response) swiper.ErrorBody {
 	t.Helper()
 	return decode[errorReply](t, r).Error
 }
@@ -118,7 +118,7 @@ type responseFrame[R any] struct {
 	Type   string            `json:"type"`
 	ID     any               `json:"id"`
 	Result *R                `json:"result,omitempty"`
-	Error  *swhttp.ErrorBody `json:"error,omitempty"`
+	Error  *swiper.ErrorBody `json:"error,omitempty"`
 }
 
 // result returns the result of a successful response frame.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper"
 )
 
 // wsClient is a phone's WebSocket, read from the test goroutine.
@@ -31,7 +31,7 @@ type wsFrame struct {
 	Type  string            `json:"type"`
 	ID    any               `json:"id"`
 	Seq   int64             `json:"seq"`
-	Error *swhttp.ErrorBody `json:"error"`
+	Error *swiper.ErrorBody `json:"error"`
 	raw   []byte
 }
 
