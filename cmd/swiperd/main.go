@@ -109,7 +109,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	users := postgres.NewUserStore(db)
 	settingsStore := postgres.NewSettingsStore(db)
 	rstore := redis.New(rdb, cfg.RedisPrefix)
-	abuse := cfg.Abuse() // checked by config.Load
+	abuse := cfg.Abuse
 	rstore.Limits = redis.CodeLimits{
 		PerPhoneDay: abuse.CodesPerPhone, SMSPerHour: abuse.SMSPerHour, SMSPerDay: abuse.SMSPerDay,
 		WrongPerDay: abuse.WrongCodes, Lockout: abuse.Lockout,
@@ -121,7 +121,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	// had two commits contend, for latency (BENCHMARKS.md, "Match push
 	// latency"); the store's ceiling with one is still several times what
 	// HTTP delivers here. Bigger machines raise SWIPER_SWIPE_FLUSHERS.
-	social := postgres.NewSocialStore(db, postgres.WithFlushers(cfg.Flushers()))
+	social := postgres.NewSocialStore(db, postgres.WithFlushers(cfg.SwipeFlushers))
 	defer social.Close()
 	ranking := redis.NewRanking(rdb, cfg.RedisPrefix)
 	defer ranking.Close()
@@ -168,7 +168,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 		pruneEvents(nodeCtx, events, log)
 	}()
 
-	if every := cfg.RankingRebuildEvery(); every > 0 {
+	if every := cfg.RankingRebuild; every > 0 {
 		background.Add(1)
 		// Stopped by cancelNode, before the stores close.
 		go func() {
@@ -186,13 +186,13 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	if err != nil {
 		return err
 	}
-	up := cfg.Upload()
-	host, port, _ := cfg.ClusterHostPort() // checked by config.Load
+	up := cfg.Upload
+	host, port := cfg.ClusterHost, cfg.ClusterPort
 	nd, err := swnode.Start(ctx, swnode.Options{
 		Name: cfg.Node, Social: social, Users: users, Events: events, Ranking: ranking, Settings: feed.Live,
-		Clock: clock, Location: cfg.Location(), Log: log,
+		Clock: clock, Location: cfg.Location, Log: log,
 		Host: host, Port: port, Provider: cfg.ClusterProvider,
-		Idle: cfg.UserIdleDuration(), CallTimeout: 8 * time.Second,
+		Idle: cfg.UserIdle, CallTimeout: 8 * time.Second,
 		Upload: &upload.Options{
 			Store: uploads, Objects: objects, Clock: clock, Registerer: reg,
 			Timeout: up.StorageTimeout, Lease: up.Lease, BackoffBase: up.Backoff, MaxAttempts: up.Attempts,
@@ -213,7 +213,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 
 	sockets := &ws.Handler{
 		Tokens: tokens, Check: rstore, TokenID: redis.TokenHash, Sessions: nd.WebSockets(),
-		Clock: clock, Location: cfg.Location(), Log: log, Metrics: ws.NewMetrics(reg),
+		Clock: clock, Location: cfg.Location, Log: log, Metrics: ws.NewMetrics(reg),
 	}
 
 	// Per client address, in Redis so every node counts the same.
@@ -222,7 +222,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	})
 	client := &swhttp.Server{
 		Users: users, Codes: rstore, Tokens: tokens, SMS: sender, Social: nd.Users, Ranking: ranking,
-		Clock: clock, Location: cfg.Location(), WebSocket: sockets,
+		Clock: clock, Location: cfg.Location, WebSocket: sockets,
 		CodeTTL: 10 * time.Minute, CodeResend: 60 * time.Second,
 		Limits: limiter, TrustedProxies: abuse.TrustedProxies,
 		Uploads: uploads, KickUploads: nd.Uploads.Kick, Media: media,
@@ -251,7 +251,7 @@ func run(ctx context.Context, stopSignals func(), cfg config.Config, log *slog.L
 	}()
 	adm := &admin.Server{
 		Token: cfg.AdminToken, Users: users, Tokens: rstore, Settings: settingsStore,
-		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location(),
+		Feed: feed, Notices: notices, Clock: clock, Location: cfg.Location,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Actors: nd,
 		Uploads: uploads, KickUploads: nd.Uploads.Kick,
 	}
@@ -357,7 +357,7 @@ func objectStore(cfg config.Config) (swiper.ObjectStore, http.Handler, error) {
 		}
 		s, err := cos.New(cos.Options{
 			BucketURL: cfg.COSBucketURL, SecretID: cfg.COSSecretID, SecretKey: cfg.COSSecretKey,
-			CDNBase: cdn, Timeout: cfg.Upload().StorageTimeout,
+			CDNBase: cdn, Timeout: cfg.Upload.StorageTimeout,
 		})
 		return s, nil, err
 	}
