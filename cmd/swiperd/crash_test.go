@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
@@ -94,7 +95,7 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 30*time.Second, "swipes flowing", func() bool { return count.Load() >= 400 })
+	testkit.Eventually(t, 30*time.Second, "swipes flowing", func() bool { return count.Load() >= 400 })
 	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +125,5 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 	db.Get(&friendships, `SELECT count(*) FROM friendships`)
 	if friendships == 0 {
 		t.Error("no friendships at all: the workload made no matches")
-	}
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
@@ -66,17 +66,13 @@ func TestSlowDatabaseAnswers503(t *testing.T) {
 
 func patchMe(t *testing.T, base, token string) (int, swhttp.ErrorBody) {
 	t.Helper()
-	req, _ := http.NewRequest("PATCH", base+"/api/v1/me", strings.NewReader(`{"nickname":"Slow"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.Do(nil, "PATCH", base+"/api/v1/me", token, `{"nickname":"Slow"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	var out struct {
 		Error swhttp.ErrorBody `json:"error"`
 	}
-	json.Unmarshal(raw, &out)
-	return resp.StatusCode, out.Error
+	json.Unmarshal(r.Raw, &out)
+	return r.Status, out.Error
 }
