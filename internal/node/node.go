@@ -100,15 +100,24 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		cluster.WithRequestTimeout(o.CallTimeout),
 	)
 	c := cluster.New(system, cfg)
-	defer func() {
-		// StartMember panics when it cannot listen.
-		if v := recover(); v != nil {
-			err = fmt.Errorf("start cluster member: %v", v)
-		}
+	// StartMember sets the member up, registers it with the provider and
+	// then sleeps a second regardless; the member is usable as soon as it
+	// sees itself in the topology, so Start waits for that instead. This
+	// goroutine ends when StartMember returns (panics when it cannot
+	// listen).
+	started := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				started <- fmt.Errorf("start cluster member: %v", v)
+			}
+		}()
+		c.StartMember()
 	}()
-	c.StartMember()
 	select {
 	case <-lookup.Ready():
+	case err := <-started:
+		return nil, err
 	case <-ctx.Done():
 		c.Shutdown(false)
 		return nil, ctx.Err()
