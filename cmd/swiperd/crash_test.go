@@ -14,9 +14,6 @@ import (
 
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // TestSwipesSurviveSIGKILL kills swiperd while swipes are in flight and
@@ -24,12 +21,7 @@ import (
 // lacks its friendship.
 func TestSwipesSurviveSIGKILL(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dbURL, db, prefix, store := stores(t)
 	const users = 300
 	if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: users, Seed: 7}); err != nil {
 		t.Fatal(err)
@@ -38,9 +30,8 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 	if err := db.Select(&ids, `SELECT id FROM users ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	rdb, prefix := redistest.MustOpen(t)
 	tokens := make(map[int64]string, len(ids))
-	store := redis.New(rdb, prefix)
+	var err error
 	for _, id := range ids {
 		if tokens[id], err = store.NewToken(ctx, id); err != nil {
 			t.Fatal(err)

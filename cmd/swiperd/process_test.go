@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/postgres/pgtest"
+	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
@@ -147,4 +151,20 @@ func (n *node) waitReady() {
 		}
 		time.Sleep(50 * time.Millisecond) // polling another process
 	}
+}
+
+// stores gives a test what its swiperd nodes will use: a fresh migrated
+// database (its URL and a pool on it, closed when t ends) and a fresh
+// Redis key prefix with the token store on it, for what the test does
+// behind the nodes' backs.
+func stores(t *testing.T) (dbURL string, db *postgres.DB, prefix string, tokens *redis.Store) {
+	t.Helper()
+	dbURL = pgtest.NewDatabase(t)
+	db, err := postgres.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rdb, prefix := redistest.MustOpen(t)
+	return dbURL, db, prefix, redis.New(rdb, prefix)
 }

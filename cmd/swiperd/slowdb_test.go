@@ -10,9 +10,6 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
 
@@ -23,18 +20,12 @@ import (
 // succeeds.
 func TestSlowDatabaseAnswers503(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dbURL, db, prefix, tokens := stores(t)
 	u, _, err := postgres.NewUserStore(db).LoginPhone(ctx, "+8613700009999")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, prefix := redistest.MustOpen(t)
-	token, err := redis.New(rdb, prefix).NewToken(ctx, u.ID)
+	token, err := tokens.NewToken(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

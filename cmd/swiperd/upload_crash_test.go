@@ -20,9 +20,6 @@ import (
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // TestUploadSurvivesSIGKILL runs two swiperd nodes on one database and
@@ -35,15 +32,8 @@ import (
 // the bucket.
 func TestUploadSurvivesSIGKILL(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rdb, prefix := redistest.MustOpen(t)
+	dbURL, db, prefix, tokens := stores(t)
 	users := postgres.NewUserStore(db)
-	tokens := redis.New(rdb, prefix)
 
 	fake := costest.New(t)
 	fake.SetFault(func(int) string { return costest.Hang })

@@ -1,6 +1,6 @@
 // Package testkit holds the helpers every package's tests share: a clock
 // tests move by hand, a JSON request, and a poll with a deadline. It may
-// depend on the standard library only.
+// depend on the standard library and the root package only.
 package testkit
 
 import (
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/swiperhq/swiper"
 )
 
 // Clock is a clock tests move by hand (a swiper.Clock), safe for
@@ -117,6 +119,19 @@ func (r Response) ErrorField() string {
 	e, _ := r.Body["error"].(map[string]any)
 	f, _ := e["field"].(string)
 	return f
+}
+
+// WantError fails tb unless r is an error response with this status and
+// code, the code's name and a message.
+func WantError(tb testing.TB, r Response, status int, code swiper.Code) {
+	tb.Helper()
+	if r.Status != status || r.ErrorCode() != int(code) {
+		tb.Fatalf("got %d %s; want %d with code %d", r.Status, r.Raw, status, code)
+	}
+	e := r.Body["error"].(map[string]any)
+	if e["name"] != code.Name() || e["message"] == "" {
+		tb.Errorf("error body %s: want name %q and a message", r.Raw, code.Name())
+	}
 }
 
 // Eventually polls cond until it holds, and fails tb if it does not within

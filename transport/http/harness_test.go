@@ -123,13 +123,7 @@ func (h *harness) try(method, path, token string, body any) (response, error) {
 // wantError checks that r is an error response with this status and code.
 func wantError(t *testing.T, r response, status int, code swiper.Code) {
 	t.Helper()
-	if r.status != status || r.errCode() != int(code) {
-		t.Fatalf("got %d %s; want %d with code %d", r.status, r.raw, status, code)
-	}
-	e := r.body["error"].(map[string]any)
-	if e["name"] != code.Name() || e["message"] == "" {
-		t.Errorf("error body %s: want name %q and a message", r.raw, code.Name())
-	}
+	testkit.WantError(t, testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}, status, code)
 }
 
 // login registers or logs in phone and returns its token and user id.
