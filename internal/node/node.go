@@ -41,8 +41,8 @@ type Options struct {
 	// picks a free one.
 	Host string
 	Port int
-	// Provider is the membership provider: "single" (a one-node cluster,
-	// the default).
+	// Provider is the membership provider: "single" (a one-node cluster)
+	// is the only one.
 	Provider string
 
 	// Idle is how long a user actor lives without messages.
@@ -50,8 +50,9 @@ type Options struct {
 	// CallTimeout bounds a call to a user actor.
 	CallTimeout time.Duration
 	// RegisterEvery is how often a WebSocket session registers again with
-	// its user's actor (30 s if zero); SessionHold how long a new session
-	// keeps live events back for the client's resume (500 ms if zero).
+	// its user's actor; SessionHold how long a new session keeps live
+	// events back for the client's resume. internal/app sets both (its
+	// constants of the same names are the defaults).
 	RegisterEvery, SessionHold time.Duration
 
 	// Upload, when set, starts the node's upload manager with these
@@ -75,12 +76,6 @@ type Node struct {
 
 // Start starts the member and waits until it can place grains.
 func Start(ctx context.Context, o Options) (n *Node, err error) {
-	if o.Host == "" {
-		o.Host = "127.0.0.1"
-	}
-	if o.Provider == "" {
-		o.Provider = "single"
-	}
 	if o.Provider != "single" {
 		return nil, fmt.Errorf("cluster provider %q: only single is supported", o.Provider)
 	}
