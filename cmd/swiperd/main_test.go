@@ -100,17 +100,14 @@ func TestGracefulShutdown(t *testing.T) {
 	// The listener closes right after that log line: new connections are
 	// refused from then on.
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	testkit.Eventually(t, 5*time.Second, "the node refuses new connections after SIGTERM", func() bool {
 		resp, err := fresh.Get(n.client + "/healthz")
 		if err != nil {
-			break
+			return true
 		}
 		resp.Body.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("the node still accepts new connections 5 s after SIGTERM")
-		}
-		time.Sleep(10 * time.Millisecond) // polling another process
-	}
+		return false
+	})
 	fmt.Fprint(conn, patch)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
