@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // TestSwipesSurviveSIGKILL kills swiperd while swipes are in flight and
@@ -23,12 +21,7 @@ import (
 // lacks its friendship.
 func TestSwipesSurviveSIGKILL(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dbURL, db, prefix, store := stores(t)
 	const users = 300
 	if _, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: users, Seed: 7}); err != nil {
 		t.Fatal(err)
@@ -37,9 +30,8 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 	if err := db.Select(&ids, `SELECT id FROM users ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	rdb, prefix := redistest.MustOpen(t)
 	tokens := make(map[int64]string, len(ids))
-	store := redis.New(rdb, prefix)
+	var err error
 	for _, id := range ids {
 		if tokens[id], err = store.NewToken(ctx, id); err != nil {
 			t.Fatal(err)
@@ -94,7 +86,7 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 30*time.Second, "swipes flowing", func() bool { return count.Load() >= 400 })
+	testkit.Eventually(t, 30*time.Second, "swipes flowing", func() bool { return count.Load() >= 400 })
 	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +116,5 @@ func TestSwipesSurviveSIGKILL(t *testing.T) {
 	db.Get(&friendships, `SELECT count(*) FROM friendships`)
 	if friendships == 0 {
 		t.Error("no friendships at all: the workload made no matches")
-	}
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // TestSlowDatabaseAnswers503: swiperd's database cancels statements after
@@ -22,18 +19,12 @@ import (
 // succeeds.
 func TestSlowDatabaseAnswers503(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dbURL, db, prefix, tokens := stores(t)
 	u, _, err := postgres.NewUserStore(db).LoginPhone(ctx, "+8613700009999")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, prefix := redistest.MustOpen(t)
-	token, err := redis.New(rdb, prefix).NewToken(ctx, u.ID)
+	token, err := tokens.NewToken(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +56,13 @@ func TestSlowDatabaseAnswers503(t *testing.T) {
 
 func patchMe(t *testing.T, base, token string) (int, swiper.ErrorBody) {
 	t.Helper()
-	req, _ := http.NewRequest("PATCH", base+"/api/v1/me", strings.NewReader(`{"nickname":"Slow"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.Do(nil, "PATCH", base+"/api/v1/me", token, `{"nickname":"Slow"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	var out struct {
 		Error swiper.ErrorBody `json:"error"`
 	}
-	json.Unmarshal(raw, &out)
-	return resp.StatusCode, out.Error
+	json.Unmarshal(r.Raw, &out)
+	return r.Status, out.Error
 }

@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 )
 
 // TestUploadSurvivesSIGKILL runs two swiperd nodes on one database and
@@ -34,15 +32,8 @@ import (
 // the bucket.
 func TestUploadSurvivesSIGKILL(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rdb, prefix := redistest.MustOpen(t)
+	dbURL, db, prefix, tokens := stores(t)
 	users := postgres.NewUserStore(db)
-	tokens := redis.New(rdb, prefix)
 
 	fake := costest.New(t)
 	fake.SetFault(func(int) string { return costest.Hang })
@@ -66,7 +57,7 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 		}
 		ids = append(ids, postAvatar(t, n.client, token, i))
 	}
-	eventually(t, 20*time.Second, "every job's PUT hanging in the bucket", func() bool { return fake.Hanging() == jobs })
+	testkit.Eventually(t, 20*time.Second, "every job's PUT hanging in the bucket", func() bool { return fake.Hanging() == jobs })
 	type held struct {
 		Attempts int       `db:"attempts"`
 		Status   string    `db:"status"`
@@ -83,7 +74,7 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 
 	// The second node starts once the first holds every job.
 	n2 := startNode(t, dbURL, prefix, env...)
-	eventually(t, 60*time.Second, "every lease renewed past two more leases", func() bool {
+	testkit.Eventually(t, 60*time.Second, "every lease renewed past two more leases", func() bool {
 		for i, l := range leases() {
 			if l.Attempts != 1 || l.Status != "uploading" {
 				t.Fatalf("job %d %s after %d attempts while its first upload hangs; want uploading, 1 attempt: the lease was lost", ids[i], l.Status, l.Attempts)
@@ -123,7 +114,7 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 			Key      string `db:"key"`
 			Attempts int    `db:"attempts"`
 		}
-		eventually(t, lease+60*time.Second, fmt.Sprintf("job %d done by the second node", id), func() bool {
+		testkit.Eventually(t, lease+60*time.Second, fmt.Sprintf("job %d done by the second node", id), func() bool {
 			return db.Get(&job, `SELECT uid, status, key, attempts FROM uploads WHERE id = $1`, id) == nil && job.Status == "done"
 		})
 		if job.Attempts != 2 {

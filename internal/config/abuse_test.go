@@ -11,10 +11,10 @@ import (
 
 func TestAbuseLimits(t *testing.T) {
 	dc := mustLoad(t, "", nil)
-	def := dc.Abuse()
+	def := dc.Abuse
 	want := config.Abuse{CodesPerAddress: 20, LoginsPerAddress: 60, CodesPerPhone: 10, SMSPerHour: 1000, SMSPerDay: 10000, WrongCodes: 10, Lockout: time.Hour}
 	if !reflect.DeepEqual(def, want) {
-		t.Errorf("default Abuse() = %+v; want %+v (no trusted proxies)", def, want)
+		t.Errorf("default Abuse = %+v; want %+v (no trusted proxies)", def, want)
 	}
 	c := mustLoad(t, "", map[string]string{
 		"SWIPER_TRUSTED_PROXIES":     "10.0.0.0/8, 192.0.2.7,2001:db8::/32",
@@ -30,8 +30,8 @@ func TestAbuseLimits(t *testing.T) {
 		TrustedProxies:  []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")},
 		CodesPerAddress: 5, LoginsPerAddress: 6, CodesPerPhone: 7, SMSPerHour: 8, SMSPerDay: 9, WrongCodes: 11, Lockout: 30 * time.Minute,
 	}
-	if got := c.Abuse(); !reflect.DeepEqual(got, want) {
-		t.Errorf("Abuse() = %+v; want %+v", got, want)
+	if got := c.Abuse; !reflect.DeepEqual(got, want) {
+		t.Errorf("Abuse = %+v; want %+v", got, want)
 	}
 	for name, v := range map[string]string{
 		"SWIPER_TRUSTED_PROXIES":   "10.0.0.0/8,not-an-ip",

@@ -20,9 +20,82 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Config is a node's configuration. The yaml names are those of the node
-// files; the env names are in envVars.
+// Config is a node's configuration, parsed and checked by Load: durations
+// and counts are typed here, so nothing downstream parses them again.
 type Config struct {
+	Node        string
+	Env         string // dev or prod
+	HTTPAddr    string
+	AdminAddr   string
+	DatabaseURL string
+	RedisURL    string
+	RedisPrefix string
+	Timezone    string
+	// Location is Timezone loaded: the zone "today" and ages are reckoned in.
+	Location *time.Location
+
+	SMSProvider   string // console (dev only) or webhook
+	SMSWebhookURL string
+
+	Storage      string // local or cos
+	MediaDir     string
+	MediaBaseURL string
+	COSBucketURL string
+	CDNBaseURL   string
+
+	Upload Upload
+
+	// The cluster: membership provider ("single": a one-node cluster) and
+	// the address the cluster transport listens on (port 0: any free port),
+	// also split into ClusterHost and ClusterPort.
+	ClusterProvider string
+	ClusterAddr     string
+	ClusterHost     string
+	ClusterPort     int
+	// UserIdle is how long an idle user actor lives.
+	UserIdle time.Duration
+	// SwipeFlushers is how many batches of swipes a node writes at once.
+	SwipeFlushers int
+	// RankingRebuild is how often the node rebuilds the hot ranking from
+	// the database (0: never).
+	RankingRebuild time.Duration
+
+	Abuse Abuse
+
+	LogLevel  string // debug, info, warn, error
+	LogFormat string // text or json
+
+	// Secrets: environment only.
+	AdminToken   string
+	COSSecretID  string
+	COSSecretKey string
+}
+
+// MinUploadLease is the shortest upload lease a node accepts: renewed every
+// second, a lease of 3 s survives two renewals that fail or are slow.
+const MinUploadLease = 3 * time.Second
+
+// Upload holds the avatar upload settings: one storage call's timeout, how
+// long a node's claim holds a job, the first retry's backoff window, and
+// the attempts before a job fails.
+type Upload struct {
+	StorageTimeout, Lease, Backoff time.Duration
+	Attempts                       int
+}
+
+// Abuse holds the login abuse limits. X-Forwarded-For is believed only
+// from TrustedProxies (none by default).
+type Abuse struct {
+	TrustedProxies                    []netip.Prefix
+	CodesPerAddress, LoginsPerAddress int           // codes one address may ask an hour (20), logins it may try (60)
+	CodesPerPhone, WrongCodes         int           // codes one phone may get a day (10), wrong codes before it is locked (10)
+	SMSPerHour, SMSPerDay             int           // codes all nodes may send an hour (1000) and a day (10000)
+	Lockout                           time.Duration // how long such a lock holds (1h)
+}
+
+// raw is the configuration as written: the yaml names are those of the node
+// files; the env names are in envVars. Load parses it into a Config.
+type raw struct {
 	Node        string `yaml:"node"`
 	Env         string `yaml:"env"`
 	HTTPAddr    string `yaml:"http_addr"`
@@ -32,7 +105,7 @@ type Config struct {
 	RedisPrefix string `yaml:"redis_prefix"`
 	Timezone    string `yaml:"timezone"`
 
-	SMSProvider   string `yaml:"sms_provider"` // console (dev only) or webhook
+	SMSProvider   string `yaml:"sms_provider"`
 	SMSWebhookURL string `yaml:"sms_webhook_url"`
 
 	Storage      string `yaml:"storage"`
@@ -41,42 +114,30 @@ type Config struct {
 	COSBucketURL string `yaml:"cos_bucket_url"`
 	CDNBaseURL   string `yaml:"cdn_base_url"`
 
-	// Avatar uploads (Go durations): one storage call's timeout, how long
-	// a node's claim holds a job (at least twice the timeout), the first
-	// retry's backoff window, and the attempts before a job fails.
 	StorageTimeout string `yaml:"storage_timeout"`
 	UploadLease    string `yaml:"upload_lease"`
 	UploadBackoff  string `yaml:"upload_backoff"`
 	UploadAttempts string `yaml:"upload_attempts"`
 
-	// The cluster: membership provider ("single": a one-node cluster), the
-	// address the cluster transport listens on (port 0: any free port), and
-	// how long an idle user actor lives (a Go duration such as 10m).
 	ClusterProvider string `yaml:"cluster_provider"`
 	ClusterAddr     string `yaml:"cluster_addr"`
 	UserIdle        string `yaml:"user_idle"`
-	// SwipeFlushers is how many batches of swipes a node writes at once.
-	SwipeFlushers string `yaml:"swipe_flushers"`
-	// RankingRebuild is how often the node rebuilds the hot ranking from
-	// the database (a Go duration; 0 turns it off).
-	RankingRebuild string `yaml:"ranking_rebuild"`
+	SwipeFlushers   string `yaml:"swipe_flushers"`
+	RankingRebuild  string `yaml:"ranking_rebuild"`
 
-	// Abuse limits of logins (empty: the default in Abuse). X-Forwarded-For
-	// is believed only from TrustedProxies (comma-separated CIDRs or
-	// addresses; none by default).
+	// Abuse limits of logins (empty: the default in parseAbuse).
 	TrustedProxies   string `yaml:"trusted_proxies"`
-	CodesPerAddress  string `yaml:"codes_per_address"`  // codes one address may ask an hour: 20
-	LoginsPerAddress string `yaml:"logins_per_address"` // logins one address may try an hour: 60
-	CodesPerPhone    string `yaml:"codes_per_phone"`    // codes one phone may get a day: 10
-	SMSPerHour       string `yaml:"sms_per_hour"`       // codes all nodes may send an hour: 1000
-	SMSPerDay        string `yaml:"sms_per_day"`        // and a day: 10000
-	WrongCodes       string `yaml:"wrong_codes"`        // wrong codes a phone may send a day before it is locked: 10
-	LoginLockout     string `yaml:"login_lockout"`      // how long such a lock holds: 1h
+	CodesPerAddress  string `yaml:"codes_per_address"`
+	LoginsPerAddress string `yaml:"logins_per_address"`
+	CodesPerPhone    string `yaml:"codes_per_phone"`
+	SMSPerHour       string `yaml:"sms_per_hour"`
+	SMSPerDay        string `yaml:"sms_per_day"`
+	WrongCodes       string `yaml:"wrong_codes"`
+	LoginLockout     string `yaml:"login_lockout"`
 
-	LogLevel  string `yaml:"log_level"`  // debug, info, warn, error
-	LogFormat string `yaml:"log_format"` // text or json
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
 
-	// Secrets: environment only.
 	AdminToken   string `yaml:"-"`
 	COSSecretID  string `yaml:"-"`
 	COSSecretKey string `yaml:"-"`
@@ -84,7 +145,18 @@ type Config struct {
 
 // Defaults returns the configuration before any file or environment.
 func Defaults() Config {
-	return Config{
+	r := defaults()
+	c, err := r.parse()
+	if err != nil {
+		panic("config: the defaults do not pass the checks: " + err.Error())
+	}
+	return c
+}
+
+// defaults is the configuration, as written, before any file or
+// environment: the one place a node's defaults are set.
+func defaults() raw {
+	return raw{
 		Node:            "single",
 		Env:             "dev",
 		HTTPAddr:        "127.0.0.1:8080",
@@ -112,7 +184,7 @@ func Defaults() Config {
 }
 
 // envVars maps each environment variable to the field it sets.
-func (c *Config) envVars() map[string]*string {
+func (c *raw) envVars() map[string]*string {
 	return map[string]*string{
 		"SWIPER_NODE":                &c.Node,
 		"SWIPER_ENV":                 &c.Env,
@@ -161,14 +233,14 @@ var secretKeys = []string{"admin_token", "cos_secret_id", "cos_secret_key"}
 // not empty) and then by the environment, as looked up by getenv. It checks
 // the result.
 func Load(path string, getenv func(string) string) (Config, error) {
-	c := Defaults()
+	c := defaults()
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
+			return Config{}, fmt.Errorf("config: %w", err)
 		}
 		if err := c.readYAML(data); err != nil {
-			return c, fmt.Errorf("config: %s: %w", path, err)
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
 	for name, dst := range c.envVars() {
@@ -176,10 +248,10 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			*dst = v
 		}
 	}
-	return c, c.check()
+	return c.parse()
 }
 
-func (c *Config) readYAML(data []byte) error {
+func (c *raw) readYAML(data []byte) error {
 	var probe map[string]any
 	if err := yaml.Unmarshal(data, &probe); err != nil {
 		return err
@@ -197,9 +269,9 @@ func (c *Config) readYAML(data []byte) error {
 	return nil
 }
 
-// ClusterHostPort splits ClusterAddr.
-func (c *Config) ClusterHostPort() (string, int, error) {
-	host, port, err := net.SplitHostPort(c.ClusterAddr)
+// splitHostPort splits a host:port address with a numeric port.
+func splitHostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", 0, err
 	}
@@ -210,62 +282,7 @@ func (c *Config) ClusterHostPort() (string, int, error) {
 	return host, p, nil
 }
 
-// Flushers is SwipeFlushers parsed (checked by Load).
-func (c *Config) Flushers() int {
-	n, _ := strconv.Atoi(c.SwipeFlushers)
-	return n
-}
-
-// RankingRebuildEvery is RankingRebuild parsed (checked by Load); 0 means
-// never.
-func (c *Config) RankingRebuildEvery() time.Duration {
-	d, _ := time.ParseDuration(c.RankingRebuild)
-	return d
-}
-
-// UserIdleDuration is UserIdle parsed (checked by Load).
-func (c *Config) UserIdleDuration() time.Duration {
-	d, _ := time.ParseDuration(c.UserIdle)
-	return d
-}
-
-// MinUploadLease is the shortest upload lease a node accepts: renewed every
-// second, a lease of 3 s survives two renewals that fail or are slow.
-const MinUploadLease = 3 * time.Second
-
-// Upload holds the upload settings, parsed (checked by Load).
-type Upload struct {
-	StorageTimeout, Lease, Backoff time.Duration
-	Attempts                       int
-}
-
-// Upload returns the upload settings.
-func (c *Config) Upload() Upload {
-	var u Upload
-	u.StorageTimeout, _ = time.ParseDuration(c.StorageTimeout)
-	u.Lease, _ = time.ParseDuration(c.UploadLease)
-	u.Backoff, _ = time.ParseDuration(c.UploadBackoff)
-	u.Attempts, _ = strconv.Atoi(c.UploadAttempts)
-	return u
-}
-
-// Abuse holds the login abuse limits, parsed, with defaults for those not
-// set.
-type Abuse struct {
-	TrustedProxies                    []netip.Prefix
-	CodesPerAddress, LoginsPerAddress int
-	CodesPerPhone, WrongCodes         int
-	SMSPerHour, SMSPerDay             int
-	Lockout                           time.Duration
-}
-
-// Abuse returns the login abuse limits.
-func (c *Config) Abuse() Abuse {
-	a, _ := c.abuse()
-	return a
-}
-
-func (c *Config) abuse() (Abuse, error) {
+func (c *raw) abuse() (Abuse, error) {
 	var errs []error
 	num := func(name, v string, def int) int {
 		if v == "" {
@@ -313,26 +330,31 @@ func (c *Config) abuse() (Abuse, error) {
 	return a, errors.Join(errs...)
 }
 
-// Location returns the time zone of the configuration.
-func (c *Config) Location() *time.Location {
-	loc, err := time.LoadLocation(c.Timezone)
-	if err != nil {
-		return time.UTC
+// parse converts the configuration as written into a Config and rejects
+// one a node cannot run with; in prod it also rejects the insecure
+// conveniences of dev. It reports every problem at once.
+func (c *raw) parse() (Config, error) {
+	out := Config{
+		Node: c.Node, Env: c.Env, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
+		DatabaseURL: c.DatabaseURL, RedisURL: c.RedisURL, RedisPrefix: c.RedisPrefix,
+		Timezone: c.Timezone, Location: time.UTC,
+		SMSProvider: c.SMSProvider, SMSWebhookURL: c.SMSWebhookURL,
+		Storage: c.Storage, MediaDir: c.MediaDir, MediaBaseURL: c.MediaBaseURL,
+		COSBucketURL: c.COSBucketURL, CDNBaseURL: c.CDNBaseURL,
+		ClusterProvider: c.ClusterProvider, ClusterAddr: c.ClusterAddr,
+		LogLevel: c.LogLevel, LogFormat: c.LogFormat,
+		AdminToken: c.AdminToken, COSSecretID: c.COSSecretID, COSSecretKey: c.COSSecretKey,
 	}
-	return loc
-}
-
-// check rejects a configuration a node cannot run with; in prod it also
-// rejects the insecure conveniences of dev.
-func (c *Config) check() error {
 	var errs []error
 	if c.Env != "dev" && c.Env != "prod" {
 		errs = append(errs, fmt.Errorf("SWIPER_ENV must be dev or prod, not %q", c.Env))
 	}
 	if c.Timezone == "" || c.Timezone == "Local" {
 		errs = append(errs, fmt.Errorf("SWIPER_TIMEZONE must name a zone, such as Asia/Shanghai, not %q", c.Timezone))
-	} else if _, err := time.LoadLocation(c.Timezone); err != nil {
+	} else if loc, err := time.LoadLocation(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("SWIPER_TIMEZONE: %w", err))
+	} else {
+		out.Location = loc
 	}
 	switch c.SMSProvider {
 	case "console":
@@ -355,36 +377,56 @@ func (c *Config) check() error {
 	if c.ClusterProvider != "single" {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_PROVIDER must be single, not %q", c.ClusterProvider))
 	}
-	if _, _, err := c.ClusterHostPort(); err != nil {
+	if host, port, err := splitHostPort(c.ClusterAddr); err != nil {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADDR must be host:port, not %q", c.ClusterAddr))
+	} else {
+		out.ClusterHost, out.ClusterPort = host, port
 	}
 	if d, err := time.ParseDuration(c.UserIdle); err != nil || d < time.Second {
 		errs = append(errs, fmt.Errorf("SWIPER_USER_IDLE must be a duration of at least 1s, such as 10m, not %q", c.UserIdle))
+	} else {
+		out.UserIdle = d
 	}
-	durations := map[string]string{"SWIPER_STORAGE_TIMEOUT": c.StorageTimeout, "SWIPER_UPLOAD_LEASE": c.UploadLease, "SWIPER_UPLOAD_BACKOFF": c.UploadBackoff}
-	for _, name := range []string{"SWIPER_STORAGE_TIMEOUT", "SWIPER_UPLOAD_LEASE", "SWIPER_UPLOAD_BACKOFF"} {
-		if d, err := time.ParseDuration(durations[name]); err != nil || d < time.Millisecond {
-			errs = append(errs, fmt.Errorf("%s must be a positive duration, such as 30s, not %q", name, durations[name]))
+	for _, d := range []struct {
+		name, v string
+		dst     *time.Duration
+	}{
+		{"SWIPER_STORAGE_TIMEOUT", c.StorageTimeout, &out.Upload.StorageTimeout},
+		{"SWIPER_UPLOAD_LEASE", c.UploadLease, &out.Upload.Lease},
+		{"SWIPER_UPLOAD_BACKOFF", c.UploadBackoff, &out.Upload.Backoff},
+	} {
+		if v, err := time.ParseDuration(d.v); err != nil || v < time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration, such as 30s, not %q", d.name, d.v))
+		} else {
+			*d.dst = v
 		}
 	}
 	if n, err := strconv.Atoi(c.SwipeFlushers); err != nil || n < 1 || n > 64 {
 		errs = append(errs, fmt.Errorf("SWIPER_SWIPE_FLUSHERS must be 1–64, not %q", c.SwipeFlushers))
+	} else {
+		out.SwipeFlushers = n
 	}
 	if d, err := time.ParseDuration(c.RankingRebuild); err != nil || (d != 0 && d < time.Minute) {
 		errs = append(errs, fmt.Errorf("SWIPER_RANKING_REBUILD must be 0 (off) or a duration of at least 1m, such as 1h, not %q", c.RankingRebuild))
+	} else {
+		out.RankingRebuild = d
 	}
 	if n, err := strconv.Atoi(c.UploadAttempts); err != nil || n < 1 || n > 100 {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_ATTEMPTS must be 1–100, not %q", c.UploadAttempts))
+	} else {
+		out.Upload.Attempts = n
 	}
 	// The lease is renewed every third of it while an upload runs, so it
 	// need not outlast the storage timeout; it must leave each renewal
 	// (a database call bounded by that third) time enough.
-	if u := c.Upload(); u.Lease > 0 && u.Lease < MinUploadLease {
+	if l := out.Upload.Lease; l > 0 && l < MinUploadLease {
 		errs = append(errs, fmt.Errorf("SWIPER_UPLOAD_LEASE (%s) must be at least %v: it is renewed every third of it", c.UploadLease, MinUploadLease))
 	}
-	if _, err := c.abuse(); err != nil {
+	abuse, err := c.abuse()
+	if err != nil {
 		errs = append(errs, err)
 	}
+	out.Abuse = abuse
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -401,5 +443,5 @@ func (c *Config) check() error {
 			errs = append(errs, errors.New("prod refuses the console SMS provider, which only logs codes: set SWIPER_SMS_PROVIDER"))
 		}
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }

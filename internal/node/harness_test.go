@@ -1,60 +1,31 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
-	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/app"
+	"github.com/swiperhq/swiper/internal/app/apptest"
 	"github.com/swiperhq/swiper/internal/node"
-	"github.com/swiperhq/swiper/store/local"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
-	"github.com/swiperhq/swiper/transport/admin"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
 // clock is a clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = testkit.Clock
 
 // shanghai is the default SWIPER_TIMEZONE; tests reckon days in it.
 var shanghai = func() *time.Location {
@@ -66,27 +37,14 @@ var shanghai = func() *time.Location {
 }()
 
 // logBuffer collects log lines for tests that check what was logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuffer = apptest.LogBuffer
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// harness is one node with its client and admin APIs over real HTTP, on a
-// fresh PostgreSQL database and a fresh Redis key prefix.
+// harness is one node, the assembly swiperd runs (internal/app), with its
+// client and admin APIs over real HTTP, on a fresh PostgreSQL database and
+// a fresh Redis key prefix.
 type harness struct {
 	t        testing.TB
+	app      *apptest.App
 	db       *postgres.DB
 	users    *postgres.UserStore
 	social   swiper.SocialStore
@@ -114,7 +72,7 @@ type harness struct {
 	checks, lookups atomic.Int64
 }
 
-const adminToken = "test-admin-token-0123456789"
+const adminToken = apptest.AdminToken
 
 type harnessOptions struct {
 	idle   time.Duration
@@ -135,142 +93,60 @@ type harnessOptions struct {
 
 // countingTokens is the node's token store, counting what reaches Redis.
 type countingTokens struct {
-	*redis.Store
+	app.TokenStore
 	h *harness
 }
 
 func (c countingTokens) LookupToken(ctx context.Context, token string) (int64, time.Time, error) {
 	c.h.lookups.Add(1)
-	return c.Store.LookupToken(ctx, token)
+	return c.TokenStore.LookupToken(ctx, token)
 }
 
 func (c countingTokens) ValidTokens(ctx context.Context, tokens []string) ([]bool, error) {
 	c.h.checks.Add(1)
-	return c.Store.ValidTokens(ctx, tokens)
+	return c.TokenStore.ValidTokens(ctx, tokens)
 }
 
 func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	t.Helper()
-	var o harnessOptions
+	o := harnessOptions{register: time.Hour}
 	for _, f := range opts {
 		f(&o)
 	}
-	db := pgtest.MustOpenDB(t)
-	direct, prefix := redistest.MustOpen(t)
-	rdb := direct
-	var proxy *redistest.Proxy
-	if o.redisProxy {
-		proxy = redistest.MustProxy(t, direct)
-		rdb = proxy.Client(t)
-	}
-	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h := &harness{
-		t: t, db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
-		clock: &clock{t: time.Now().UTC()}, logs: logs,
-		direct: redis.New(direct, prefix), proxy: proxy,
-	}
-	ss := postgres.NewSocialStore(db)
-	t.Cleanup(ss.Close)
-	h.social = ss
-	if o.social != nil {
-		h.social = o.social(ss)
-	}
-	h.ranking = redis.NewRanking(rdb, prefix)
-	t.Cleanup(h.ranking.Close)
-	settingsStore := postgres.NewSettingsStore(db)
-	h.settings = &swiper.SettingsFeed{Store: settingsStore, Live: swiper.NewLiveSettings(swiper.DefaultSettings())}
-	notices := redis.NewNotices(rdb, prefix)
-	h.notices, h.sstore = notices, settingsStore
-	ctx, cancel := context.WithCancel(context.Background())
-	watched := make(chan struct{})
-	// Stopped by cancel at cleanup.
-	go func() {
-		defer close(watched)
-		notices.Watch(ctx, admin.SettingsTopic, time.Second, func(ctx context.Context) { h.settings.Reload(ctx) })
-	}()
-	t.Cleanup(func() { cancel(); <-watched })
-
-	h.events = postgres.NewEventStore(db)
-	if o.register == 0 {
-		o.register = time.Hour
-	}
-	// The client API listens first: the local avatar store names URLs on it.
-	var handler http.Handler = http.NotFoundHandler()
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(api.Close)
-	media := t.TempDir()
-	if o.objects == nil {
-		o.objects = &local.Store{Dir: media, BaseURL: api.URL + "/media"}
-	}
-	h.uploads = postgres.NewUploadStore(db)
-	h.metrics = prometheus.NewRegistry()
-	uo := &upload.Options{
-		Store: h.uploads, Objects: o.objects,
-		Clock: swiper.SystemClock{}, Registerer: h.metrics, Poll: 100 * time.Millisecond,
-		Timeout: 5 * time.Second, Lease: 10 * time.Second, BackoffBase: 10 * time.Millisecond,
-	}
-	if o.upload != nil {
-		o.upload(uo)
-	}
-	nd, err := node.Start(context.Background(), node.Options{
-		Name: "test", Social: h.social, Users: h.users, Events: h.events, Ranking: h.ranking, Settings: h.settings.Live,
-		Clock: h.clock, Location: shanghai, Log: log, Idle: o.idle, CallTimeout: 8 * time.Second,
-		RegisterEvery: o.register, SessionHold: o.hold, Upload: uo,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nd.Stop)
-	h.node = nd
-	// As in swiperd: token lookups cached, revocations announced per
-	// token, and that token's sockets closed when one is heard of.
-	revocations := redis.NewRevocations(rdb, prefix)
-	counted := countingTokens{Store: h.tokens, h: h}
-	tokens := &redis.TokenCache{Tokens: counted, TTL: time.Minute, Grace: 10 * time.Minute, Announce: revocations.Announce}
-	h.sockets = &ws.Handler{
-		Tokens: tokens, Check: counted, TokenID: redis.TokenHash, Sessions: nd.WebSockets(), Clock: h.clock, Location: shanghai,
-		Log: log, Metrics: ws.NewMetrics(h.metrics), Options: o.ws,
-	}
-	client := &swhttp.Server{
-		Users: h.users, Codes: h.tokens, Tokens: tokens, Clock: h.clock, Location: shanghai,
-		Limits: redis.NewLimiter(rdb, prefix, redis.AddressLimits{}),
-		Social: nd.Users, Ranking: h.ranking, Ready: func(context.Context) error { return nil },
-		WebSocket: h.sockets,
-		Uploads:   h.uploads, KickUploads: nd.Uploads.Kick, Media: swhttp.MediaHandler(media),
-		AvatarBudget: imaging.NewBudget(256<<20, 5*time.Second),
-	}
-	h.sockets.Calls = client
-	tokensWatched := make(chan struct{})
-	// Stopped by cancel at cleanup.
-	go func() {
-		defer close(tokensWatched)
-		node.WatchTokens(ctx, revocations, tokens, h.sockets, log)
-	}()
-	t.Cleanup(func() { cancel(); <-tokensWatched })
-	handler = client.Handler()
-	// Before the node stops (cleanups run last first), as swiperd does.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.sockets.Shutdown(ctx); err != nil {
-			t.Errorf("sockets did not shut down: %v", err)
+	h := &harness{t: t}
+	var direct *goredis.Client // the proxy's upstream
+	a := apptest.MustOpen(t, func(s *apptest.Setup) {
+		if o.idle > 0 {
+			s.Config.UserIdle = o.idle
+		}
+		if o.redisProxy {
+			direct, _ = redistest.MustOpen(t)
+			h.proxy = redistest.MustProxy(t, direct)
+			s.Options.Redis = h.proxy.Client(t)
+		}
+		s.Options.Social = o.social
+		s.Options.Tokens = func(ts app.TokenStore) app.TokenStore { return countingTokens{TokenStore: ts, h: h} }
+		s.Options.WS = o.ws
+		s.Options.RegisterEvery, s.Options.SessionHold = o.register, o.hold
+		s.Options.Objects = o.objects
+		// The hostile tests send URLs past swiperd's 16 KiB to reach the
+		// handlers' own bounds (TestHugeHeaders checks swiperd's limit).
+		s.Options.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+		if tune := o.upload; tune != nil {
+			dflt := s.Options.Upload
+			s.Options.Upload = func(u *upload.Options) { dflt(u); tune(u) }
 		}
 	})
-	adm := httptest.NewServer((&admin.Server{
-		Token: adminToken, Users: h.users, Tokens: h.tokens, Settings: settingsStore,
-		Feed: h.settings, Notices: notices, Clock: h.clock, Location: shanghai, Actors: nd,
-		Metrics: promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{}),
-		Uploads: h.uploads, KickUploads: nd.Uploads.Kick,
-	}).Handler())
-	t.Cleanup(adm.Close)
-	h.api, h.adm = api.URL, adm.URL
-	h.wsURL = "ws" + strings.TrimPrefix(api.URL, "http") + "/api/v1/ws"
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("node log:\n%s", logs.String())
-		}
-	})
+	h.app = a
+	h.db, h.users, h.social, h.ranking, h.tokens = a.DB, a.Users, a.Social, a.Ranking, a.Tokens
+	h.settings, h.clock, h.node, h.logs = a.Feed, a.Clock, a.Node, a.Logs
+	h.api, h.adm, h.wsURL = a.ClientURL, a.AdminURL, a.WSURL
+	h.notices, h.sstore, h.events, h.uploads = a.Notices, a.Settings, a.Events, a.Uploads
+	h.sockets, h.metrics = a.Sockets, a.Metrics
+	h.direct = a.Tokens
+	if h.proxy != nil {
+		h.direct = redis.New(direct, a.Config.RedisPrefix)
+	}
 	return h
 }
 
@@ -353,45 +229,19 @@ type response struct {
 	body   map[string]any
 }
 
-func (r response) errCode() int {
-	e, _ := r.body["error"].(map[string]any)
-	c, _ := e["code"].(float64)
-	return int(c)
-}
+func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
 
 // client keeps a connection per concurrent request of the race tests.
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1100}}
 
+// try calls base+path from any goroutine: body is sent as is when a
+// string, else as JSON; a body that is not a JSON object is an error.
 func (h *harness) try(base, method, path, token string, body any) (response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, _ := json.Marshal(b)
-		rd = bytes.NewReader(data)
+	r, err := testkit.Do(client, method, base+path, token, body)
+	if err == nil && len(r.Raw) > 0 && r.Body == nil {
+		err = fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, r.Raw)
 	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, raw)
-		}
-	}
-	return r, nil
+	return response{status: r.Status, header: r.Header, raw: r.Raw, body: r.Body}, err
 }
 
 // do calls the client API from the test goroutine.
@@ -432,13 +282,7 @@ func (h *harness) mustSwipe(token string, sid int64, mark swiper.Mark) response 
 // wantError checks that r is an error response with this status and code.
 func wantError(t *testing.T, r response, status int, code swiper.Code) {
 	t.Helper()
-	if r.status != status || r.errCode() != int(code) {
-		t.Fatalf("got %d %s; want %d with code %d", r.status, r.raw, status, code)
-	}
-	e := r.body["error"].(map[string]any)
-	if e["name"] != code.Name() || e["message"] == "" {
-		t.Errorf("error body %s: want name %q and a message", r.raw, code.Name())
-	}
+	testkit.WantError(t, testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}, status, code)
 }
 
 // count runs a counting query.
@@ -464,13 +308,7 @@ func (h *harness) actor(uid int64) map[string]any {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
+	testkit.Eventually(t, within, what, cond)
 }
 
 func ids(r response, key string) []int64 {

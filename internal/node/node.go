@@ -41,8 +41,8 @@ type Options struct {
 	// picks a free one.
 	Host string
 	Port int
-	// Provider is the membership provider: "single" (a one-node cluster,
-	// the default).
+	// Provider is the membership provider: "single" (a one-node cluster)
+	// is the only one.
 	Provider string
 
 	// Idle is how long a user actor lives without messages.
@@ -50,8 +50,9 @@ type Options struct {
 	// CallTimeout bounds a call to a user actor.
 	CallTimeout time.Duration
 	// RegisterEvery is how often a WebSocket session registers again with
-	// its user's actor (30 s if zero); SessionHold how long a new session
-	// keeps live events back for the client's resume (500 ms if zero).
+	// its user's actor; SessionHold how long a new session keeps live
+	// events back for the client's resume. internal/app sets both (its
+	// constants of the same names are the defaults).
 	RegisterEvery, SessionHold time.Duration
 
 	// Upload, when set, starts the node's upload manager with these
@@ -75,12 +76,6 @@ type Node struct {
 
 // Start starts the member and waits until it can place grains.
 func Start(ctx context.Context, o Options) (n *Node, err error) {
-	if o.Host == "" {
-		o.Host = "127.0.0.1"
-	}
-	if o.Provider == "" {
-		o.Provider = "single"
-	}
 	if o.Provider != "single" {
 		return nil, fmt.Errorf("cluster provider %q: only single is supported", o.Provider)
 	}
@@ -100,15 +95,24 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		cluster.WithRequestTimeout(o.CallTimeout),
 	)
 	c := cluster.New(system, cfg)
-	defer func() {
-		// StartMember panics when it cannot listen.
-		if v := recover(); v != nil {
-			err = fmt.Errorf("start cluster member: %v", v)
-		}
+	// StartMember sets the member up, registers it with the provider and
+	// then sleeps a second regardless; the member is usable as soon as it
+	// sees itself in the topology, so Start waits for that instead. This
+	// goroutine ends when StartMember returns (panics when it cannot
+	// listen).
+	started := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				started <- fmt.Errorf("start cluster member: %v", v)
+			}
+		}()
+		c.StartMember()
 	}()
-	c.StartMember()
 	select {
 	case <-lookup.Ready():
+	case err := <-started:
+		return nil, err
 	case <-ctx.Done():
 		c.Shutdown(false)
 		return nil, ctx.Err()

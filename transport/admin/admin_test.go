@@ -4,112 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/swiperhq/swiper"
-	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
-	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 	"github.com/swiperhq/swiper/transport/admin"
-	swhttp "github.com/swiperhq/swiper/transport/http"
 )
-
-const adminToken = "test-admin-token-0123456789"
-
-type harness struct {
-	t        *testing.T
-	url      string
-	db       *postgres.DB
-	users    *postgres.UserStore
-	tokens   *redis.Store
-	settings *postgres.SettingsStore
-	notices  *redis.Notices
-	feed     *swiper.SettingsFeed
-	uploads  *postgres.UploadStore
-	kicks    atomic.Int64
-}
-
-func newHarness(t *testing.T) *harness {
-	t.Helper()
-	db := pgtest.MustOpenDB(t)
-	rdb, prefix := redistest.MustOpen(t)
-	h := &harness{
-		t: t, db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
-		settings: postgres.NewSettingsStore(db), notices: redis.NewNotices(rdb, prefix),
-	}
-	h.feed = &swiper.SettingsFeed{Store: h.settings, Live: swiper.NewLiveSettings(swiper.DefaultSettings())}
-	reg := prometheus.NewRegistry()
-	metrics := swhttp.NewMetrics(reg)
-	srv := &admin.Server{
-		Token: adminToken, Users: h.users, Tokens: h.tokens, Settings: h.settings, Feed: h.feed,
-		Notices: h.notices, Clock: swiper.SystemClock{}, Location: time.UTC,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	}
-	h.uploads = postgres.NewUploadStore(db)
-	srv.Uploads, srv.KickUploads = h.uploads, func() { h.kicks.Add(1) }
-	ts := httptest.NewServer(metrics.Wrap("admin", srv.Handler()))
-	t.Cleanup(ts.Close)
-	h.url = ts.URL
-	return h
-}
-
-type response struct {
-	status int
-	raw    []byte
-	body   map[string]any
-}
-
-func (r response) errCode() int {
-	e, _ := r.body["error"].(map[string]any)
-	c, _ := e["code"].(float64)
-	return int(c)
-}
-
-func (r response) errField() string {
-	e, _ := r.body["error"].(map[string]any)
-	f, _ := e["field"].(string)
-	return f
-}
-
-func (h *harness) do(method, path, token, body string) response {
-	h.t.Helper()
-	req, _ := http.NewRequest(method, h.url+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, raw: raw}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			h.t.Fatalf("%s %s: %q is not JSON", method, path, raw)
-		}
-	}
-	return r
-}
-
-func (h *harness) newUser(phone string) int64 {
-	h.t.Helper()
-	u, _, err := h.users.LoginPhone(context.Background(), phone)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return u.ID
-}
 
 func TestEveryRouteNeedsTheToken(t *testing.T) {
 	h := newHarness(t)

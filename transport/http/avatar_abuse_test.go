@@ -15,6 +15,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/testkit"
 )
 
 // guard is how long a test waits for an answer that must come: far above
@@ -86,13 +87,7 @@ func stalled(t *testing.T, url, token string) (answer <-chan response, stop func
 // waitFor polls cond until it holds or the guard runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(guard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, guard)
-		}
-		time.Sleep(5 * time.Millisecond) // polling, not synchronisation
-	}
+	testkit.Eventually(t, guard, what, cond)
 }
 
 func jobCount(t *testing.T, h *harness) int {

@@ -1,14 +1,9 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,17 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/app/apptest"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
-	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis"
-	"github.com/swiperhq/swiper/store/redis/redistest"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
-
-// fixedClock is a clock tests set by hand.
-type fixedClock struct{ t time.Time }
-
-func (c *fixedClock) Now() time.Time { return c.t }
 
 // smsBox records the codes "sent", standing in for an SMS gateway.
 type smsBox struct {
@@ -57,7 +47,9 @@ func (b *smsBox) count() int {
 	return len(b.codes)
 }
 
-// harness is a client API server on real PostgreSQL and Redis.
+// harness is the client API of a node, the assembly swiperd runs
+// (internal/app), on real PostgreSQL and Redis, with SMS codes kept in
+// sms instead of sent.
 type harness struct {
 	t       *testing.T
 	url     string
@@ -65,7 +57,7 @@ type harness struct {
 	users   *postgres.UserStore
 	tokens  *redis.Store
 	sms     *smsBox
-	clock   *fixedClock
+	clock   *testkit.Clock
 	srv     *swhttp.Server
 	reg     *prometheus.Registry
 	readyFn func(context.Context) error
@@ -73,30 +65,25 @@ type harness struct {
 
 func newHarness(t *testing.T, tweak ...func(*swhttp.Server)) *harness {
 	t.Helper()
-	db := pgtest.MustOpenDB(t)
-	rdb, prefix := redistest.MustOpen(t)
-	h := &harness{
-		t: t, db: db, users: postgres.NewUserStore(db), tokens: redis.New(rdb, prefix),
-		sms:   &smsBox{codes: map[string]string{}},
-		clock: &fixedClock{time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
-		reg:   prometheus.NewRegistry(),
-	}
-	h.srv = &swhttp.Server{
-		Users: h.users, Codes: h.tokens, Tokens: h.tokens, SMS: h.sms, Clock: h.clock,
-		Location: time.FixedZone("CST", 8*3600), CodeTTL: 10 * time.Minute, CodeResend: time.Minute,
-		Ready: func(ctx context.Context) error {
-			if h.readyFn != nil {
-				return h.readyFn(ctx)
+	h := &harness{t: t, sms: &smsBox{codes: map[string]string{}}}
+	a := apptest.MustOpen(t, func(s *apptest.Setup) {
+		s.Options.SMS = h.sms
+		s.Options.Client = func(srv *swhttp.Server) {
+			ready := srv.Ready
+			srv.Ready = func(ctx context.Context) error {
+				if h.readyFn != nil {
+					return h.readyFn(ctx)
+				}
+				return ready(ctx)
 			}
-			return db.PingContext(ctx)
-		},
-	}
-	for _, f := range tweak {
-		f(h.srv)
-	}
-	ts := httptest.NewServer(swhttp.NewMetrics(h.reg).Wrap("client", h.srv.Handler()))
-	t.Cleanup(ts.Close)
-	h.url = ts.URL
+			for _, f := range tweak {
+				f(srv)
+			}
+		}
+	})
+	a.Clock.Set(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	h.url, h.db, h.users, h.tokens = a.ClientURL, a.DB, a.Users, a.Tokens
+	h.clock, h.srv, h.reg = a.Clock, a.Client, a.Metrics
 	return h
 }
 
@@ -108,20 +95,9 @@ type response struct {
 	body   map[string]any
 }
 
-func (r response) errCode() int {
-	e, _ := r.body["error"].(map[string]any)
-	if e == nil {
-		return 0
-	}
-	c, _ := e["code"].(float64)
-	return int(c)
-}
+func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
 
-func (r response) errField() string {
-	e, _ := r.body["error"].(map[string]any)
-	f, _ := e["field"].(string)
-	return f
-}
+func (r response) errField() string { return testkit.Response{Body: r.body}.ErrorField() }
 
 // do sends a request; body is sent as is when a string, else as JSON. It
 // fails the test on a transport error or a body that is not JSON, so call
@@ -132,59 +108,22 @@ func (h *harness) do(method, path, token string, body any) response {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if len(r.raw) > 0 {
-		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			h.t.Errorf("%s %s: Content-Type = %q; want application/json", method, path, ct)
-		}
-	}
 	return r
 }
 
 // try is do for any goroutine: it reports failures as errors.
 func (h *harness) try(method, path, token string, body any) (response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, _ := json.Marshal(b)
-		rd = bytes.NewReader(data)
+	r, err := testkit.Do(nil, method, h.url+path, token, body)
+	if err == nil && len(r.Raw) > 0 && r.Body == nil {
+		err = fmt.Errorf("%s %s: Content-Type = %q; want application/json (%q)", method, path, r.Header.Get("Content-Type"), r.Raw)
 	}
-	req, err := http.NewRequest(method, h.url+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, raw)
-		}
-	}
-	return r, nil
+	return response{status: r.Status, header: r.Header, raw: r.Raw, body: r.Body}, err
 }
 
 // wantError checks that r is an error response with this status and code.
 func wantError(t *testing.T, r response, status int, code swiper.Code) {
 	t.Helper()
-	if r.status != status || r.errCode() != int(code) {
-		t.Fatalf("got %d %s; want %d with code %d", r.status, r.raw, status, code)
-	}
-	e := r.body["error"].(map[string]any)
-	if e["name"] != code.Name() || e["message"] == "" {
-		t.Errorf("error body %s: want name %q and a message", r.raw, code.Name())
-	}
+	testkit.WantError(t, testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}, status, code)
 }
 
 // login registers or logs in phone and returns its token and user id.

@@ -1,0 +1,148 @@
+// Package testkit holds the helpers every package's tests share: a clock
+// tests move by hand, a JSON request, and a poll with a deadline. It may
+// depend on the standard library and the root package only.
+package testkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swiperhq/swiper"
+)
+
+// Clock is a clock tests move by hand (a swiper.Clock), safe for
+// concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock that says t until moved.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Response is an HTTP response read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	// Body is Raw decoded when the response is a JSON object (Content-Type
+	// application/json), else nil.
+	Body map[string]any
+}
+
+// Do sends a request to url with the bearer token (none if empty) and body:
+// none if nil, as is if a string or []byte, else as JSON. It reads the
+// response whole. It returns an error for a transport failure or a JSON
+// response that is not an object; it never fails a test, so any goroutine
+// may call it. client nil means http.DefaultClient.
+func Do(client *http.Client, method, url, token string, body any) (Response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return Response{}, err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return Response{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if err != nil {
+		return r, fmt.Errorf("%s %s: read the body: %w", method, url, err)
+	}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, url, raw)
+		}
+	}
+	return r, nil
+}
+
+// ErrorCode returns the code of an error body ({"error": {"code": …}}), or
+// 0 when the body is not one.
+func (r Response) ErrorCode() int {
+	e, _ := r.Body["error"].(map[string]any)
+	c, _ := e["code"].(float64)
+	return int(c)
+}
+
+// ErrorField returns the field an error body names, if any.
+func (r Response) ErrorField() string {
+	e, _ := r.Body["error"].(map[string]any)
+	f, _ := e["field"].(string)
+	return f
+}
+
+// WantError fails tb unless r is an error response with this status and
+// code, the code's name and a message.
+func WantError(tb testing.TB, r Response, status int, code swiper.Code) {
+	tb.Helper()
+	if r.Status != status || r.ErrorCode() != int(code) {
+		tb.Fatalf("got %d %s; want %d with code %d", r.Status, r.Raw, status, code)
+	}
+	e := r.Body["error"].(map[string]any)
+	if e["name"] != code.Name() || e["message"] == "" {
+		tb.Errorf("error body %s: want name %q and a message", r.Raw, code.Name())
+	}
+}
+
+// Eventually polls cond until it holds, and fails tb if it does not within
+// the time given; what says what was waited for.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}

@@ -1,0 +1,71 @@
+package admin_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/app/apptest"
+	"github.com/swiperhq/swiper/internal/testkit"
+	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/store/redis"
+	"github.com/swiperhq/swiper/transport/admin"
+)
+
+const adminToken = apptest.AdminToken
+
+// harness is the admin API of a node, the assembly swiperd runs
+// (internal/app), on real PostgreSQL and Redis; kicks counts the upload
+// kicks it would have given the node's upload manager.
+type harness struct {
+	t        *testing.T
+	url      string
+	db       *postgres.DB
+	users    *postgres.UserStore
+	tokens   *redis.Store
+	settings *postgres.SettingsStore
+	notices  *redis.Notices
+	feed     *swiper.SettingsFeed
+	uploads  *postgres.UploadStore
+	kicks    atomic.Int64
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t}
+	a := apptest.MustOpen(t, func(s *apptest.Setup) {
+		s.Options.Admin = func(srv *admin.Server) { srv.KickUploads = func() { h.kicks.Add(1) } }
+	})
+	h.url, h.db, h.users, h.tokens = a.AdminURL, a.DB, a.Users, a.Tokens
+	h.settings, h.notices, h.feed, h.uploads = a.Settings, a.Notices, a.Feed, a.Uploads
+	return h
+}
+
+type response struct {
+	status int
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
+
+func (r response) errField() string { return testkit.Response{Body: r.body}.ErrorField() }
+
+func (h *harness) do(method, path, token, body string) response {
+	h.t.Helper()
+	r, err := testkit.Do(nil, method, h.url+path, token, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: r.Status, raw: r.Raw, body: r.Body}
+}
+
+func (h *harness) newUser(phone string) int64 {
+	h.t.Helper()
+	u, _, err := h.users.LoginPhone(context.Background(), phone)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u.ID
+}
