@@ -295,27 +295,8 @@ func (h *harness) count(q string, args ...any) int {
 	return n
 }
 
-// actor returns the admin view of a user's actor.
-func (h *harness) actor(uid int64) map[string]any {
-	h.t.Helper()
-	r := h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", uid), nil)
-	if r.status != 200 {
-		h.t.Fatalf("actor %d: %d %s", uid, r.status, r.raw)
-	}
-	return r.body
-}
-
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	testkit.Eventually(t, within, what, cond)
-}
-
-func ids(r response, key string) []int64 {
-	var out []int64
-	list, _ := r.body[key].([]any)
-	for _, v := range list {
-		out = append(out, int64(v.(map[string]any)["id"].(float64)))
-	}
-	return out
 }

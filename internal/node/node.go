@@ -121,7 +121,11 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		return nil, fmt.Errorf("cluster member did not see itself in the topology within 30s")
 	}
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
-	users := &user.Client{Cluster: c, Timeout: o.CallTimeout}
+	// Reads that need no actor state go straight to the store: they
+	// neither queue behind swipes in a mailbox nor activate an actor.
+	users := &user.Client{Cluster: c, Timeout: o.CallTimeout, Reads: &user.Reads{
+		Social: o.Social, Users: o.Users, Clock: o.Clock, Location: o.Location,
+	}}
 	n = &Node{
 		name: o.Name, System: system, Cluster: c, Lookup: lookup, Users: users,
 		Sessions: session.NewSpawner(system, session.Deps{
