@@ -500,7 +500,7 @@ func newRig(t *testing.T) *rig {
 	r.user = system.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
 	r.users = &memUsers{pid: r.user}
 	r.spawner = NewSpawner(system, Deps{Events: r.events, Users: r.users, Log: slog.New(r.logs),
-		Starting: 1, Hold: time.Hour, RegisterEvery: time.Hour})
+		Starting: 1, Hold: time.Hour, RegisterEvery: time.Hour, CallTimeout: 5 * time.Second})
 	r.spawner.backoff.Rand = func() float64 { return 0 } // retries at once
 	r.spawner.open.Add(1)                                // as Open does
 	r.s = &session{d: &r.spawner.Deps, spawner: r.spawner, uid: 7, conn: r.conn}

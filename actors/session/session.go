@@ -86,14 +86,18 @@ type Spawner struct {
 	backoff swiper.Backoff
 }
 
-// NewSpawner returns a Spawner; zero fields of d get defaults.
+// NewSpawner returns a Spawner. RegisterEvery, CallTimeout and Hold are
+// the assembly's (internal/app) and must be set: it panics on a zero one
+// rather than guess. Zero Page, StoreTimeout, Starting and Log get this
+// package's defaults.
 //
 // Supervision: none restarts a session. Its state is its place in the
 // stream and its connection, so a panic is logged, the connection closed
 // with 1011 (the client reconnects and resumes) and the actor stopped.
 func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
-	if d.RegisterEvery <= 0 {
-		d.RegisterEvery = 30 * time.Second
+	if d.RegisterEvery <= 0 || d.CallTimeout <= 0 || d.Hold <= 0 {
+		panic(fmt.Sprintf("session: Deps.RegisterEvery (%v), CallTimeout (%v) and Hold (%v) must be positive",
+			d.RegisterEvery, d.CallTimeout, d.Hold))
 	}
 	if d.Page <= 0 {
 		d.Page = 100
@@ -101,17 +105,11 @@ func NewSpawner(system *actor.ActorSystem, d Deps) *Spawner {
 	if d.StoreTimeout <= 0 {
 		d.StoreTimeout = 2 * time.Second
 	}
-	if d.CallTimeout <= 0 {
-		d.CallTimeout = 5 * time.Second
-	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
 	if d.Starting <= 0 {
 		d.Starting = 16
-	}
-	if d.Hold <= 0 {
-		d.Hold = 500 * time.Millisecond
 	}
 	s := &Spawner{System: system, Deps: d, gate: &gate{free: d.Starting},
 		backoff: swiper.Backoff{Base: 200 * time.Millisecond, Max: min(25600*time.Millisecond, d.RegisterEvery)}}

@@ -91,7 +91,7 @@ func TestStartGate(t *testing.T) {
 	const limit, n, closed = 4, 60, 20
 	sp := session.NewSpawner(system, session.Deps{
 		Events: postgres.NewEventStore(db), Users: users, Starting: limit,
-		CallTimeout: time.Minute, RegisterEvery: time.Hour,
+		CallTimeout: time.Minute, RegisterEvery: time.Hour, Hold: 500 * time.Millisecond,
 	})
 	handles := make([]*session.Handle, n)
 	for i := range handles {
@@ -122,4 +122,30 @@ func TestStartGate(t *testing.T) {
 	waitFor(t, "new sessions start", func() bool { return users.now.Load() == limit })
 	close(users.let)
 	waitFor(t, "every new session registers", func() bool { return users.done.Load() == n-closed+2*limit })
+}
+
+// TestNewSpawnerRefusesZeroKnobs: the knobs the assembly sets have no
+// default here, so a zero one is a wiring mistake, refused at once.
+func TestNewSpawnerRefusesZeroKnobs(t *testing.T) {
+	full := session.Deps{RegisterEvery: time.Hour, CallTimeout: time.Second, Hold: time.Second}
+	tests := []struct {
+		name string
+		zero func(*session.Deps)
+	}{
+		{"RegisterEvery", func(d *session.Deps) { d.RegisterEvery = 0 }},
+		{"CallTimeout", func(d *session.Deps) { d.CallTimeout = 0 }},
+		{"Hold", func(d *session.Deps) { d.Hold = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := full
+			tt.zero(&d)
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewSpawner with a zero %s did not panic", tt.name)
+				}
+			}()
+			session.NewSpawner(nil, d)
+		})
+	}
 }

@@ -39,8 +39,11 @@ type Users interface {
 	Refresh(ctx context.Context, uid int64) error
 }
 
-// Options configure a Manager. Zero durations and counts take the
-// defaults in brackets.
+// Options configure a Manager. Timeout, Lease, BackoffBase and
+// MaxAttempts are the node's configuration (SWIPER_STORAGE_TIMEOUT,
+// SWIPER_UPLOAD_LEASE, SWIPER_UPLOAD_BACKOFF, SWIPER_UPLOAD_ATTEMPTS, set
+// by internal/app) and must be set; zero Concurrency, Poll and BackoffMax
+// take the defaults in brackets.
 type Options struct {
 	Store   swiper.UploadStore
 	Objects swiper.ObjectStore
@@ -52,17 +55,17 @@ type Options struct {
 
 	Concurrency int           // uploaders at once [8]
 	Poll        time.Duration // how often due jobs are looked for [1 s]
-	// Timeout bounds one attempt's storage call [30 s]. Lease is how long
-	// a claim holds a job unless renewed [20 s]; the manager renews the
-	// leases of its running jobs every Lease/3, so an attempt may outlast
-	// it, while the jobs of a node that died are due again within a Lease.
+	// Timeout bounds one attempt's storage call. Lease is how long a claim
+	// holds a job unless renewed; the manager renews the leases of its
+	// running jobs every Lease/3, so an attempt may outlast it, while the
+	// jobs of a node that died are due again within a Lease.
 	Timeout time.Duration
 	Lease   time.Duration
-	// MaxAttempts bounds the attempts of a job before it fails [8].
-	// Attempt n waits a random time in [0, min(BackoffMax,
-	// BackoffBase·2^(n-1))) before the next ("full jitter").
+	// MaxAttempts bounds the attempts of a job before it fails. Attempt n
+	// waits a random time in [0, min(BackoffMax, BackoffBase·2^(n-1)))
+	// before the next ("full jitter").
 	MaxAttempts int
-	BackoffBase time.Duration // [1 s]
+	BackoffBase time.Duration
 	BackoffMax  time.Duration // [5 min]
 	// Rand returns a number in [0, 1) for the jitter [math/rand/v2].
 	Rand func() float64
@@ -72,21 +75,19 @@ func (o *Options) defaults() error {
 	if o.Store == nil || o.Objects == nil || o.Clock == nil || o.Log == nil {
 		return errors.New("upload: Store, Objects, Clock and Log are required")
 	}
+	if o.Timeout <= 0 || o.Lease <= 0 || o.BackoffBase <= 0 || o.MaxAttempts <= 0 {
+		return fmt.Errorf("upload: Timeout (%v), Lease (%v), BackoffBase (%v) and MaxAttempts (%d) must be positive",
+			o.Timeout, o.Lease, o.BackoffBase, o.MaxAttempts)
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
 	def(&o.Poll, time.Second)
-	def(&o.Timeout, 30*time.Second)
-	def(&o.Lease, 20*time.Second)
-	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 5*time.Minute)
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 8
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64

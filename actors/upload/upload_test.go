@@ -286,27 +286,45 @@ func TestCrashedUploaderIsRetried(t *testing.T) {
 	}
 }
 
-func TestBackoffIsFullJitterCapped(t *testing.T) {
-	var r float64
-	o := upload.Options{BackoffBase: time.Second, BackoffMax: time.Minute, Rand: func() float64 { return r }}
+// TestBackoffIsTheOptions: Options.Backoff is swiper.Backoff over
+// BackoffBase, BackoffMax and Rand; its full jitter and cap are tested with
+// swiper.Backoff (backoff_test.go in the root package).
+func TestBackoffIsTheOptions(t *testing.T) {
+	o := upload.Options{BackoffBase: time.Second, BackoffMax: time.Minute, Rand: func() float64 { return 0.5 }}
+	b := swiper.Backoff{Base: o.BackoffBase, Max: o.BackoffMax, Rand: o.Rand}
+	for _, attempt := range []int{0, 1, 2, 4, 7, 100} {
+		if got, want := o.Backoff(attempt), b.Delay(attempt); got != want {
+			t.Errorf("Backoff(%d) = %v; want %v, as swiper.Backoff", attempt, got, want)
+		}
+	}
+	if got, want := o.Backoff(7), 30*time.Second; got != want { // 64 s window capped at 60 s
+		t.Errorf("Backoff(7) with rand 0.5 = %v; want %v", got, want)
+	}
+}
+
+// TestStartRefusesZeroKnobs: the knobs the node's configuration sets have
+// no default here, so a zero one is a wiring mistake, refused at once.
+func TestStartRefusesZeroKnobs(t *testing.T) {
 	tests := []struct {
-		attempt int
-		r       float64
-		want    time.Duration
+		name string
+		zero func(*upload.Options)
 	}{
-		{1, 0.5, 500 * time.Millisecond},
-		{2, 0.5, time.Second},
-		{4, 0.999, 7992 * time.Millisecond},
-		{7, 0.5, 30 * time.Second}, // 64 s window capped at 60 s
-		{100, 0.5, 30 * time.Second},
-		{3, 0, 0},
-		{0, 0.5, 500 * time.Millisecond}, // never below the first window
+		{"Timeout", func(o *upload.Options) { o.Timeout = 0 }},
+		{"Lease", func(o *upload.Options) { o.Lease = 0 }},
+		{"BackoffBase", func(o *upload.Options) { o.BackoffBase = 0 }},
+		{"MaxAttempts", func(o *upload.Options) { o.MaxAttempts = 0 }},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.attempt, "/", tt.r), func(t *testing.T) {
-			r = tt.r
-			if got := o.Backoff(tt.attempt); got != tt.want {
-				t.Errorf("Backoff(%d) with rand %v = %v; want %v", tt.attempt, tt.r, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			o := upload.Options{
+				Store: struct{ swiper.UploadStore }{}, Objects: struct{ swiper.ObjectStore }{},
+				Clock: swiper.SystemClock{}, Log: slog.Default(),
+				Timeout: time.Second, Lease: time.Second, BackoffBase: time.Second, MaxAttempts: 1,
+			}
+			tt.zero(&o)
+			if m, err := upload.Start(nil, o); err == nil {
+				m.Stop()
+				t.Errorf("Start with a zero %s: no error", tt.name)
 			}
 		})
 	}

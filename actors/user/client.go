@@ -21,7 +21,9 @@ import (
 // interface is wired to.
 type Client struct {
 	Cluster *cluster.Cluster
-	// Timeout bounds one call, activation included.
+	// Timeout bounds one call, activation included: the node's call
+	// timeout (internal/app.CallTimeout). It must be set; a call panics
+	// without it.
 	Timeout time.Duration
 	// Backoff spaces the retries of a call whose message was not delivered
 	// (CallBackoff if its Base is zero).
@@ -39,14 +41,13 @@ type Client struct {
 // hammered meanwhile.
 var CallBackoff = swiper.Backoff{Base: 20 * time.Millisecond, Max: time.Second}
 
-// callDeadline is when a call made now with ctx gives up: after Timeout
-// (5 s if unset), or at ctx's deadline if that is sooner.
+// callDeadline is when a call made now with ctx gives up: after Timeout,
+// or at ctx's deadline if that is sooner.
 func (c *Client) callDeadline(ctx context.Context) time.Time {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	if c.Timeout <= 0 {
+		panic(fmt.Sprintf("user: Client.Timeout (%v) must be positive", c.Timeout))
 	}
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(c.Timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}

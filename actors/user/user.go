@@ -45,7 +45,8 @@ type Deps struct {
 	// Placement says where grains are active (actors/placement.Lookup).
 	Placement Placement
 
-	// Idle is how long an actor lives without messages; each actor adds
+	// Idle is how long an actor lives without messages (SWIPER_USER_IDLE,
+	// which internal/app passes in; it must be set); each actor adds
 	// up to a fifth at random, so users who went quiet together do not all
 	// passivate in the same instant.
 	Idle time.Duration
@@ -78,7 +79,8 @@ type Placement interface {
 	RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID)
 }
 
-// NewKind returns the cluster kind of user actors.
+// NewKind returns the cluster kind of user actors. It panics if d.Idle is
+// not positive; zero timeouts and TellAttempts get this package's defaults.
 //
 // Supervision: a panic in a user actor is logged with the user id and
 // answered with 1107, then the actor system's default strategy restarts the
@@ -86,7 +88,7 @@ type Placement interface {
 // its state from the database.
 func NewKind(d *Deps) *cluster.Kind {
 	if d.Idle <= 0 {
-		d.Idle = 10 * time.Minute
+		panic(fmt.Sprintf("user: Deps.Idle (%v) must be positive", d.Idle))
 	}
 	if d.StoreTimeout <= 0 {
 		// Below callers' timeouts (CallTimeout, 8 s in swiperd) by more

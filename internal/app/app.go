@@ -41,7 +41,8 @@ import (
 // The node's fixed knobs, those not in config.Config: the one place they
 // are set.
 const (
-	// CallTimeout bounds a call to a user actor.
+	// CallTimeout bounds a call to a user actor, and a social call over
+	// the WebSocket.
 	CallTimeout = 8 * time.Second
 	// RegisterEvery is how often a WebSocket session registers again with
 	// its user's actor; SessionHold how long a new session keeps live
@@ -88,7 +89,8 @@ type Options struct {
 	// Tokens wraps the token store the token cache and the sockets'
 	// re-checks use.
 	Tokens func(TokenStore) TokenStore
-	// WS tunes the WebSocket connections.
+	// WS tunes the WebSocket connections (a zero CallTimeout is
+	// CallTimeout).
 	WS ws.Options
 	// RegisterEvery and SessionHold replace the constants of the same name.
 	RegisterEvery, SessionHold time.Duration
@@ -166,6 +168,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	}
 	if o.MaxHeaderBytes == 0 {
 		o.MaxHeaderBytes = MaxHeaderBytes
+	}
+	if o.WS.CallTimeout == 0 {
+		o.WS.CallTimeout = CallTimeout
 	}
 	log := o.Log
 	if cfg.AdminToken == "" { // dev only: config.Load refuses this in prod

@@ -51,8 +51,9 @@ type Options struct {
 	CallTimeout time.Duration
 	// RegisterEvery is how often a WebSocket session registers again with
 	// its user's actor; SessionHold how long a new session keeps live
-	// events back for the client's resume. internal/app sets both (its
-	// constants of the same names are the defaults).
+	// events back for the client's resume. internal/app sets these four
+	// (from the configuration and its constants of the same names): Start
+	// refuses a zero one.
 	RegisterEvery, SessionHold time.Duration
 
 	// Upload, when set, starts the node's upload manager with these
@@ -78,6 +79,10 @@ type Node struct {
 func Start(ctx context.Context, o Options) (n *Node, err error) {
 	if o.Provider != "single" {
 		return nil, fmt.Errorf("cluster provider %q: only single is supported", o.Provider)
+	}
+	if o.Idle <= 0 || o.CallTimeout <= 0 || o.RegisterEvery <= 0 || o.SessionHold <= 0 {
+		return nil, fmt.Errorf("node: Idle (%v), CallTimeout (%v), RegisterEvery (%v) and SessionHold (%v) must be positive",
+			o.Idle, o.CallTimeout, o.RegisterEvery, o.SessionHold)
 	}
 	// protoactor-go logs routine events (shutdown, passivation retries) at
 	// ERROR and actor panics at INFO; we log what matters ourselves, so it

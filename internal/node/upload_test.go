@@ -114,17 +114,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d, %v", status, err)
 	}
-	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", job.ID)
-	deadline := time.Now().Add(20 * time.Second)
-	for job.Status != "done" {
-		if time.Now().After(deadline) {
-			t.Fatalf("job %+v not done within 20 s", job)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-		if r := a.get(t, a.api, path, token); r.status == 200 {
-			job = decode[jobReply](t, r).Job
-		}
-	}
+	job = a.waitJob(t, token, job.ID, "done")
 	if job.URL == nil || !strings.HasPrefix(*job.URL, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job.Error != nil {
 		t.Fatalf("done job %+v; want a /media/ URL of user %d and no error", job, uid)
 	}
@@ -160,7 +150,14 @@ func TestAvatarEndToEnd(t *testing.T) {
 		`swiper_uploaders`:                                 0,
 	}
 	var got map[string]float64
-	settled := func() bool {
+	defer func() { // also when eventually gives up
+		for name, w := range want {
+			if v, ok := got[name]; !ok || v != w {
+				t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, w)
+			}
+		}
+	}()
+	eventually(t, 20*time.Second, "the upload metrics settle", func() bool {
 		got = metricValues(t, a.metrics)
 		for name, w := range want {
 			if v, ok := got[name]; !ok || v != w {
@@ -168,36 +165,27 @@ func TestAvatarEndToEnd(t *testing.T) {
 			}
 		}
 		return true
-	}
-	deadline = time.Now().Add(20 * time.Second)
-	for !settled() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	for name, w := range want {
-		if v, ok := got[name]; !ok || v != w {
-			t.Errorf("metric %s = %v (present %v); want %v", name, v, ok, w)
-		}
-	}
+	})
 }
 
 // waitJob polls the caller's job over HTTP until it has status.
 func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) wire.Job {
 	tb.Helper()
 	path := fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var job wire.Job
+	var job wire.Job
+	defer func() { // shows the job eventually gave up on
+		if job.Status != status {
+			tb.Logf("job %+v", job)
+		}
+	}()
+	eventually(tb, 20*time.Second, fmt.Sprintf("job %d %s", id, status), func() bool {
+		job = wire.Job{}
 		if r := a.get(tb, a.api, path, token); r.status == 200 {
 			job = decode[jobReply](tb, r).Job
 		}
-		if job.Status == status {
-			return job
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("job %+v not %s within 20 s", job, status)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return job.Status == status
+	})
+	return job
 }
 
 // TestAvatarAdminRetry: with COS down for good an upload fails after its

@@ -1,44 +1,13 @@
 package node_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(got, &v); err != nil {
-		t.Fatalf("golden %s: %v in %q", name, err, got)
-	}
-	pretty, _ := json.MarshalIndent(v, "", "  ")
-	pretty = append(pretty, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, pretty, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
-	}
-	if !bytes.Equal(pretty, want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
-	}
-}
 
 // TestSocialWireForms pins the JSON bodies of the social calls (API.md,
 // "Social"): ids, times and names are fixed by a fresh database, a fixed
@@ -59,19 +28,19 @@ func TestSocialWireForms(t *testing.T) {
 	h.clock.Add(time.Second)
 	h.mustSwipe(tc, a, swiper.Like)
 	h.clock.Add(time.Second)
-	golden(t, "recommendations.golden", h.do("GET", "/api/v1/recommendations?limit=5", ta, nil).raw)
-	golden(t, "liked_me.golden", h.do("GET", "/api/v1/liked-me", ta, nil).raw)
-	golden(t, "liked_me_page.golden", h.do("GET", "/api/v1/liked-me?limit=1", ta, nil).raw)
-	golden(t, "swipe_match.golden", h.mustSwipe(ta, b, swiper.Like).raw)
-	golden(t, "swipe.golden", h.mustSwipe(ta, c, swiper.Dislike).raw)
-	golden(t, "friends.golden", h.do("GET", "/api/v1/friends", ta, nil).raw)
-	golden(t, "error_bad_cursor.golden", h.do("GET", "/api/v1/friends?cursor=nope", ta, nil).raw)
-	golden(t, "friend.golden", h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil).raw)
-	golden(t, "ranking.golden", h.do("GET", "/api/v1/ranking", ta, nil).raw)
-	golden(t, "rewind.golden", h.do("POST", "/api/v1/swipes/rewind", ta, nil).raw)
-	golden(t, "error_vip_required.golden", h.do("POST", "/api/v1/swipes/rewind", tplain, nil).raw)
-	golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Dislike).raw)
-	golden(t, "actor.golden", h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", a), nil).raw)
+	testkit.Golden(t, "recommendations.golden", h.do("GET", "/api/v1/recommendations?limit=5", ta, nil).raw)
+	testkit.Golden(t, "liked_me.golden", h.do("GET", "/api/v1/liked-me", ta, nil).raw)
+	testkit.Golden(t, "liked_me_page.golden", h.do("GET", "/api/v1/liked-me?limit=1", ta, nil).raw)
+	testkit.Golden(t, "swipe_match.golden", h.mustSwipe(ta, b, swiper.Like).raw)
+	testkit.Golden(t, "swipe.golden", h.mustSwipe(ta, c, swiper.Dislike).raw)
+	testkit.Golden(t, "friends.golden", h.do("GET", "/api/v1/friends", ta, nil).raw)
+	testkit.Golden(t, "error_bad_cursor.golden", h.do("GET", "/api/v1/friends?cursor=nope", ta, nil).raw)
+	testkit.Golden(t, "friend.golden", h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil).raw)
+	testkit.Golden(t, "ranking.golden", h.do("GET", "/api/v1/ranking", ta, nil).raw)
+	testkit.Golden(t, "rewind.golden", h.do("POST", "/api/v1/swipes/rewind", ta, nil).raw)
+	testkit.Golden(t, "error_vip_required.golden", h.do("POST", "/api/v1/swipes/rewind", tplain, nil).raw)
+	testkit.Golden(t, "error_already_swiped.golden", h.swipe(ta, b, swiper.Dislike).raw)
+	testkit.Golden(t, "actor.golden", h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", a), nil).raw)
 }
 
 // TestSocketWireForms pins the WebSocket's frames (API.md, "WebSocket"):
@@ -91,11 +60,11 @@ func TestSocketWireForms(t *testing.T) {
 	frame := func(f wsFrame) []byte { return f.raw }
 
 	h.mustSwipe(tb, a, swiper.Superlike)
-	golden(t, "ws_superliked.golden", frame(w.event(settle)))
+	testkit.Golden(t, "ws_superliked.golden", frame(w.event(settle)))
 	h.clock.Add(time.Second)
-	golden(t, "ws_swipe_match.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
-	golden(t, "ws_match.golden", frame(w.event(settle)))
-	golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "dislike"})))
+	testkit.Golden(t, "ws_swipe_match.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "like"})))
+	testkit.Golden(t, "ws_match.golden", frame(w.event(settle)))
+	testkit.Golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "dislike"})))
 	w.send(`{"type": "request", "id": 7, "method": "friends", "params": {"limit": 300}}`)
-	golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))
+	testkit.Golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))
 }

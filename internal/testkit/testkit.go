@@ -1,14 +1,17 @@
 // Package testkit holds the helpers every package's tests share: a clock
-// tests move by hand, a JSON request, and a poll with a deadline. It may
-// depend on the standard library and the root package only.
+// tests move by hand, a JSON request, a poll with a deadline and golden
+// files. It may depend on the standard library and the root package only.
 package testkit
 
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +147,34 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 			tb.Fatalf("%s: not within %v", what, within)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// Golden compares got, a JSON text, indented, with the file testdata/name
+// of the test's package, or rewrites that file when the test runs with
+// -update.
+func Golden(tb testing.TB, name string, got []byte) {
+	tb.Helper()
+	var v any
+	if err := json.Unmarshal(got, &v); err != nil {
+		tb.Fatalf("golden %s: %v in %q", name, err, got)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	pretty = append(pretty, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, pretty, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
+	}
+	if !bytes.Equal(pretty, want) {
+		tb.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
 	}
 }

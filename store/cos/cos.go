@@ -29,7 +29,7 @@ type Options struct {
 	SecretID  string
 	SecretKey string
 	CDNBase   string        // public URLs are CDNBase/key
-	Timeout   time.Duration // per call; default 30 s
+	Timeout   time.Duration // per call (SWIPER_STORAGE_TIMEOUT); required
 }
 
 // Store is a COS bucket.
@@ -48,7 +48,7 @@ func New(o Options) (*Store, error) {
 		return nil, swiper.Errorf(swiper.EBadRequest, "SWIPER_COS_BUCKET_URL %q is not a URL", o.BucketURL)
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
+		return nil, swiper.Errorf(swiper.EBadRequest, "cos: the timeout (%v) must be positive", o.Timeout)
 	}
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,

@@ -19,12 +19,12 @@ import (
 // more than needed makes smaller batches, each paying a statement's fixed
 // cost. On 2 cores with PostgreSQL local and 512 callers, 2 flushers wrote
 // about 80k swipes/s in batches of 155, 4 about 67k/s in batches of 75.
+// It panics if n is below 1 (swiperd passes SWIPER_SWIPE_FLUSHERS, 1–64).
 func WithFlushers(n int) SocialOption {
-	return socialOptionFunc(func(c *socialConfig) {
-		if n > 0 {
-			c.flushers = n
-		}
-	})
+	if n < 1 {
+		panic(fmt.Sprintf("postgres: WithFlushers(%d): at least one flusher is needed", n))
+	}
+	return socialOptionFunc(func(c *socialConfig) { c.flushers = n })
 }
 
 // WithMaxBatch caps the number of swipes written by one statement (default

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -20,6 +21,10 @@ type stores struct {
 	revocations *redis.Revocations
 }
 
+// codeLimits are swiperd's (internal/config's defaults), for the tests
+// that do not set their own.
+var codeLimits = redis.CodeLimits{PerPhoneDay: 10, SMSPerHour: 1000, SMSPerDay: 10000, WrongPerDay: 10, Lockout: time.Hour}
+
 // newStores returns the stores on a client and key prefix of tb's own; the
 // ranking's flushers stop when tb ends, before the client is closed.
 func newStores(tb testing.TB) *stores {
@@ -33,6 +38,7 @@ func newStores(tb testing.TB) *stores {
 		notices:     redis.NewNotices(rdb, prefix),
 		revocations: redis.NewRevocations(rdb, prefix),
 	}
+	st.store.Limits = codeLimits
 	tb.Cleanup(st.ranking.Close) // runs before redistest's cleanup closes rdb
 	return st
 }

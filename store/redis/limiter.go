@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -10,10 +11,12 @@ import (
 
 // AddressLimits bound how often one client address may ask for login codes
 // and try to log in, across every node. Each is a rate per hour that may be
-// spent in a burst of the same size; zero fields get the defaults.
+// spent in a burst of the same size. Both must be positive: the defaults
+// are the configuration's (internal/config, SWIPER_CODES_PER_ADDRESS and
+// SWIPER_LOGINS_PER_ADDRESS, in brackets), which internal/app passes in.
 type AddressLimits struct {
-	CodesPerHour  int // 20
-	LoginsPerHour int // 60
+	CodesPerHour  int // [20]
+	LoginsPerHour int // [60]
 }
 
 // Limiter counts requests per client address in Redis with GCRA
@@ -26,13 +29,12 @@ type Limiter struct {
 	codes, logins redis_rate.Limit
 }
 
-// NewLimiter returns a Limiter whose keys are named under prefix.
+// NewLimiter returns a Limiter whose keys are named under prefix. It
+// panics if a limit is not positive: that is a wiring mistake, not a
+// request to default.
 func NewLimiter(rdb goredis.UniversalClient, prefix string, l AddressLimits) *Limiter {
-	if l.CodesPerHour <= 0 {
-		l.CodesPerHour = 20
-	}
-	if l.LoginsPerHour <= 0 {
-		l.LoginsPerHour = 60
+	if l.CodesPerHour <= 0 || l.LoginsPerHour <= 0 {
+		panic(fmt.Sprintf("redis: NewLimiter: CodesPerHour (%d) and LoginsPerHour (%d) must be positive", l.CodesPerHour, l.LoginsPerHour))
 	}
 	return &Limiter{
 		rl: redis_rate.NewLimiter(rdb), prefix: prefix,

@@ -30,7 +30,8 @@ const TokenTTL = 30 * 24 * time.Hour
 
 // Store implements swiper.CodeStore and swiper.TokenStore on Redis.
 type Store struct {
-	// Limits bound login codes; set it before the Store is used.
+	// Limits bound login codes; set it before codes are issued or
+	// checked (it has no defaults of its own).
 	Limits CodeLimits
 
 	rdb    goredis.UniversalClient
@@ -95,37 +96,33 @@ func TokenHash(token string) string {
 
 // CodeLimits bound what one phone and the whole deployment may spend on
 // login codes (SMS cost money: "SMS pumping" asks codes for many numbers).
-// Zero fields get the defaults.
+// Every field must be positive: the defaults are the configuration's
+// (internal/config, SWIPER_CODES_PER_PHONE and the rest, given in
+// brackets), which internal/app passes in. Codes are refused with an
+// internal error while one is unset.
 type CodeLimits struct {
 	// PerPhoneDay is how many codes one phone may be sent in 24 hours
-	// (from its first one): 10.
+	// (from its first one) [10].
 	PerPhoneDay int
 	// SMSPerHour and SMSPerDay are the global budget: how many codes all
-	// nodes together may send in a clock hour and in a UTC day: 1,000 and
-	// 10,000.
+	// nodes together may send in a clock hour and in a UTC day [1,000 and
+	// 10,000].
 	SMSPerHour, SMSPerDay int
 	// WrongPerDay is how many wrong codes one phone may see in 24 hours,
-	// across all its codes, before its logins are locked: 10.
+	// across all its codes, before its logins are locked [10].
 	WrongPerDay int
-	// Lockout is how long such a lock holds: 1 h. While the 24 hours last,
-	// each further wrong code locks the phone again.
+	// Lockout is how long such a lock holds [1 h]. While the 24 hours
+	// last, each further wrong code locks the phone again.
 	Lockout time.Duration
 }
 
-func (l CodeLimits) withDefaults() CodeLimits {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
+// check refuses limits left unset: a zero has no default here, and would
+// refuse every code or lock no phone.
+func (l CodeLimits) check(op string) error {
+	if l.PerPhoneDay <= 0 || l.SMSPerHour <= 0 || l.SMSPerDay <= 0 || l.WrongPerDay <= 0 || l.Lockout < time.Millisecond {
+		return swiper.Internal(op, fmt.Errorf("code limits %+v: each must be positive (internal/app sets them from the configuration)", l))
 	}
-	def(&l.PerPhoneDay, 10)
-	def(&l.SMSPerHour, 1000)
-	def(&l.SMSPerDay, 10000)
-	def(&l.WrongPerDay, 10)
-	if l.Lockout <= 0 {
-		l.Lockout = time.Hour
-	}
-	return l
+	return nil
 }
 
 // codeWindow is how long a phone's code count and wrong-code count last.
@@ -176,7 +173,10 @@ func (s *Store) IssueCode(ctx context.Context, phone, code string, ttl, resendAf
 	if ttl < time.Millisecond || resendAfter < time.Millisecond {
 		return swiper.Internal(op, errors.New("code ttl and resend gate must be at least a millisecond"))
 	}
-	l := s.Limits.withDefaults()
+	l := s.Limits
+	if err := l.check(op); err != nil {
+		return err
+	}
 	hour, day, hourLeft, dayLeft := s.smsKeys(time.Now())
 	res, err := issueCode.Run(ctx, s.rdb,
 		[]string{s.codeKey(phone), s.gateKey(phone), s.dayKey(phone), hour, day, s.lockKey(phone)},
@@ -271,7 +271,10 @@ func (s *Store) ConsumeCode(ctx context.Context, phone, code string) error {
 }
 
 func (s *Store) checkCode(ctx context.Context, op, phone, code, mode string) error {
-	l := s.Limits.withDefaults()
+	l := s.Limits
+	if err := l.check(op); err != nil {
+		return err
+	}
 	ok, err := checkCode.Run(ctx, s.rdb, []string{s.codeKey(phone), s.wrongKey(phone), s.lockKey(phone)},
 		code, swiper.MaxCodeTries, mode, l.WrongPerDay, l.Lockout.Milliseconds(), codeWindow.Milliseconds()).Int64()
 	if err != nil {

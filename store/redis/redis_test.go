@@ -198,7 +198,7 @@ func TestValidTokens(t *testing.T) {
 func TestLockoutOutlivesCodes(t *testing.T) {
 	st := newStores(t)
 	s, rdb := st.store, st.rdb
-	s.Limits = redis.CodeLimits{WrongPerDay: 3, Lockout: 200 * time.Millisecond}
+	s.Limits.WrongPerDay, s.Limits.Lockout = 3, 200*time.Millisecond
 	ctx := context.Background()
 	const phone = "+8613900000030"
 	issue := func(code string) {
@@ -242,5 +242,32 @@ func TestLockoutOutlivesCodes(t *testing.T) {
 	issue("333333")
 	if err := s.CheckCode(ctx, phone, "000000"); swiper.ErrorCode(err) != swiper.EInvalidCode {
 		t.Fatalf("a wrong code after a login: %v; want invalid_code (the count was cleared)", err)
+	}
+}
+
+// TestUnsetLimitsRefused: the code and address limits have no defaults
+// here (the configuration's are passed in), so an unset one is refused
+// rather than replaced.
+func TestUnsetLimitsRefused(t *testing.T) {
+	st := newStores(t)
+	ctx := context.Background()
+	const phone = "+8613900000040"
+	st.store.Limits.SMSPerDay = 0
+	if err := st.store.IssueCode(ctx, phone, "123456", time.Minute, time.Minute); swiper.ErrorCode(err) != swiper.EInternal {
+		t.Errorf("IssueCode without SMSPerDay = %v; want code %d", err, swiper.EInternal)
+	}
+	st.store.Limits = redis.CodeLimits{}
+	if err := st.store.CheckCode(ctx, phone, "123456"); swiper.ErrorCode(err) != swiper.EInternal {
+		t.Errorf("CheckCode without limits = %v; want code %d", err, swiper.EInternal)
+	}
+	for _, l := range []redis.AddressLimits{{CodesPerHour: 20}, {LoginsPerHour: 60}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewLimiter(%+v) did not panic", l)
+				}
+			}()
+			redis.NewLimiter(st.rdb, st.prefix, l)
+		}()
 	}
 }

@@ -310,7 +310,7 @@ func phoneN(i int) string { return fmt.Sprintf("+86139%08d", 10000+i) }
 // TestCodesPerAddress: one address asking codes for many phones (SMS
 // pumping) is refused past its limit, whatever the phones.
 func TestCodesPerAddress(t *testing.T) {
-	h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 10}))
+	h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 10, LoginsPerHour: 60}))
 	ok := 0
 	var last response
 	for i := range 50 {
@@ -334,7 +334,7 @@ func TestCodesPerAddress(t *testing.T) {
 func TestForwardedFor(t *testing.T) {
 	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
 	t.Run("ignored from an untrusted peer", func(t *testing.T) {
-		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3}))
+		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3, LoginsPerHour: 60}))
 		for i := range 3 {
 			if r := h.post("/api/v1/auth/code", xff(fmt.Sprintf("198.51.100.%d", i)), map[string]string{"phone": phoneN(i)}); r.status != 200 {
 				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
@@ -344,7 +344,7 @@ func TestForwardedFor(t *testing.T) {
 		wantRetryAfter(t, r, 1, 1200)
 	})
 	t.Run("honoured from a trusted peer", func(t *testing.T) {
-		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3}, "127.0.0.0/8", "10.0.0.0/8"))
+		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3, LoginsPerHour: 60}, "127.0.0.0/8", "10.0.0.0/8"))
 		// Three clients behind the proxy, two hops of it: each its own count.
 		for i := range 9 {
 			hdr := xff(fmt.Sprintf("198.51.100.%d, 10.1.2.3", i%3))
@@ -394,7 +394,7 @@ func TestClientAddr(t *testing.T) {
 
 // TestLoginsPerAddress: login attempts are limited per address too.
 func TestLoginsPerAddress(t *testing.T) {
-	h := newHarness(t, withLimits(t, redis.AddressLimits{LoginsPerHour: 4}))
+	h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 20, LoginsPerHour: 4}))
 	for i := range 4 {
 		r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phoneN(i), "code": "123456"})
 		wantError(t, r, 400, swiper.EInvalidCode)
@@ -422,7 +422,7 @@ func (h *harness) newCode(phone string) string {
 // the code's, and at its limit the phone is locked, right code or not.
 func TestWrongCodesSurviveANewCode(t *testing.T) {
 	h := newHarness(t, func(s *swhttp.Server) { s.CodeResend = time.Millisecond })
-	h.tokens.Limits = redis.CodeLimits{WrongPerDay: 10, Lockout: time.Hour}
+	h.tokens.Limits.WrongPerDay, h.tokens.Limits.Lockout = 10, time.Hour
 	const phone = "+8613900000020"
 	login := func(code string) response {
 		return h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
@@ -452,7 +452,7 @@ func TestWrongCodesSurviveANewCode(t *testing.T) {
 func TestSMSBudget(t *testing.T) {
 	t.Run("per phone per day", func(t *testing.T) {
 		h := newHarness(t, func(s *swhttp.Server) { s.CodeResend = time.Millisecond })
-		h.tokens.Limits = redis.CodeLimits{PerPhoneDay: 2}
+		h.tokens.Limits.PerPhoneDay = 2
 		const phone = "+8613900000021"
 		h.newCode(phone)
 		h.newCode(phone)
@@ -471,7 +471,7 @@ func TestSMSBudget(t *testing.T) {
 	})
 	t.Run("global per hour", func(t *testing.T) {
 		h := newHarness(t)
-		h.tokens.Limits = redis.CodeLimits{SMSPerHour: 3}
+		h.tokens.Limits.SMSPerHour = 3
 		for i := range 3 {
 			if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)}); r.status != 200 {
 				t.Fatalf("code %d: %d %s", i, r.status, r.raw)

@@ -5,17 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestPatchMe(t *testing.T) {
 	h := newHarness(t)
@@ -28,7 +24,7 @@ func TestPatchMe(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("PATCH /me: got %d %s; want 200", r.status, r.raw)
 	}
-	golden(t, "me.golden", bytes.ReplaceAll(r.raw, []byte(jsonNum(id)), []byte(`"id":1`)))
+	testkit.Golden(t, "me.golden", bytes.ReplaceAll(r.raw, []byte(jsonNum(id)), []byte(`"id":1`)))
 
 	// GET shows what PATCH stored.
 	got := h.do("GET", "/api/v1/me", tok, nil)
@@ -219,9 +215,9 @@ func TestErrorBodyGolden(t *testing.T) {
 	h := newHarness(t)
 	tok, _ := h.login("+8613900000040")
 	r := h.do("PATCH", "/api/v1/me", tok, `{"birthday": "2015-06-01"}`)
-	golden(t, "error_invalid_profile.golden", r.raw)
+	testkit.Golden(t, "error_invalid_profile.golden", r.raw)
 	r = h.do("POST", "/api/v1/auth/code", "", `{"phone": "+8613900000040"}`)
-	golden(t, "error_rate_limited.golden", r.raw)
+	testkit.Golden(t, "error_rate_limited.golden", r.raw)
 }
 
 func TestMetricsCountRequests(t *testing.T) {
@@ -255,29 +251,5 @@ func TestMetricsCountRequests(t *testing.T) {
 		if !ok {
 			t.Errorf("no swiper_http_requests_total sample for %q; have %v", k, found)
 		}
-	}
-}
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(got, &v); err != nil {
-		t.Fatalf("golden %s: %v", name, err)
-	}
-	pretty, _ := json.MarshalIndent(v, "", "  ")
-	pretty = append(pretty, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, pretty, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update to create it)", name, err)
-	}
-	if !bytes.Equal(pretty, want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
 	}
 }

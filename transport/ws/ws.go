@@ -19,6 +19,7 @@ package ws
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,12 +82,16 @@ type TokenChecker interface {
 	ValidTokens(ctx context.Context, tokens []string) ([]bool, error)
 }
 
-// Options tune connections; zero fields get API.md's values or defaults.
+// Options tune connections; zero fields but CallTimeout get API.md's
+// values or defaults.
 type Options struct {
 	PingEvery    time.Duration // 25 s
 	ReadTimeout  time.Duration // 60 s: a connection silent this long is dropped
 	WriteTimeout time.Duration // 10 s: a frame not written by then drops the connection
-	CallTimeout  time.Duration // 8 s per social call
+	// CallTimeout bounds each social call. It is the node's call timeout
+	// (internal/app.CallTimeout) and must be set: the Handler panics on
+	// its first use without it.
+	CallTimeout time.Duration
 	// QueueLimit is how many frames may wait for a client; past it the
 	// client is too slow and is closed with 4008. Sessions replay a backlog
 	// a page at a time, each when the last has been written, so it must be
@@ -113,7 +118,6 @@ func (o *Options) defaults() {
 	def(&o.PingEvery, 25*time.Second)
 	def(&o.ReadTimeout, 60*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
-	def(&o.CallTimeout, 8*time.Second)
 	if o.QueueLimit <= 0 {
 		o.QueueLimit = 256
 	}
@@ -152,6 +156,9 @@ type Handler struct {
 }
 
 func (h *Handler) init() {
+	if h.Options.CallTimeout <= 0 { // checked on every use, so never half set up
+		panic(fmt.Sprintf("ws: Handler.Options.CallTimeout (%v) must be positive", h.Options.CallTimeout))
+	}
 	h.once.Do(func() {
 		h.Options.defaults()
 		if h.Log == nil {

@@ -49,7 +49,7 @@ func (calls) Call(ctx context.Context, uid int64, method string, params json.Raw
 }
 
 func serve(t testing.TB) string {
-	h := &ws.Handler{Tokens: tokens{}, Sessions: sessions{}, Calls: calls{}, Options: ws.Options{BadFrames: 1 << 20}}
+	h := &ws.Handler{Tokens: tokens{}, Sessions: sessions{}, Calls: calls{}, Options: ws.Options{BadFrames: 1 << 20, CallTimeout: 8 * time.Second}}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { h.Shutdown(context.Background()) })
@@ -148,4 +148,16 @@ func TestCallPanics(t *testing.T) {
 			t.Fatalf("got %s, %v; want %s", data, err, want)
 		}
 	}
+}
+
+// TestHandlerRefusesNoCallTimeout: the call timeout is the node's, with no
+// default here, so a Handler without one refuses to serve.
+func TestHandlerRefusesNoCallTimeout(t *testing.T) {
+	h := &ws.Handler{Tokens: tokens{}, Sessions: sessions{}, Calls: calls{}}
+	defer func() {
+		if recover() == nil {
+			t.Error("Shutdown of a Handler without CallTimeout did not panic")
+		}
+	}()
+	h.Shutdown(context.Background())
 }
