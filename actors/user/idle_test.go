@@ -37,7 +37,10 @@ func startNode(t *testing.T, d *user.Deps) (*placement.Lookup, *cluster.Cluster)
 	c := cluster.New(system, cluster.Configure("user-test", test.NewTestProvider(test.NewInMemAgent()), lookup,
 		remote.Configure("127.0.0.1", 0), cluster.WithKinds(kind)))
 	c.StartMember()
-	t.Cleanup(func() { c.Shutdown(true) })
+	// Not graceful, as internal/node's Stop: a graceful leave writes the
+	// remote's block list while gossip may read it unlocked (a data race
+	// in protoactor-go, BlockList.IsBlocked against Block).
+	t.Cleanup(func() { c.Shutdown(false) })
 	select {
 	case <-lookup.Ready():
 	case <-time.After(30 * time.Second):
