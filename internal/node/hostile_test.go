@@ -440,11 +440,13 @@ func TestHostileFrames(t *testing.T) {
 			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			r := frameAs[responseFrame[json.RawMessage]](t, f)
+			r := frameAs[wire.ResponseFrame[json.RawMessage]](t, f)
 			if got := r.Error.Field; got != tt.field {
 				t.Errorf("error %+v: field %q; want %q", *r.Error, got, tt.field)
 			}
-			if got, _ := r.ID.(string); got != tt.id {
+			var got string // "" when the id is null, absent or not a string
+			_ = json.Unmarshal(r.ID, &got)
+			if got != tt.id {
 				t.Errorf("response id %q; want %q", got, tt.id)
 			}
 		})
@@ -556,8 +558,8 @@ func (h *harness) floodSocket(token string, fail func(string, ...any)) {
 	}
 	_, data, err := c.ReadMessage()
 	if err == nil {
-		var f responseFrame[json.RawMessage]
-		if f, err = wiretest.Exactly[responseFrame[json.RawMessage]](data); err == nil && (f.Error == nil || f.Error.Code != swiper.EBadRequest) {
+		var f wire.ResponseFrame[json.RawMessage]
+		if f, err = wiretest.Exactly[wire.ResponseFrame[json.RawMessage]](data); err == nil && (f.Error == nil || f.Error.Code != swiper.EBadRequest) {
 			err = fmt.Errorf("error %+v", f.Error)
 		}
 	}

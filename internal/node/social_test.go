@@ -210,7 +210,7 @@ func TestSwipeErrors(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, me); n != 1 {
 		t.Errorf("swipes stored = %d; want only the first", n)
 	}
-	if r := h.do("GET", "/api/v1/ranking", token, nil); len(decode[usersReply[wire.Ranked]](t, r).Users) != 1 {
+	if r := h.do("GET", "/api/v1/ranking", token, nil); len(decode[wire.UsersReply[wire.Ranked]](t, r).Users) != 1 {
 		t.Errorf("ranking after bad swipes: %s; want only the one good swipe", r.raw)
 	}
 }
@@ -232,7 +232,7 @@ func TestSuperlikeNeedsVIPAndComesFirst(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("recommendations: %d %s", r.status, r.raw)
 	}
-	users := decode[usersReply[wire.Candidate]](t, r).Users
+	users := decode[wire.UsersReply[wire.Candidate]](t, r).Users
 	got := idsOf(users, ofCandidate)
 	if len(got) != 4 || got[0] != s2 || got[1] != s1 {
 		t.Fatalf("recommendations = %v; want %d, %d first, then %d and %d", got, s2, s1, plain, liker)
@@ -483,7 +483,7 @@ func TestFriends(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("friend details: %d %s; want the birthday", r.status, r.raw)
 	}
-	if u := decode[friendReply](t, r).User; u.Birthday == nil || u.Age == nil || *u.Age != 30 {
+	if u := decode[wire.FriendReply](t, r).User; u.Birthday == nil || u.Age == nil || *u.Age != 30 {
 		t.Errorf("friend details: %d %s; want the birthday", r.status, r.raw)
 	}
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/friends/%d", stranger), token, nil), 403, swiper.ENotFriend)
@@ -530,14 +530,14 @@ func TestRankingArithmetic(t *testing.T) {
 	}
 	type entry struct{ id, score, rank int64 }
 	var got []entry
-	for _, u := range decode[usersReply[wire.Ranked]](t, r).Users {
+	for _, u := range decode[wire.UsersReply[wire.Ranked]](t, r).Users {
 		got = append(got, entry{u.ID, u.Score, int64(u.Rank)})
 	}
 	want := []entry{{star, 7, 1}, {second, 5, 2}}
 	if !slices.Equal(got, want) {
 		t.Errorf("ranking = %v; want %v", got, want)
 	}
-	if got := idsOf(decode[usersReply[wire.Ranked]](t, h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil)).Users, ofRanked); !slices.Equal(got, []int64{star}) {
+	if got := idsOf(decode[wire.UsersReply[wire.Ranked]](t, h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil)).Users, ofRanked); !slices.Equal(got, []int64{star}) {
 		t.Errorf("ranking limit 1 = %v", got)
 	}
 	wantError(t, h.do("GET", "/api/v1/ranking?limit=101", tokens[0], nil), 400, swiper.EBadRequest)
@@ -609,11 +609,11 @@ func TestAdminActors(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("actors = %d %s; want 2 users", r.status, r.raw)
 	}
-	if a := decode[actorsReply](t, r); a.Node != "test" || a.Users != 2 {
+	if a := decode[admin.ActorsReply](t, r); a.Node != "test" || a.Users != 2 {
 		t.Errorf("actors = %d %s; want 2 users", r.status, r.raw)
 	}
 	wantError(t, h.admin("GET", "/admin/v1/users/987654321/actor", nil), 404, swiper.ENotFound)
-	if r := h.admin("GET", "/admin/v1/cluster", nil); r.status != 200 || len(decode[clusterReply](t, r).Members) != 1 {
+	if r := h.admin("GET", "/admin/v1/cluster", nil); r.status != 200 || len(decode[admin.ClusterReply](t, r).Members) != 1 {
 		t.Errorf("cluster = %d %s; want one member", r.status, r.raw)
 	}
 	if r, _ := h.try(h.adm, "GET", "/admin/v1/actors", "", nil); r.status != 401 {

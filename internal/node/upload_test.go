@@ -29,6 +29,7 @@ import (
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/transport/admin"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -82,7 +83,7 @@ func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
 		}
 		return resp.StatusCode, wire.Job{}, nil // an error body; the caller checks the status
 	}
-	out, err := wiretest.Exactly[jobReply](raw)
+	out, err := wiretest.Exactly[wire.JobReply](raw)
 	return resp.StatusCode, out.Job, err
 }
 
@@ -122,7 +123,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
 		if r := a.get(t, a.api, path, token); r.status == 200 {
-			job = decode[jobReply](t, r).Job
+			job = decode[wire.JobReply](t, r).Job
 		}
 	}
 	if job.URL == nil || !strings.HasPrefix(*job.URL, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job.Error != nil {
@@ -148,7 +149,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	// The job row says done before its uploader has reported back and
 	// stopped: wait for that, then for its figures.
 	eventually(t, 20*time.Second, "the uploader stops once idle", func() bool {
-		return decode[actorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken)).Uploaders == 0
+		return decode[admin.ActorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken)).Uploaders == 0
 	})
 	want := map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
@@ -188,7 +189,7 @@ func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) 
 	for {
 		var job wire.Job
 		if r := a.get(tb, a.api, path, token); r.status == 200 {
-			job = decode[jobReply](tb, r).Job
+			job = decode[wire.JobReply](tb, r).Job
 		}
 		if job.Status == status {
 			return job
@@ -227,7 +228,7 @@ func TestAvatarAdminRetry(t *testing.T) {
 		t.Errorf("events %+v; want one avatar.failed", evs)
 	}
 	list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
-	if jobs := decode[adminJobsReply](t, list).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
+	if jobs := decode[admin.JobsReply](t, list).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
 		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.raw, uid)
 	}
 

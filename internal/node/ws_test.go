@@ -17,6 +17,7 @@ import (
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
+	"github.com/swiperhq/swiper/transport/admin"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -60,15 +61,15 @@ func wantEvent(t *testing.T, f wsFrame, event string, seq int64, subject int64) 
 	var got int64
 	switch event {
 	case "match":
-		got = eventData[matchData](t, f).Friend.ID
+		got = eventData[wire.MatchData](t, f).Friend.ID
 	case "superliked":
-		got = eventData[superlikedData](t, f).User.ID
+		got = eventData[wire.SuperlikedData](t, f).User.ID
 	case "unmatched":
-		got = eventData[unmatchedData](t, f).UserID
+		got = eventData[wire.UnmatchedData](t, f).UserID
 	case "avatar.ready":
-		got = eventData[avatarReadyData](t, f).JobID
+		got = eventData[wire.AvatarReadyData](t, f).JobID
 	case "avatar.failed":
-		got = eventData[avatarFailedData](t, f).JobID
+		got = eventData[wire.AvatarFailedData](t, f).JobID
 	}
 	if got != subject {
 		t.Errorf("event %s %v: subject %v; want %d", event, f, got, subject)
@@ -91,7 +92,7 @@ func TestMatchReachesBothSides(t *testing.T) {
 	wantEvent(t, eb, "match", 1, a)
 	// Decoding exactly into wire.User also checks that the friend has no
 	// birthday: that is for the friends page only.
-	friend := eventData[matchData](t, ea).Friend
+	friend := eventData[wire.MatchData](t, ea).Friend
 	if friend.Sex == nil || *friend.Sex != "male" || friend.Age == nil || *friend.Age != 25 || friend.Location != "Beijing" {
 		t.Errorf("match friend = %v; want b as others see them", ea)
 	}
@@ -311,7 +312,7 @@ func TestMalformedFrames(t *testing.T) {
 			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			if e := frameAs[responseFrame[json.RawMessage]](t, f).Error; tt.field != "" && e.Field != tt.field {
+			if e := frameAs[wire.ResponseFrame[json.RawMessage]](t, f).Error; tt.field != "" && e.Field != tt.field {
 				t.Errorf("error %+v: field %q; want %q", *e, e.Field, tt.field)
 			}
 		})
@@ -360,7 +361,7 @@ func TestCallsOverSocket(t *testing.T) {
 	if r := w.call("friends", nil); len(result[wire.FriendsReply](t, r).Friends) != 1 {
 		t.Errorf("friends: %v", r)
 	}
-	if r := w.call("recommendations", map[string]any{"limit": 5}); result[usersReply[wire.Candidate]](t, r).Users == nil {
+	if r := w.call("recommendations", map[string]any{"limit": 5}); result[wire.UsersReply[wire.Candidate]](t, r).Users == nil {
 		t.Errorf("recommendations: %v", r)
 	}
 
@@ -387,7 +388,7 @@ func TestCallsOverSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := w.call(tt.method, tt.params)
 			want := tt.http()
-			got := frameAs[responseFrame[json.RawMessage]](t, f).Error
+			got := frameAs[wire.ResponseFrame[json.RawMessage]](t, f).Error
 			wantErr := errorBody(t, want)
 			if got == nil || *got != wantErr {
 				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.status, want.raw)
@@ -421,7 +422,7 @@ func TestUpgradeNeedsToken(t *testing.T) {
 		t.Fatalf("socket %d: %v, %v; want 429 with Retry-After", swiper.MaxSessions+1, err, resp)
 	}
 	h.online(a, swiper.MaxSessions)
-	if got := decode[actorsReply](t, h.admin("GET", "/admin/v1/actors", nil)).Sessions; got != swiper.MaxSessions {
+	if got := decode[admin.ActorsReply](t, h.admin("GET", "/admin/v1/actors", nil)).Sessions; got != swiper.MaxSessions {
 		t.Errorf("admin actors: %d sessions; want %d", got, swiper.MaxSessions)
 	}
 }
@@ -505,7 +506,7 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 	}
 	f := w.event(20 * time.Second)
 	wantEvent(t, f, "avatar.ready", 1, job.ID)
-	if url := eventData[avatarReadyData](t, f).URL; !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
+	if url := eventData[wire.AvatarReadyData](t, f).URL; !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
 		t.Errorf("avatar.ready url %q", url)
 	}
 
@@ -516,7 +517,7 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 	}
 	f = w.event(20 * time.Second)
 	wantEvent(t, f, "avatar.failed", 2, job.ID)
-	if msg := eventData[avatarFailedData](t, f).Error; msg != swiper.UploadFailedMessage {
+	if msg := eventData[wire.AvatarFailedData](t, f).Error; msg != swiper.UploadFailedMessage {
 		t.Errorf("avatar.failed error %q; want %q", msg, swiper.UploadFailedMessage)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/transport/admin"
 )
 
@@ -45,11 +46,11 @@ func itoa(id int64) string { b, _ := json.Marshal(id); return string(b) }
 func TestConfig(t *testing.T) {
 	h := newHarness(t)
 	r := h.do("GET", "/admin/v1/config", adminToken, "")
-	if r.status != 200 || decode[configReply](t, r) != (configReply{RewindPerDay: 3, RewindWindowSeconds: 300, SuperlikePerDay: 0}) {
+	if r.status != 200 || decode[wire.Config](t, r) != (wire.Config{RewindPerDay: 3, RewindWindowSeconds: 300, SuperlikePerDay: 0}) {
 		t.Fatalf("GET config: got %d %s; want the defaults", r.status, r.raw)
 	}
 	r = h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": 5, "superlike_per_day": 10}`)
-	if r.status != 200 || decode[configReply](t, r) != (configReply{RewindPerDay: 5, RewindWindowSeconds: 300, SuperlikePerDay: 10}) {
+	if r.status != 200 || decode[wire.Config](t, r) != (wire.Config{RewindPerDay: 5, RewindWindowSeconds: 300, SuperlikePerDay: 10}) {
 		t.Fatalf("PUT config: got %d %s", r.status, r.raw)
 	}
 	stored, err := h.settings.Settings(context.Background())
@@ -176,7 +177,7 @@ func TestVIP(t *testing.T) {
 	h := newHarness(t)
 	id := h.newUser("+8613900000101")
 	r := h.do("PUT", "/admin/v1/users/"+itoa(id)+"/vip", adminToken, `{"level": 2}`)
-	if r.status != 200 || decode[userReply](t, r).User.VIPLevel != 2 {
+	if r.status != 200 || decode[wire.UserReply](t, r).User.VIPLevel != 2 {
 		t.Fatalf("PUT vip: got %d %s; want 200 with vip_level 2", r.status, r.raw)
 	}
 	tests := []struct {
@@ -221,7 +222,7 @@ func TestTokenOnBehalf(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("POST token: got %d %s", r.status, r.raw)
 	}
-	tok := decode[tokenReply](t, r).Token
+	tok := decode[wire.TokenReply](t, r).Token
 	if tok == "" {
 		t.Fatalf("POST token: got %d %s", r.status, r.raw)
 	}

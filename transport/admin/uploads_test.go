@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/transport/admin"
 )
 
 func TestUploadsListAndRetry(t *testing.T) {
@@ -32,7 +33,7 @@ func TestUploadsListAndRetry(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
 	}
-	jobs := decode[jobsReply](t, r).Jobs
+	jobs := decode[admin.JobsReply](t, r).Jobs
 	if len(jobs) != 1 {
 		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
 	}
@@ -42,7 +43,7 @@ func TestUploadsListAndRetry(t *testing.T) {
 		got.LastError == nil || *got.LastError != "cos.Put: 500 InternalError" || got.URL != nil {
 		t.Errorf("failed job %+v", got)
 	}
-	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(decode[jobsReply](t, r).Jobs) != 0 {
+	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(decode[admin.JobsReply](t, r).Jobs) != 0 {
 		t.Errorf("GET done uploads: %d %s; want none", r.status, r.raw)
 	}
 	for _, q := range []string{"status=lost", "limit=0", "limit=x"} {
@@ -55,7 +56,7 @@ func TestUploadsListAndRetry(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
 	}
-	if job := decode[jobReply](t, r).Job; job.Status != "pending" || job.Attempts != 0 || job.UserID != u.ID {
+	if job := decode[admin.JobReply](t, r).Job; job.Status != "pending" || job.Attempts != 0 || job.UserID != u.ID {
 		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
 	}
 	if h.kicks.Load() != 1 {

@@ -26,7 +26,7 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	const phone = "+8613800138000"
 
 	r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-	if r.status != 200 || decode[codeReply](t, r).ExpiresIn != 600 {
+	if r.status != 200 || decode[wire.CodeReply](t, r).ExpiresIn != 600 {
 		t.Fatalf("send code: got %d %s; want 200 {\"expires_in\":600}", r.status, r.raw)
 	}
 	code := h.sms.code(phone)
@@ -37,7 +37,7 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
 	}
-	first := decode[loginReply](t, r)
+	first := decode[wire.LoginReply](t, r)
 	if !first.Created || first.Token == "" {
 		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
 	}
@@ -70,7 +70,7 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
 	}
-	second := decode[loginReply](t, r)
+	second := decode[wire.LoginReply](t, r)
 	if second.Created || second.User.ID != id {
 		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
 	}
@@ -242,7 +242,7 @@ func TestConcurrentLoginsOneCode(t *testing.T) {
 		switch {
 		case r.status == 200:
 			ok++
-			if me := h.do("GET", "/api/v1/me", decode[loginReply](t, r).Token, nil); me.status != 200 {
+			if me := h.do("GET", "/api/v1/me", decode[wire.LoginReply](t, r).Token, nil); me.status != 200 {
 				t.Errorf("the winning token does not work: %d", me.status)
 			}
 		case r.errCode() != int(swiper.EInvalidCode):

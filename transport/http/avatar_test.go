@@ -22,6 +22,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/store/postgres"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
@@ -145,7 +146,7 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	if r.status != http.StatusAccepted {
 		t.Fatalf("POST /me/avatar: %d %s; want 202", r.status, r.raw)
 	}
-	job := decode[jobReply](t, r).Job
+	job := decode[wire.JobReply](t, r).Job
 	if job.Status != "pending" || job.Attempts != 0 || job.URL != nil || job.Error != nil {
 		t.Errorf("job %+v; want pending, 0 attempts, url and error null", job)
 	}
@@ -190,13 +191,13 @@ func TestUploadAvatarAccepted(t *testing.T) {
 		t.Fatalf("second upload: %d %s", r2.status, r2.raw)
 	}
 	var key2 string
-	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, decode[jobReply](t, r2).Job.ID)
+	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, decode[wire.JobReply](t, r2).Job.ID)
 	if key2 != row.Key {
 		t.Errorf("the same image got key %q then %q; want one key", row.Key, key2)
 	}
 
 	got := h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), token, nil)
-	if got.status != 200 || decode[jobReply](t, got).Job.ID != id {
+	if got.status != 200 || decode[wire.JobReply](t, got).Job.ID != id {
 		t.Errorf("GET job: %d %s", got.status, got.raw)
 	}
 	other, _ := h.login("+8613800000002")
