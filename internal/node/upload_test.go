@@ -102,7 +102,7 @@ func (a *harness) get(tb testing.TB, base, path, token string) response {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	return response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 }
 
 // TestAvatarEndToEnd: an upload accepted over HTTP becomes the user's
@@ -122,8 +122,8 @@ func TestAvatarEndToEnd(t *testing.T) {
 			t.Fatalf("job %+v not done within 20 s", job)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
-		if r := a.get(t, a.api, path, token); r.status == 200 {
-			job = decode[wire.JobReply](t, r).Job
+		if r := a.get(t, a.api, path, token); r.Status == 200 {
+			job = wiretest.Decode[wire.JobReply](t, r.Raw).Job
 		}
 	}
 	if job.URL == nil || !strings.HasPrefix(*job.URL, a.api+fmt.Sprintf("/media/avatars/%d/", uid)) || job.Error != nil {
@@ -139,7 +139,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || img.Width != 1080 || img.Height != 810 {
 		t.Errorf("GET %s: %d, %dx%d, %v; want the 1080×810 JPEG", url, resp.StatusCode, img.Width, img.Height, err)
 	}
-	if got := decode[wire.Me](t, a.get(t, a.api, "/api/v1/me", token)).User.AvatarURL; got == nil || *got != url {
+	if got := wiretest.Decode[wire.Me](t, a.get(t, a.api, "/api/v1/me", token).Raw).User.AvatarURL; got == nil || *got != url {
 		t.Errorf("GET /me avatar_url = %v; want %s", got, url)
 	}
 	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
@@ -149,7 +149,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	// The job row says done before its uploader has reported back and
 	// stopped: wait for that, then for its figures.
 	eventually(t, 20*time.Second, "the uploader stops once idle", func() bool {
-		return decode[admin.ActorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken)).Uploaders == 0
+		return wiretest.Decode[admin.ActorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken).Raw).Uploaders == 0
 	})
 	want := map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
@@ -188,8 +188,8 @@ func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var job wire.Job
-		if r := a.get(tb, a.api, path, token); r.status == 200 {
-			job = decode[wire.JobReply](tb, r).Job
+		if r := a.get(tb, a.api, path, token); r.Status == 200 {
+			job = wiretest.Decode[wire.JobReply](tb, r.Raw).Job
 		}
 		if job.Status == status {
 			return job
@@ -228,8 +228,8 @@ func TestAvatarAdminRetry(t *testing.T) {
 		t.Errorf("events %+v; want one avatar.failed", evs)
 	}
 	list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
-	if jobs := decode[admin.JobsReply](t, list).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
-		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.raw, uid)
+	if jobs := wiretest.Decode[admin.JobsReply](t, list.Raw).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
+		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.Raw, uid)
 	}
 
 	fake.SetFault(nil)
@@ -338,7 +338,7 @@ func BenchmarkAvatarReady(b *testing.B) {
 		accepted := time.Now()
 		f := w.event(20 * time.Second)
 		lats = append(lats, time.Since(start))
-		if frameAs[ws.EventFrame](b, f).Event != "avatar.ready" {
+		if wiretest.Decode[ws.EventFrame](b, f.raw).Event != "avatar.ready" {
 			b.Fatalf("got %v; want avatar.ready", f)
 		}
 		j, err := a.uploads.UploadJob(context.Background(), job.ID)

@@ -15,6 +15,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/transport/admin"
@@ -55,7 +56,7 @@ func (h *harness) metric(name string) float64 {
 func wantEvent(t *testing.T, f wsFrame, event string, seq int64, subject int64) {
 	t.Helper()
 	// Decoding checks that at is an RFC 3339 time.
-	if e := frameAs[ws.EventFrame](t, f); e.Type != "event" || e.Event != event || e.Seq != seq {
+	if e := wiretest.Decode[ws.EventFrame](t, f.raw); e.Type != "event" || e.Event != event || e.Seq != seq {
 		t.Fatalf("got frame %v; want event %s with seq %d", f, event, seq)
 	}
 	var got int64
@@ -118,8 +119,8 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	h.mustSwipe(tb, a, swiper.Superlike) // 1: superliked by b
 	h.mustSwipe(tc, a, swiper.Like)
 	h.mustSwipe(ta, c, swiper.Like) // 2: match with c
-	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", c), ta, nil); r.status != 204 {
-		t.Fatalf("unmatch: %d %s", r.status, r.raw)
+	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", c), ta, nil); r.Status != 204 {
+		t.Fatalf("unmatch: %d %s", r.Status, r.Raw)
 	} // 3: unmatched c
 
 	phone, tablet := h.dial(ta), h.dial(ta, func(o *dialOptions) { o.query = true })
@@ -141,8 +142,8 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	// A resume from beyond the stream's end starts at the end.
 	phone.send(map[string]any{"type": "resume", "after": 99})
 	h.mustSwipe(tb, d, swiper.Like)
-	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", d), ta, nil); r.status != 204 {
-		t.Fatalf("unmatch: %d %s", r.status, r.raw)
+	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", d), ta, nil); r.Status != 204 {
+		t.Fatalf("unmatch: %d %s", r.Status, r.Raw)
 	}
 	wantEvent(t, phone.event(settle), "unmatched", 5, d)
 }
@@ -221,8 +222,8 @@ func TestActorRestartKeepsPushes(t *testing.T) {
 	wantPush("before")
 
 	p.armed.Store(true)
-	if r := h.do("GET", "/api/v1/liked-me", ta, nil); r.status != 500 {
-		t.Fatalf("liked-me with the fault armed: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/liked-me", ta, nil); r.Status != 500 {
+		t.Fatalf("liked-me with the fault armed: %d %s", r.Status, r.Raw)
 	}
 	h.online(a, 1) // the restarted actor learnt of the session again
 	wantPush("after a restart")
@@ -242,8 +243,8 @@ func TestLogoutClosesItsSockets(t *testing.T) {
 	w1, w2 := h.dial(ta), h.dial(other)
 	h.online(a, 2)
 	start := time.Now()
-	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
 	if code := w1.closed(settle); code != ws.CloseTokenRevoked {
 		t.Fatalf("the logged-out socket closed with %d; want %d", code, ws.CloseTokenRevoked)
@@ -312,7 +313,7 @@ func TestMalformedFrames(t *testing.T) {
 			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			if e := frameAs[wire.ResponseFrame[json.RawMessage]](t, f).Error; tt.field != "" && e.Field != tt.field {
+			if e := wiretest.Decode[wire.ResponseFrame[json.RawMessage]](t, f.raw).Error; tt.field != "" && e.Field != tt.field {
 				t.Errorf("error %+v: field %q; want %q", *e, e.Field, tt.field)
 			}
 		})
@@ -388,10 +389,10 @@ func TestCallsOverSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := w.call(tt.method, tt.params)
 			want := tt.http()
-			got := frameAs[wire.ResponseFrame[json.RawMessage]](t, f).Error
+			got := wiretest.Decode[wire.ResponseFrame[json.RawMessage]](t, f.raw).Error
 			wantErr := errorBody(t, want)
 			if got == nil || *got != wantErr {
-				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.status, want.raw)
+				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.Status, want.Raw)
 			}
 		})
 	}
@@ -422,7 +423,7 @@ func TestUpgradeNeedsToken(t *testing.T) {
 		t.Fatalf("socket %d: %v, %v; want 429 with Retry-After", swiper.MaxSessions+1, err, resp)
 	}
 	h.online(a, swiper.MaxSessions)
-	if got := decode[admin.ActorsReply](t, h.admin("GET", "/admin/v1/actors", nil)).Sessions; got != swiper.MaxSessions {
+	if got := wiretest.Decode[admin.ActorsReply](t, h.admin("GET", "/admin/v1/actors", nil).Raw).Sessions; got != swiper.MaxSessions {
 		t.Errorf("admin actors: %d sessions; want %d", got, swiper.MaxSessions)
 	}
 }
@@ -532,8 +533,8 @@ func TestSuperlikeMatchInOrder(t *testing.T) {
 	wc := h.dial(tc)
 	h.online(c, 1)
 	h.mustSwipe(tc, a, swiper.Like)
-	if r := h.mustSwipe(ta, c, swiper.Superlike); !decode[wire.SwipeReply](t, r).Matched {
-		t.Fatalf("superlike back: %s; want a match", r.raw)
+	if r := h.mustSwipe(ta, c, swiper.Superlike); !wiretest.Decode[wire.SwipeReply](t, r.Raw).Matched {
+		t.Fatalf("superlike back: %s; want a match", r.Raw)
 	}
 	wantEvent(t, wc.event(settle), "superliked", 1, a)
 	wantEvent(t, wc.event(settle), "match", 2, a)

@@ -85,6 +85,12 @@ func Do(client *http.Client, method, url, token string, body any) (Response, err
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return DoRequest(client, req)
+}
+
+// DoRequest sends req, built as the caller likes (headers, a body reader
+// of no known length), and reads the response whole, as Do does.
+func DoRequest(client *http.Client, req *http.Request) (Response, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -96,11 +102,11 @@ func Do(client *http.Client, method, url, token string, body any) (Response, err
 	raw, err := io.ReadAll(resp.Body)
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if err != nil {
-		return r, fmt.Errorf("%s %s: read the body: %w", method, url, err)
+		return r, fmt.Errorf("%s %s: read the body: %w", req.Method, req.URL, err)
 	}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
-			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, url, raw)
+			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", req.Method, req.URL, raw)
 		}
 	}
 	return r, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -22,7 +21,9 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/postgres"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
@@ -103,20 +104,12 @@ func (h *harness) postAvatar(token string, body io.Reader, contentType string) r
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.DoRequest(nil, req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	return decodeResponse(h.t, resp)
-}
-
-func decodeResponse(t *testing.T, resp *http.Response) response {
-	t.Helper()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &r.body); err != nil {
-		t.Fatalf("body is not JSON: %q", raw)
+	if r.Body == nil {
+		h.t.Fatalf("body is not a JSON object: %q", r.Raw)
 	}
 	return r
 }
@@ -143,10 +136,10 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	token, uid := h.login("+8613800000001")
 	src := photo(t, 1200, 600, 6) // stored sideways: to be turned clockwise
 	r := h.upload(token, "avatar", "me.png", src)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("POST /me/avatar: %d %s; want 202", r.status, r.raw)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d %s; want 202", r.Status, r.Raw)
 	}
-	job := decode[wire.JobReply](t, r).Job
+	job := wiretest.Decode[wire.JobReply](t, r.Raw).Job
 	if job.Status != "pending" || job.Attempts != 0 || job.URL != nil || job.Error != nil {
 		t.Errorf("job %+v; want pending, 0 attempts, url and error null", job)
 	}
@@ -187,18 +180,18 @@ func TestUploadAvatarAccepted(t *testing.T) {
 
 	// The same image again: the same key, so the same URL.
 	r2 := h.upload(token, "avatar", "again.jpg", src)
-	if r2.status != http.StatusAccepted {
-		t.Fatalf("second upload: %d %s", r2.status, r2.raw)
+	if r2.Status != http.StatusAccepted {
+		t.Fatalf("second upload: %d %s", r2.Status, r2.Raw)
 	}
 	var key2 string
-	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, decode[wire.JobReply](t, r2).Job.ID)
+	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, wiretest.Decode[wire.JobReply](t, r2.Raw).Job.ID)
 	if key2 != row.Key {
 		t.Errorf("the same image got key %q then %q; want one key", row.Key, key2)
 	}
 
 	got := h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), token, nil)
-	if got.status != 200 || decode[wire.JobReply](t, got).Job.ID != id {
-		t.Errorf("GET job: %d %s", got.status, got.raw)
+	if got.Status != 200 || wiretest.Decode[wire.JobReply](t, got.Raw).Job.ID != id {
+		t.Errorf("GET job: %d %s", got.Status, got.Raw)
 	}
 	other, _ := h.login("+8613800000002")
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), other, nil), 404, swiper.ENotFound)
