@@ -52,17 +52,7 @@ func (h *harness) send(c hostileCase) (response, error) {
 			body = io.MultiReader(body) // no length known: chunked
 		}
 	}
-	req, err := http.NewRequest(c.method, base+c.path, body)
-	if err != nil {
-		return response{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if c.ctype != "" {
-		req.Header.Set("Content-Type", c.ctype)
-	}
-	r, err := testkit.DoRequest(client, req)
+	r, err := testkit.Send(client, c.method, base+c.path, token, c.ctype, body)
 	if err == nil && r.Body == nil {
 		err = fmt.Errorf("%s %.80s: %d with a body that is not a JSON object: %.200q", c.method, c.path, r.Status, r.Raw)
 	}

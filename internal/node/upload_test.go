@@ -8,9 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"slices"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos"
@@ -60,49 +59,30 @@ func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
 
 // post uploads data as the avatar and returns the status and job.
 func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
-	fw.Write(data)
-	mw.Close()
-	req, _ := http.NewRequest("POST", a.api+"/api/v1/me/avatar", &body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := client.Do(req)
+	body, ctype := testkit.Form("avatar", "me.jpg", data)
+	r, err := testkit.Send(client, "POST", a.api+"/api/v1/me/avatar", token, ctype, body)
 	if err != nil {
-		return 0, wire.Job{}, err
+		return r.Status, wire.Job{}, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, wire.Job{}, err
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		if !json.Valid(raw) {
-			return resp.StatusCode, wire.Job{}, fmt.Errorf("body %q is not JSON", raw)
+	if r.Status != http.StatusAccepted {
+		if !json.Valid(r.Raw) {
+			return r.Status, wire.Job{}, fmt.Errorf("body %q is not JSON", r.Raw)
 		}
-		return resp.StatusCode, wire.Job{}, nil // an error body; the caller checks the status
+		return r.Status, wire.Job{}, nil // an error body; the caller checks the status
 	}
-	out, err := wiretest.Exactly[wire.JobReply](raw)
-	return resp.StatusCode, out.Job, err
+	out, err := wiretest.Exactly[wire.JobReply](r.Raw)
+	return r.Status, out.Job, err
 }
 
 // get makes a GET with token from the goroutine of tb; decode reads the
 // body.
 func (a *harness) get(tb testing.TB, base, path, token string) response {
 	tb.Helper()
-	req, _ := http.NewRequest("GET", base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
+	r, err := testkit.Do(client, "GET", base+path, token, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	return r
 }
 
 // TestAvatarEndToEnd: an upload accepted over HTTP becomes the user's
@@ -233,13 +213,9 @@ func TestAvatarAdminRetry(t *testing.T) {
 	}
 
 	fake.SetFault(nil)
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := client.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("retry: %v, %v", resp, err)
+	if r, err := testkit.Do(client, "POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), adminToken, nil); err != nil || r.Status != 200 {
+		t.Fatalf("retry: %d %s, %v", r.Status, r.Raw, err)
 	}
-	resp.Body.Close()
 	done := a.waitJob(t, token, id, "done")
 	if done.URL == nil {
 		t.Fatalf("done job %+v has no url", done)

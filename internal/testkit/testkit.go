@@ -1,5 +1,5 @@
 // Package testkit holds the helpers every package's tests share: a clock
-// tests move by hand, a JSON request, and a poll with a deadline. It may
+// tests move by hand, requests read whole, and a poll with a deadline. It may
 // depend on the standard library and the root package only.
 package testkit
 
@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,12 +79,21 @@ func Do(client *http.Client, method, url, token string, body any) (Response, err
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, url, rd)
+	return Send(client, method, url, token, "", rd)
+}
+
+// Send sends a request with body read as it comes (nil for none) and, if
+// contentType is not empty, that Content-Type; otherwise as Do.
+func Send(client *http.Client, method, url, token, contentType string, body io.Reader) (Response, error) {
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		return Response{}, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	return DoRequest(client, req)
 }
@@ -110,6 +120,17 @@ func DoRequest(client *http.Client, req *http.Request) (Response, error) {
 		}
 	}
 	return r, nil
+}
+
+// Form returns a multipart/form-data body with one file field, and its
+// Content-Type.
+func Form(field, filename string, data []byte) (io.Reader, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, _ := mw.CreateFormFile(field, filename) // writes to memory: no error
+	fw.Write(data)
+	mw.Close()
+	return &b, mw.FormDataContentType()
 }
 
 // ErrorCode returns the code of an error body ({"error": {"code": …}}), or

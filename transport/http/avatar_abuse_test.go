@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -27,24 +26,14 @@ const guard = 30 * time.Second
 func send(t *testing.T, url, token string, body io.Reader, contentType string) <-chan response {
 	t.Helper()
 	out := make(chan response, 1)
-	req, err := http.NewRequest("POST", url+"/api/v1/me/avatar", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", contentType)
 	// Ends when the server answers or the request fails; the guard in
 	// answer bounds the wait for it.
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			out <- response{Status: -1, Raw: []byte(err.Error())}
-			return
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		r := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-		if err := json.Unmarshal(raw, &r.Body); err != nil {
+		r, err := testkit.Send(nil, "POST", url+"/api/v1/me/avatar", token, contentType, body)
+		switch {
+		case err != nil:
+			r = response{Status: -1, Raw: []byte(err.Error())}
+		case r.Body == nil:
 			r.Status = -2
 		}
 		out <- r

@@ -11,7 +11,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -88,23 +87,11 @@ func pngBomb(w, h uint32) []byte {
 }
 
 // form returns a multipart body with one file field.
-func form(field, filename string, data []byte) (io.Reader, string) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	fw, _ := mw.CreateFormFile(field, filename)
-	fw.Write(data)
-	mw.Close()
-	return &b, mw.FormDataContentType()
-}
+var form = testkit.Form
 
 func (h *harness) postAvatar(token string, body io.Reader, contentType string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest("POST", h.url+"/api/v1/me/avatar", body)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", contentType)
-	r, err := testkit.DoRequest(nil, req)
+	r, err := testkit.Send(nil, "POST", h.url+"/api/v1/me/avatar", token, contentType, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
