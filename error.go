@@ -277,6 +277,11 @@ type ErrorBody struct {
 	RequiredLevel int    `json:"required_level,omitempty"`
 }
 
+// ErrorReply is the body of every HTTP error response: {"error": {…}}.
+type ErrorReply struct {
+	Error ErrorBody `json:"error"`
+}
+
 // ErrorBodyOf returns the wire form of err. Internal errors say only
 // "internal error": their causes go to the log, never to clients.
 func ErrorBodyOf(err error) ErrorBody {

@@ -15,31 +15,6 @@ import (
 // far as the user grain's rules need it: they are for unit tests of the
 // grain, not a model of the database layer.
 
-// handClock is a clock moved by hand; the grain reads it on its own
-// goroutine.
-type handClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *handClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *handClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *handClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type pair struct{ uid, sid int64 }
 
 // memStore is a swiper.SocialStore and swiper.UserStore in memory.

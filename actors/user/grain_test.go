@@ -8,6 +8,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/user"
+	"github.com/swiperhq/swiper/internal/testkit"
 )
 
 // The user grain's rules, through user.Client and a real one-node cluster,
@@ -24,7 +25,7 @@ type rig struct {
 	client   *user.Client
 	store    *memStore
 	ranking  *memRanking
-	clock    *handClock
+	clock    *testkit.Clock
 	settings *swiper.LiveSettings
 	loc      *time.Location
 	bases    int64
@@ -32,7 +33,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{store: newMemStore(), ranking: &memRanking{}, clock: &handClock{},
+	r := &rig{store: newMemStore(), ranking: &memRanking{}, clock: testkit.NewClock(time.Time{}),
 		settings: swiper.NewLiveSettings(swiper.DefaultSettings()), loc: shanghai(t)}
 	_, c := startNode(t, &user.Deps{
 		Node: "test", Social: r.store, Users: r.store, Ranking: r.ranking, Settings: r.settings,

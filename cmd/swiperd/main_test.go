@@ -18,6 +18,7 @@ import (
 
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/postgres/pgtest"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 )
@@ -46,17 +47,17 @@ func TestNodeServesAsAUserWould(t *testing.T) {
 	}
 	code := n.waitLog(regexp.MustCompile(`phone=\` + phone + ` code=(\d{6})`))
 	st, body := call(t, "POST", n.client+"/api/v1/auth/login", "", `{"phone":"`+phone+`","code":"`+code+`"}`)
-	if st != 200 || !decode[loginReply](t, body).Created {
+	if st != 200 || !wiretest.Decode[wire.LoginReply](t, body).Created {
 		t.Fatalf("login: %d %s", st, body)
 	}
-	token := decode[loginReply](t, body).Token
+	token := wiretest.Decode[wire.LoginReply](t, body).Token
 	if st, body := call(t, "PATCH", n.client+"/api/v1/me", token, `{"nickname":"Lin"}`); st != 200 {
 		t.Fatalf("PATCH /me: %d %s", st, body)
 	}
-	if st, body := call(t, "GET", n.client+"/api/v1/me", token, ""); st != 200 || decode[wire.Me](t, body).User.Nickname != "Lin" {
+	if st, body := call(t, "GET", n.client+"/api/v1/me", token, ""); st != 200 || wiretest.Decode[wire.Me](t, body).User.Nickname != "Lin" {
 		t.Fatalf("GET /me: %d %s", st, body)
 	}
-	if st, body := call(t, "PUT", n.admin+"/admin/v1/config", n.adminTok, `{"rewind_per_day": 4}`); st != 200 || decode[configReply](t, body).RewindPerDay != 4 {
+	if st, body := call(t, "PUT", n.admin+"/admin/v1/config", n.adminTok, `{"rewind_per_day": 4}`); st != 200 || wiretest.Decode[wire.Config](t, body).RewindPerDay != 4 {
 		t.Fatalf("PUT config: %d %s", st, body)
 	}
 	if st, _ := call(t, "GET", n.admin+"/metrics", n.adminTok, ""); st != 200 {
@@ -80,7 +81,7 @@ func TestGracefulShutdown(t *testing.T) {
 	call(t, "POST", n.client+"/api/v1/auth/code", "", `{"phone":"+8613800138001"}`)
 	code := n.waitLog(regexp.MustCompile(`phone=\+8613800138001 code=(\d{6})`))
 	_, body = call(t, "POST", n.client+"/api/v1/auth/login", "", `{"phone":"+8613800138001","code":"`+code+`"}`)
-	token := decode[loginReply](t, body).Token
+	token := wiretest.Decode[wire.LoginReply](t, body).Token
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(n.client, "http://"))
 	if err != nil {

@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"mime/multipart"
 	"net/http"
 	"slices"
 	"syscall"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper/internal/testkit"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
 )
@@ -159,27 +159,14 @@ func postAvatar(t *testing.T, base, token string, i int) int64 {
 	}
 	var jpg bytes.Buffer
 	jpeg.Encode(&jpg, img, nil)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
-	fw.Write(jpg.Bytes())
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/me/avatar", &body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	body, ctype := testkit.Form("avatar", "me.jpg", jpg.Bytes())
+	r, err := testkit.Send(nil, "POST", base+"/api/v1/me/avatar", token, ctype, body)
+	if err != nil || r.Status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d %s, %v", r.Status, r.Raw, err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Job struct {
-			ID     int64  `json:"id"`
-			Status string `json:"status"`
-		} `json:"job"`
+	job := wiretest.Decode[wire.JobReply](t, r.Raw).Job
+	if job.ID == 0 {
+		t.Fatalf("POST /me/avatar: %s; want a job id", r.Raw)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.Job.ID == 0 {
-		t.Fatalf("POST /me/avatar: %d, %v", resp.StatusCode, err)
-	}
-	return out.Job.ID
+	return job.ID
 }

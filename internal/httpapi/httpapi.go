@@ -35,9 +35,7 @@ func (m Methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(allowed)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	WriteJSON(w, http.StatusMethodNotAllowed, struct {
-		Error swiper.ErrorBody `json:"error"`
-	}{swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
+	WriteJSON(w, http.StatusMethodNotAllowed, swiper.ErrorReply{Error: swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use " + strings.Join(allowed, " or ")}})
 }
 
 // NotFound answers any unknown path with a JSON 404.

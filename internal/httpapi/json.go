@@ -35,9 +35,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code == swiper.ELoginRequired {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="swiper"`)
 	}
-	WriteJSON(w, status, struct {
-		Error swiper.ErrorBody `json:"error"`
-	}{swiper.ErrorBodyOf(err)})
+	WriteJSON(w, status, swiper.ErrorReply{Error: swiper.ErrorBodyOf(err)})
 }
 
 // WriteJSON writes v as a JSON response with the given status.

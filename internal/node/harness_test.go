@@ -221,15 +221,8 @@ func nextPhone() int {
 	return phoneN
 }
 
-// response is a decoded JSON response.
-type response struct {
-	status int
-	header http.Header
-	raw    []byte
-	body   map[string]any
-}
-
-func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
+// response is a response read whole.
+type response = testkit.Response
 
 // client keeps a connection per concurrent request of the race tests.
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1100}}
@@ -241,7 +234,7 @@ func (h *harness) try(base, method, path, token string, body any) (response, err
 	if err == nil && len(r.Raw) > 0 && r.Body == nil {
 		err = fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, r.Raw)
 	}
-	return response{status: r.Status, header: r.Header, raw: r.Raw, body: r.Body}, err
+	return r, err
 }
 
 // do calls the client API from the test goroutine.
@@ -273,17 +266,14 @@ func (h *harness) swipe(token string, sid int64, mark swiper.Mark) response {
 func (h *harness) mustSwipe(token string, sid int64, mark swiper.Mark) response {
 	h.t.Helper()
 	r := h.swipe(token, sid, mark)
-	if r.status != 200 {
-		h.t.Fatalf("swipe %d %s: %d %s", sid, mark, r.status, r.raw)
+	if r.Status != 200 {
+		h.t.Fatalf("swipe %d %s: %d %s", sid, mark, r.Status, r.Raw)
 	}
 	return r
 }
 
 // wantError checks that r is an error response with this status and code.
-func wantError(t *testing.T, r response, status int, code swiper.Code) {
-	t.Helper()
-	testkit.WantError(t, testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}, status, code)
-}
+var wantError = testkit.WantError
 
 // count runs a counting query.
 func (h *harness) count(q string, args ...any) int {

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/internal/wire/wiretest"
 )
@@ -52,41 +52,25 @@ func (h *harness) send(c hostileCase) (response, error) {
 			body = io.MultiReader(body) // no length known: chunked
 		}
 	}
-	req, err := http.NewRequest(c.method, base+c.path, body)
-	if err != nil {
-		return response{}, err
+	r, err := testkit.Send(client, c.method, base+c.path, token, c.ctype, body)
+	if err == nil && r.Body == nil {
+		err = fmt.Errorf("%s %.80s: %d with a body that is not a JSON object: %.200q", c.method, c.path, r.Status, r.Raw)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if c.ctype != "" {
-		req.Header.Set("Content-Type", c.ctype)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := jsonObject(raw, &r.body); err != nil {
-		return r, fmt.Errorf("%s %.80s: %d with a body that is not a JSON object: %.200q", c.method, c.path, r.status, raw)
-	}
-	return r, nil
+	return r, err
 }
 
 // wantHostile checks that r is c's JSON error.
 func wantHostile(t *testing.T, c hostileCase, r response) {
 	t.Helper()
-	if r.status >= 500 {
-		t.Fatalf("got %d %s for bad input; never a 5xx", r.status, r.raw)
+	if r.Status >= 500 {
+		t.Fatalf("got %d %s for bad input; never a 5xx", r.Status, r.Raw)
 	}
 	wantError(t, r, c.status, c.code)
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q; want JSON", ct)
 	}
 	if got := errorBody(t, r).Field; got != c.field {
-		t.Errorf("field = %q; want %q (%s)", got, c.field, r.raw)
+		t.Errorf("field = %q; want %q (%s)", got, c.field, r.Raw)
 	}
 }
 
@@ -127,13 +111,13 @@ func (h *harness) bystander(t *testing.T, min int) (stop func()) {
 				}
 				// The first swipe is stored; later ones get 409, a good answer.
 				r, err = h.try(h.api, "POST", "/api/v1/swipes", tok, map[string]any{"sid": target, "mark": mark})
-				if err == nil && r.status == 409 {
-					r.status = 200
+				if err == nil && r.Status == 409 {
+					r.Status = 200
 				}
 			}
 			mu.Lock()
-			if err != nil || r.status != 200 {
-				errs = append(errs, fmt.Sprintf("call %d: %d %s %v", i, r.status, r.raw, err))
+			if err != nil || r.Status != 200 {
+				errs = append(errs, fmt.Sprintf("call %d: %d %s %v", i, r.Status, r.Raw, err))
 			} else {
 				ok++
 				if ok == min {
@@ -174,7 +158,7 @@ func (h *harness) snapshot(tok string, uids ...int64) string {
 		fmt.Fprint(&ids, id)
 	}
 	in := "{" + ids.String() + "}"
-	return fmt.Sprintf("me=%s config=%s users=%d swipes=%d friendships=%d rewinds=%d uploads=%d vip=%d", me.raw, cfg.raw,
+	return fmt.Sprintf("me=%s config=%s users=%d swipes=%d friendships=%d rewinds=%d uploads=%d vip=%d", me.Raw, cfg.Raw,
 		h.count(`SELECT count(*) FROM users`),
 		h.count(`SELECT count(*) FROM swipes WHERE uid = ANY($1::bigint[]) OR sid = ANY($1::bigint[])`, in),
 		h.count(`SELECT count(*) FROM friendships WHERE uid1 = ANY($1::bigint[]) OR uid2 = ANY($1::bigint[])`, in),
@@ -356,21 +340,9 @@ func TestHostileHTTP(t *testing.T) {
 		t.Errorf("hostile requests changed state:\nbefore %.3000s\nafter  %.3000s", before, after)
 	}
 	// a and b are still friends, and a's token works.
-	if r := h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil); r.status != 200 {
-		t.Errorf("friend after the flood: %d %s", r.status, r.raw)
+	if r := h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil); r.Status != 200 {
+		t.Errorf("friend after the flood: %d %s", r.Status, r.Raw)
 	}
-}
-
-// jsonObject decodes raw, which must be one JSON object.
-func jsonObject(raw []byte, dst *map[string]any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(dst); err != nil {
-		return err
-	}
-	if *dst == nil {
-		return fmt.Errorf("not an object")
-	}
-	return nil
 }
 
 // TestHostileFrames sends a socket what an attacker might: each frame gets
@@ -440,11 +412,13 @@ func TestHostileFrames(t *testing.T) {
 			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			r := frameAs[responseFrame[json.RawMessage]](t, f)
+			r := wiretest.Decode[wire.ResponseFrame[json.RawMessage]](t, f.raw)
 			if got := r.Error.Field; got != tt.field {
 				t.Errorf("error %+v: field %q; want %q", *r.Error, got, tt.field)
 			}
-			if got, _ := r.ID.(string); got != tt.id {
+			var got string // "" when the id is null, absent or not a string
+			_ = json.Unmarshal(r.ID, &got)
+			if got != tt.id {
 				t.Errorf("response id %q; want %q", got, tt.id)
 			}
 		})
@@ -524,8 +498,8 @@ func TestHostileFloodKeepsServing(t *testing.T) {
 					fail("%s: %v", c.name, err)
 					continue
 				}
-				if r.status != c.status || r.errCode() != int(c.code) {
-					fail("%s: got %d %.200s; want %d / %d", c.name, r.status, r.raw, c.status, c.code)
+				if r.Status != c.status || r.ErrorCode() != int(c.code) {
+					fail("%s: got %d %.200s; want %d / %d", c.name, r.Status, r.Raw, c.status, c.code)
 				}
 			}
 		}()
@@ -556,8 +530,8 @@ func (h *harness) floodSocket(token string, fail func(string, ...any)) {
 	}
 	_, data, err := c.ReadMessage()
 	if err == nil {
-		var f responseFrame[json.RawMessage]
-		if f, err = wiretest.Exactly[responseFrame[json.RawMessage]](data); err == nil && (f.Error == nil || f.Error.Code != swiper.EBadRequest) {
+		var f wire.ResponseFrame[json.RawMessage]
+		if f, err = wiretest.Exactly[wire.ResponseFrame[json.RawMessage]](data); err == nil && (f.Error == nil || f.Error.Code != swiper.EBadRequest) {
 			err = fmt.Errorf("error %+v", f.Error)
 		}
 	}
@@ -635,7 +609,7 @@ func TestHugeHeaders(t *testing.T) {
 		})
 	}
 	// The node serves on.
-	if r := h.do("GET", "/api/v1/me", ta, nil); r.status != 200 {
-		t.Fatalf("after huge headers: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/me", ta, nil); r.Status != 200 {
+		t.Fatalf("after huge headers: %d %s", r.Status, r.Raw)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 )
 
 // TestFriendsPaged gives a user 250 friends and reads them a page at a time
@@ -87,11 +88,11 @@ func TestFriendsPaged(t *testing.T) {
 				q.Set("cursor", cursor)
 			}
 			r := h.do("GET", "/api/v1/friends?"+q.Encode(), token, nil)
-			if r.status != 200 {
-				t.Fatalf("friends: %d %.300s; want 200 with next_cursor", r.status, r.raw)
+			if r.Status != 200 {
+				t.Fatalf("friends: %d %.300s; want 200 with next_cursor", r.Status, r.Raw)
 			}
 			// An exact decoding: next_cursor must be there, if null.
-			reply := decode[wire.FriendsReply](t, r)
+			reply := wiretest.Decode[wire.FriendsReply](t, r.Raw)
 			return reply.Friends, reply.NextCursor
 		}
 	}
@@ -141,10 +142,10 @@ func TestLikedMePaged(t *testing.T) {
 	cursor := ""
 	for range 5 {
 		r := h.do("GET", "/api/v1/liked-me?limit=2&cursor="+url.QueryEscape(cursor), token, nil)
-		if r.status != 200 {
-			t.Fatalf("liked-me: %d %s", r.status, r.raw)
+		if r.Status != 200 {
+			t.Fatalf("liked-me: %d %s", r.Status, r.Raw)
 		}
-		reply := decode[wire.LikedMeReply](t, r)
+		reply := wiretest.Decode[wire.LikedMeReply](t, r.Raw)
 		page := idsOf(reply.Users, ofLiker)
 		if len(page) > 2 {
 			t.Fatalf("liked-me?limit=2: %d users", len(page))

@@ -61,8 +61,8 @@ func runMassPassivation(tb testing.TB, h *harness, n int) massPassivation {
 		t0 := time.Now()
 		r := h.admin("GET", fmt.Sprintf("/admin/v1/users/%d/actor", 2_000_000_000+m.probes), nil)
 		d := time.Since(t0)
-		if r.status != 404 {
-			tb.Fatalf("probe %d with %d actors active: %d %s; want 404", m.probes, users, r.status, r.raw)
+		if r.Status != 404 {
+			tb.Fatalf("probe %d with %d actors active: %d %s; want 404", m.probes, users, r.Status, r.Raw)
 		}
 		m.worst = max(m.worst, d)
 		m.probes++

@@ -45,8 +45,8 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 		// 1,000 TCP handshakes and token lookups.
 		r, err := h.try(h.api, "GET", "/api/v1/me", from.token, nil)
 		ready.Done()
-		if err != nil || r.status != 200 {
-			errs <- fmt.Errorf("pair %d: GET /me: %d %s %v", i, r.status, r.raw, err)
+		if err != nil || r.Status != 200 {
+			errs <- fmt.Errorf("pair %d: GET /me: %d %s %v", i, r.Status, r.Raw, err)
 			return
 		}
 		<-start
@@ -58,7 +58,7 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 		deadline := time.Now().Add(time.Minute)
 		for attempt := 0; ; attempt++ {
 			r, err = h.try(h.api, "POST", "/api/v1/swipes", from.token, map[string]any{"sid": to, "mark": "like"})
-			if err != nil || r.status != 503 || r.errCode() != int(swiper.EUnavailable) || time.Now().After(deadline) {
+			if err != nil || r.Status != 503 || r.ErrorCode() != int(swiper.EUnavailable) || time.Now().After(deadline) {
 				break
 			}
 			if attempt == 0 {
@@ -66,18 +66,18 @@ func TestMutualLikesAtTheSameInstant(t *testing.T) {
 			}
 			time.Sleep(time.Duration(50+rand.IntN(100)) * time.Millisecond) // a client's backoff
 		}
-		if err != nil || r.status != 200 {
-			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.status, r.raw, err)
+		if err != nil || r.Status != 200 {
+			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.Status, r.Raw, err)
 			return
 		}
-		reply, err := wiretest.Exactly[wire.SwipeReply](r.raw)
+		reply, err := wiretest.Exactly[wire.SwipeReply](r.Raw)
 		if err != nil {
 			errs <- fmt.Errorf("pair %d: %v", i, err)
 			return
 		}
 		if reply.Matched {
 			if reply.Friend == nil || reply.Friend.ID != to {
-				errs <- fmt.Errorf("pair %d: matched without the friend: %s", i, r.raw)
+				errs <- fmt.Errorf("pair %d: matched without the friend: %s", i, r.Raw)
 			}
 			matched[i].Add(1)
 		}
@@ -141,12 +141,12 @@ func TestSameLikeEightTimesAtOnce(t *testing.T) {
 			switch {
 			case err != nil:
 				t.Error(err)
-			case r.status == 200:
+			case r.Status == 200:
 				ok.Add(1)
-			case r.status == 409 && r.errCode() == int(swiper.EAlreadySwiped):
+			case r.Status == 409 && r.ErrorCode() == int(swiper.EAlreadySwiped):
 				already.Add(1)
 			default:
-				t.Errorf("got %d %s", r.status, r.raw)
+				t.Errorf("got %d %s", r.Status, r.Raw)
 			}
 		}()
 	}
@@ -210,8 +210,8 @@ func TestSwipeErrors(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, me); n != 1 {
 		t.Errorf("swipes stored = %d; want only the first", n)
 	}
-	if r := h.do("GET", "/api/v1/ranking", token, nil); len(decode[usersReply[wire.Ranked]](t, r).Users) != 1 {
-		t.Errorf("ranking after bad swipes: %s; want only the one good swipe", r.raw)
+	if r := h.do("GET", "/api/v1/ranking", token, nil); len(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users) != 1 {
+		t.Errorf("ranking after bad swipes: %s; want only the one good swipe", r.Raw)
 	}
 }
 
@@ -229,10 +229,10 @@ func TestSuperlikeNeedsVIPAndComesFirst(t *testing.T) {
 	h.mustSwipe(tl, me, swiper.Like)
 
 	r := h.do("GET", "/api/v1/recommendations?limit=10", token, nil)
-	if r.status != 200 {
-		t.Fatalf("recommendations: %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("recommendations: %d %s", r.Status, r.Raw)
 	}
-	users := decode[usersReply[wire.Candidate]](t, r).Users
+	users := wiretest.Decode[wire.UsersReply[wire.Candidate]](t, r.Raw).Users
 	got := idsOf(users, ofCandidate)
 	if len(got) != 4 || got[0] != s2 || got[1] != s1 {
 		t.Fatalf("recommendations = %v; want %d, %d first, then %d and %d", got, s2, s1, plain, liker)
@@ -295,8 +295,8 @@ func TestRewind(t *testing.T) {
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 409, swiper.ENothingToRewind)
 
 	h.mustSwipe(ta, me, swiper.Like)
-	if r := h.mustSwipe(token, a, swiper.Like); !decode[wire.SwipeReply](t, r).Matched {
-		t.Fatalf("like back: %s; want a match", r.raw)
+	if r := h.mustSwipe(token, a, swiper.Like); !wiretest.Decode[wire.SwipeReply](t, r.Raw).Matched {
+		t.Fatalf("like back: %s; want a match", r.Raw)
 	}
 	h.mustSwipe(token, b, swiper.Superlike)
 	h.mustSwipe(token, c, swiper.Dislike)
@@ -308,13 +308,13 @@ func TestRewind(t *testing.T) {
 		unmatched bool
 	}{{c, "dislike", false}, {b, "superlike", false}, {a, "like", true}} {
 		r := h.do("POST", "/api/v1/swipes/rewind", token, nil)
-		if r.status != 200 {
-			t.Fatalf("rewind %d: %d %s", i, r.status, r.raw)
+		if r.Status != 200 {
+			t.Fatalf("rewind %d: %d %s", i, r.Status, r.Raw)
 		}
-		rw := decode[wire.RewindReply](t, r)
+		rw := wiretest.Decode[wire.RewindReply](t, r.Raw)
 		if rw.Rewound.SID != want.sid || rw.Rewound.Mark != want.mark || rw.Unmatched != want.unmatched ||
 			rw.RemainingToday != 2-i {
-			t.Errorf("rewind %d = %s; want sid %d %s unmatched %v remaining %d", i, r.raw, want.sid, want.mark, want.unmatched, 2-i)
+			t.Errorf("rewind %d = %s; want sid %d %s unmatched %v remaining %d", i, r.Raw, want.sid, want.mark, want.unmatched, 2-i)
 		}
 	}
 	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1`, me); n != 0 {
@@ -343,8 +343,8 @@ func TestRewind(t *testing.T) {
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 409, swiper.ERewindExpired)
 	h.mustSwipe(token, c, swiper.Like)
 	h.clock.Add(299 * time.Second)
-	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || decode[wire.RewindReply](t, r).RemainingToday != 2 {
-		t.Fatalf("rewind after midnight: %d %s; want 200 with 2 left", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.Status != 200 || wiretest.Decode[wire.RewindReply](t, r.Raw).RemainingToday != 2 {
+		t.Fatalf("rewind after midnight: %d %s; want 200 with 2 left", r.Status, r.Raw)
 	}
 	// Lowering the quota below what was used blocks further rewinds.
 	h.mustSwipe(token, c, swiper.Like)
@@ -353,8 +353,8 @@ func TestRewind(t *testing.T) {
 	// The quota survives a restart of the actor (it is in the database).
 	h.settings.Live.Store(swiper.Settings{RewindPerDay: 2, RewindWindowSeconds: 300})
 	h.restartActors()
-	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.status != 200 || decode[wire.RewindReply](t, r).RemainingToday != 0 {
-		t.Fatalf("rewind after restart: %d %s; want 200 with 0 left", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/swipes/rewind", token, nil); r.Status != 200 || wiretest.Decode[wire.RewindReply](t, r.Raw).RemainingToday != 0 {
+		t.Fatalf("rewind after restart: %d %s; want 200 with 0 left", r.Status, r.Raw)
 	}
 	h.mustSwipe(token, c, swiper.Like)
 	wantError(t, h.do("POST", "/api/v1/swipes/rewind", token, nil), 429, swiper.ERewindLimit)
@@ -391,12 +391,12 @@ func TestConcurrentRewindsKeepTheQuota(t *testing.T) {
 			switch {
 			case err != nil:
 				t.Error(err)
-			case r.status == 200:
+			case r.Status == 200:
 				ok.Add(1)
-			case r.status == 429 && r.errCode() == int(swiper.ERewindLimit):
+			case r.Status == 429 && r.ErrorCode() == int(swiper.ERewindLimit):
 				limited.Add(1)
 			default:
-				t.Errorf("got %d %s", r.status, r.raw)
+				t.Errorf("got %d %s", r.Status, r.Raw)
 			}
 		}()
 	}
@@ -425,15 +425,15 @@ func TestLikedMeAndVIP(t *testing.T) {
 		t.Errorf("required_level = %d; want 3", l)
 	}
 	// An operator raises the level: it works at once.
-	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 3}); r.status != 200 {
-		t.Fatalf("set vip: %d %s", r.status, r.raw)
+	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 3}); r.Status != 200 {
+		t.Fatalf("set vip: %d %s", r.Status, r.Raw)
 	}
 	r = h.do("GET", "/api/v1/liked-me", token, nil)
-	if r.status != 200 {
-		t.Fatalf("liked-me: %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("liked-me: %d %s", r.Status, r.Raw)
 	}
 	got := map[int64]string{}
-	for _, u := range decode[wire.LikedMeReply](t, r).Users {
+	for _, u := range wiretest.Decode[wire.LikedMeReply](t, r.Raw).Users {
 		got[u.ID] = u.Mark
 	}
 	if len(got) != 2 || got[a] != "like" || got[b] != "superlike" {
@@ -443,7 +443,7 @@ func TestLikedMeAndVIP(t *testing.T) {
 		t.Errorf("pending_likes = %v; want 2", p)
 	}
 	h.mustSwipe(token, a, swiper.Dislike)
-	if got := idsOf(decode[wire.LikedMeReply](t, h.do("GET", "/api/v1/liked-me", token, nil)).Users, ofLiker); !slices.Equal(got, []int64{b}) {
+	if got := idsOf(wiretest.Decode[wire.LikedMeReply](t, h.do("GET", "/api/v1/liked-me", token, nil).Raw).Users, ofLiker); !slices.Equal(got, []int64{b}) {
 		t.Errorf("liked-me after answering %d = %v; want [%d]", a, got, b)
 	}
 	// Lowering the level takes effect too.
@@ -457,17 +457,17 @@ func TestFriends(t *testing.T) {
 	f, tf := h.user(person{age: 30})
 	stranger, _ := h.user(person{})
 	h.mustSwipe(token, f, swiper.Like)
-	if r := h.mustSwipe(tf, me, swiper.Like); !decode[wire.SwipeReply](t, r).Matched {
-		t.Fatalf("no match: %s", r.raw)
+	if r := h.mustSwipe(tf, me, swiper.Like); !wiretest.Decode[wire.SwipeReply](t, r.Raw).Matched {
+		t.Fatalf("no match: %s", r.Raw)
 	}
 	for _, tok := range []string{token, tf} {
 		r := h.do("GET", "/api/v1/friends", tok, nil)
-		if r.status != 200 {
-			t.Fatalf("friends: %d %s", r.status, r.raw)
+		if r.Status != 200 {
+			t.Fatalf("friends: %d %s", r.Status, r.Raw)
 		}
-		list := decode[wire.FriendsReply](t, r).Friends
+		list := wiretest.Decode[wire.FriendsReply](t, r.Raw).Friends
 		if len(list) != 1 {
-			t.Fatalf("friends: %d %s", r.status, r.raw)
+			t.Fatalf("friends: %d %s", r.Status, r.Raw)
 		}
 		// The time as written, not as decoded: it must be in UTC.
 		var since struct {
@@ -475,27 +475,27 @@ func TestFriends(t *testing.T) {
 				Since string `json:"since"`
 			} `json:"friends"`
 		}
-		if err := json.Unmarshal(r.raw, &since); err != nil || !strings.HasSuffix(since.Friends[0].Since, "Z") {
+		if err := json.Unmarshal(r.Raw, &since); err != nil || !strings.HasSuffix(since.Friends[0].Since, "Z") {
 			t.Errorf("since = %q (%v); want RFC 3339 UTC", since.Friends[0].Since, err)
 		}
 	}
 	r := h.do("GET", fmt.Sprintf("/api/v1/friends/%d", f), token, nil)
-	if r.status != 200 {
-		t.Fatalf("friend details: %d %s; want the birthday", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("friend details: %d %s; want the birthday", r.Status, r.Raw)
 	}
-	if u := decode[friendReply](t, r).User; u.Birthday == nil || u.Age == nil || *u.Age != 30 {
-		t.Errorf("friend details: %d %s; want the birthday", r.status, r.raw)
+	if u := wiretest.Decode[wire.FriendReply](t, r.Raw).User; u.Birthday == nil || u.Age == nil || *u.Age != 30 {
+		t.Errorf("friend details: %d %s; want the birthday", r.Status, r.Raw)
 	}
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/friends/%d", stranger), token, nil), 403, swiper.ENotFriend)
 	wantError(t, h.do("GET", "/api/v1/friends/987654321", token, nil), 403, swiper.ENotFriend)
 	wantError(t, h.do("GET", "/api/v1/friends/abc", token, nil), 400, swiper.EBadRequest)
 
-	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", f), token, nil); r.status != http.StatusNoContent {
-		t.Fatalf("unmatch: %d %s", r.status, r.raw)
+	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", f), token, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("unmatch: %d %s", r.Status, r.Raw)
 	}
 	for _, tok := range []string{token, tf} {
-		if r := h.do("GET", "/api/v1/friends", tok, nil); len(decode[wire.FriendsReply](t, r).Friends) != 0 {
-			t.Errorf("friends after unmatch: %s", r.raw)
+		if r := h.do("GET", "/api/v1/friends", tok, nil); len(wiretest.Decode[wire.FriendsReply](t, r.Raw).Friends) != 0 {
+			t.Errorf("friends after unmatch: %s", r.Raw)
 		}
 	}
 	eventually(t, settle, "the other side's actor forgets", func() bool { return h.info(f).Friends == 0 })
@@ -521,23 +521,23 @@ func TestRankingArithmetic(t *testing.T) {
 	h.mustSwipe(tokens[2], star, swiper.Dislike)   // 7
 	h.mustSwipe(tokens[3], star, swiper.Superlike) // 14
 	h.mustSwipe(tokens[0], second, swiper.Like)    // 5
-	if r := h.do("POST", "/api/v1/swipes/rewind", tokens[3], nil); r.status != 200 {
-		t.Fatalf("rewind: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/swipes/rewind", tokens[3], nil); r.Status != 200 {
+		t.Fatalf("rewind: %d %s", r.Status, r.Raw)
 	}
 	r := h.do("GET", "/api/v1/ranking?limit=5", tokens[0], nil)
-	if r.status != 200 {
-		t.Fatalf("ranking: %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("ranking: %d %s", r.Status, r.Raw)
 	}
 	type entry struct{ id, score, rank int64 }
 	var got []entry
-	for _, u := range decode[usersReply[wire.Ranked]](t, r).Users {
+	for _, u := range wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users {
 		got = append(got, entry{u.ID, u.Score, int64(u.Rank)})
 	}
 	want := []entry{{star, 7, 1}, {second, 5, 2}}
 	if !slices.Equal(got, want) {
 		t.Errorf("ranking = %v; want %v", got, want)
 	}
-	if got := idsOf(decode[usersReply[wire.Ranked]](t, h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil)).Users, ofRanked); !slices.Equal(got, []int64{star}) {
+	if got := idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, h.do("GET", "/api/v1/ranking?limit=1", tokens[0], nil).Raw).Users, ofRanked); !slices.Equal(got, []int64{star}) {
 		t.Errorf("ranking limit 1 = %v", got)
 	}
 	wantError(t, h.do("GET", "/api/v1/ranking?limit=101", tokens[0], nil), 400, swiper.EBadRequest)
@@ -560,19 +560,19 @@ func TestSettingsReachActors(t *testing.T) {
 	defer other.Close()
 	put := func(body map[string]int) {
 		t.Helper()
-		if r, err := h.try(other.URL, "PUT", "/admin/v1/config", adminToken, body); err != nil || r.status != 200 {
-			t.Fatalf("put config on the other node: %d %s %v", r.status, r.raw, err)
+		if r, err := h.try(other.URL, "PUT", "/admin/v1/config", adminToken, body); err != nil || r.Status != 200 {
+			t.Fatalf("put config on the other node: %d %s %v", r.Status, r.Raw, err)
 		}
 	}
 	put(map[string]int{"rewind_per_day": 0})
 	changed := time.Now()
 	for {
 		r := h.do("POST", "/api/v1/swipes/rewind", token, nil)
-		if r.status == 429 {
+		if r.Status == 429 {
 			break
 		}
-		if r.status != 200 && r.status != 409 {
-			t.Fatalf("rewind: %d %s", r.status, r.raw)
+		if r.Status != 200 && r.Status != 409 {
+			t.Fatalf("rewind: %d %s", r.Status, r.Raw)
 		}
 		if time.Since(changed) > settle {
 			t.Fatalf("the actor still allows rewinds %v after rewind_per_day was set to 0 on another node", settle)
@@ -587,7 +587,7 @@ func TestSettingsReachActors(t *testing.T) {
 	h.mustSwipe(token, a, swiper.Superlike)
 	r := h.swipe(token, b, swiper.Superlike)
 	wantError(t, r, 429, swiper.ERateLimited)
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After on the superlike limit")
 	}
 }
@@ -606,18 +606,18 @@ func TestAdminActors(t *testing.T) {
 		return h.info(other).PendingLikes == 1
 	})
 	r := h.admin("GET", "/admin/v1/actors", nil)
-	if r.status != 200 {
-		t.Fatalf("actors = %d %s; want 2 users", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("actors = %d %s; want 2 users", r.Status, r.Raw)
 	}
-	if a := decode[actorsReply](t, r); a.Node != "test" || a.Users != 2 {
-		t.Errorf("actors = %d %s; want 2 users", r.status, r.raw)
+	if a := wiretest.Decode[admin.ActorsReply](t, r.Raw); a.Node != "test" || a.Users != 2 {
+		t.Errorf("actors = %d %s; want 2 users", r.Status, r.Raw)
 	}
 	wantError(t, h.admin("GET", "/admin/v1/users/987654321/actor", nil), 404, swiper.ENotFound)
-	if r := h.admin("GET", "/admin/v1/cluster", nil); r.status != 200 || len(decode[clusterReply](t, r).Members) != 1 {
-		t.Errorf("cluster = %d %s; want one member", r.status, r.raw)
+	if r := h.admin("GET", "/admin/v1/cluster", nil); r.Status != 200 || len(wiretest.Decode[admin.ClusterReply](t, r.Raw).Members) != 1 {
+		t.Errorf("cluster = %d %s; want one member", r.Status, r.Raw)
 	}
-	if r, _ := h.try(h.adm, "GET", "/admin/v1/actors", "", nil); r.status != 401 {
-		t.Errorf("actors without the token: %d", r.status)
+	if r, _ := h.try(h.adm, "GET", "/admin/v1/actors", "", nil); r.Status != 401 {
+		t.Errorf("actors without the token: %d", r.Status)
 	}
 }
 
@@ -647,16 +647,16 @@ func TestActorPanicAnswers1107AndRestarts(t *testing.T) {
 	// waited out its timeout.
 	r := h.do("GET", "/api/v1/liked-me", token, nil)
 	wantError(t, r, 500, swiper.EInternal)
-	if strings.Contains(string(r.raw), "injected") {
-		t.Errorf("the error leaks the panic: %s", r.raw)
+	if strings.Contains(string(r.Raw), "injected") {
+		t.Errorf("the error leaks the panic: %s", r.Raw)
 	}
 	if !strings.Contains(h.logs.String(), fmt.Sprintf("user_id=%d", me)) || !strings.Contains(h.logs.String(), "injected fault") {
 		t.Errorf("the panic was not logged with the user id:\n%s", h.logs.String())
 	}
 	// The restarted actor reloaded its state from the database.
 	wantError(t, h.swipe(token, other, swiper.Dislike), 409, swiper.EAlreadySwiped)
-	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.status != 200 {
-		t.Errorf("after the restart: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.Status != 200 {
+		t.Errorf("after the restart: %d %s", r.Status, r.Raw)
 	}
 	if a := h.info(me); a.Swiped != 1 {
 		t.Errorf("restarted actor = %+v; want swiped 1", a)

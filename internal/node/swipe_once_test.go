@@ -14,6 +14,7 @@ import (
 	"github.com/swiperhq/swiper/actors/actorpb"
 	"github.com/swiperhq/swiper/actors/user"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 )
 
 // score returns uid's hot ranking score, 0 if it has none.
@@ -38,7 +39,7 @@ func (h *harness) swipeRetrying(token string, sid int64, mark swiper.Mark) (resp
 	var err error
 	for range 5 {
 		r, err = h.try(h.api, "POST", "/api/v1/swipes", token, map[string]any{"sid": sid, "mark": string(mark)})
-		if err != nil || r.status != 503 {
+		if err != nil || r.Status != 503 {
 			break
 		}
 	}
@@ -75,8 +76,8 @@ func TestMutualLikesOneMatchEach(t *testing.T) {
 		defer wg.Done()
 		<-start
 		r, err := h.swipeRetrying(from.token, to, swiper.Like)
-		if err != nil || r.status != 200 {
-			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.status, r.raw, err)
+		if err != nil || r.Status != 200 {
+			errs <- fmt.Errorf("pair %d: %d %s %v", i, r.Status, r.Raw, err)
 		}
 	}
 	for i := range pairs {
@@ -115,8 +116,8 @@ func TestMutualLikesOneMatchEach(t *testing.T) {
 		}
 	}
 	for i := range pairs {
-		if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", b[i].id), a[i].token, nil); r.status != 204 {
-			t.Fatalf("pair %d: unmatch: %d %s", i, r.status, r.raw)
+		if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", b[i].id), a[i].token, nil); r.Status != 204 {
+			t.Fatalf("pair %d: unmatch: %d %s", i, r.Status, r.Raw)
 		}
 	}
 	for i := range pairs {
@@ -145,8 +146,8 @@ func TestSwipeAgainAfterRewindElsewhere(t *testing.T) {
 	}
 
 	// The first activation still has the swipe in memory.
-	if r := h.swipe(token, other, swiper.Dislike); r.status != 200 {
-		t.Fatalf("swipe again after the rewind: %d %s; want 200", r.status, r.raw)
+	if r := h.swipe(token, other, swiper.Dislike); r.Status != 200 {
+		t.Fatalf("swipe again after the rewind: %d %s; want 200", r.Status, r.Raw)
 	}
 	var mark string
 	if err := h.db.Get(&mark, `SELECT mark FROM swipes WHERE uid = $1 AND sid = $2`, me, other); err != nil || mark != "dislike" {
@@ -183,14 +184,14 @@ func TestSwipeRetryAfterAmbiguousCommit(t *testing.T) {
 	h.clock.Add(time.Second)
 	r := h.swipe(ta, b, swiper.Like)
 	var reply wire.SwipeReply
-	if r.status == 200 {
-		reply = decode[wire.SwipeReply](t, r)
+	if r.Status == 200 {
+		reply = wiretest.Decode[wire.SwipeReply](t, r.Raw)
 	}
-	if r.status != 200 || !reply.Matched {
-		t.Fatalf("retry: %d %s; want 200 matched", r.status, r.raw)
+	if r.Status != 200 || !reply.Matched {
+		t.Fatalf("retry: %d %s; want 200 matched", r.Status, r.Raw)
 	}
 	if f := reply.Friend; f == nil || f.ID != b {
-		t.Errorf("retry: %s; want b as the friend", r.raw)
+		t.Errorf("retry: %s; want b as the friend", r.Raw)
 	}
 	wantEvent(t, wa.event(5*time.Second), "match", 1, b)
 	wantEvent(t, wb.event(5*time.Second), "match", 1, a)
@@ -198,8 +199,8 @@ func TestSwipeRetryAfterAmbiguousCommit(t *testing.T) {
 		t.Errorf("b's score = %d; want %d, the like counted once", got, before+5)
 	}
 	// The same retry again changes nothing.
-	if r := h.swipe(ta, b, swiper.Like); r.status != 200 || !decode[wire.SwipeReply](t, r).Matched {
-		t.Errorf("second retry: %d %s", r.status, r.raw)
+	if r := h.swipe(ta, b, swiper.Like); r.Status != 200 || !wiretest.Decode[wire.SwipeReply](t, r.Raw).Matched {
+		t.Errorf("second retry: %d %s", r.Status, r.Raw)
 	}
 	if got := h.score(b); got != before+5 {
 		t.Errorf("b's score after a second retry = %d; want %d", got, before+5)

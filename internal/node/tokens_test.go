@@ -16,8 +16,8 @@ import (
 func TestRedisOutageKeepsCachedTokens(t *testing.T) {
 	h := newHarness(t, func(o *harnessOptions) { o.redisProxy = true })
 	_, cached := h.user(person{})
-	if r := h.do("GET", "/api/v1/me", cached, nil); r.status != 200 {
-		t.Fatalf("GET /me: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/me", cached, nil); r.Status != 200 {
+		t.Fatalf("GET /me: %d %s", r.Status, r.Raw)
 	}
 	w := h.dial(cached)
 	bu, _ := h.user(person{})
@@ -33,8 +33,8 @@ func TestRedisOutageKeepsCachedTokens(t *testing.T) {
 		return strings.Contains(h.logs.String(), "token revocations cannot be read")
 	})
 	for range 3 {
-		if r := h.do("GET", "/api/v1/me", cached, nil); r.status != 200 {
-			t.Fatalf("a cached token while Redis is down: %d %s; want 200", r.status, r.raw)
+		if r := h.do("GET", "/api/v1/me", cached, nil); r.Status != 200 {
+			t.Fatalf("a cached token while Redis is down: %d %s; want 200", r.Status, r.Raw)
 		}
 	}
 	wantError(t, h.do("GET", "/api/v1/me", uncached, nil), 503, swiper.EUnavailable)
@@ -46,8 +46,8 @@ func TestRedisOutageKeepsCachedTokens(t *testing.T) {
 	eventually(t, 10*time.Second, "the node reaches Redis again", func() bool {
 		return strings.Contains(h.logs.String(), "token revocations can be read again")
 	})
-	if r := h.do("GET", "/api/v1/me", uncached, nil); r.status != 200 {
-		t.Errorf("the other token once Redis is back: %d %s; want 200", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/me", uncached, nil); r.Status != 200 {
+		t.Errorf("the other token once Redis is back: %d %s; want 200", r.Status, r.Raw)
 	}
 }
 
@@ -65,13 +65,13 @@ func TestLogoutRevokesOnlyItsToken(t *testing.T) {
 	w1, w2, w3 := h.dial(ta), h.dial(ta2), h.dial(tb)
 	h.online(a, 2)
 	h.online(b, 1)
-	if r := h.do("GET", "/api/v1/me", tb, nil); r.status != 200 {
-		t.Fatalf("GET /me: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/me", tb, nil); r.Status != 200 {
+		t.Fatalf("GET /me: %d %s", r.Status, r.Raw)
 	}
 	checks, lookups := h.checks.Load(), h.lookups.Load()
 
-	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
 	if code := w1.closed(5 * time.Second); code != ws.CloseTokenRevoked {
 		t.Fatalf("the logged-out socket closed with %d; want %d", code, ws.CloseTokenRevoked)
@@ -82,8 +82,8 @@ func TestLogoutRevokesOnlyItsToken(t *testing.T) {
 		}
 	}
 	for range 3 {
-		if r := h.do("GET", "/api/v1/me", tb, nil); r.status != 200 {
-			t.Fatalf("another token after the logout: %d %s", r.status, r.raw)
+		if r := h.do("GET", "/api/v1/me", tb, nil); r.Status != 200 {
+			t.Fatalf("another token after the logout: %d %s", r.Status, r.Raw)
 		}
 	}
 	if n := h.checks.Load() - checks; n != 0 {

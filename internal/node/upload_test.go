@@ -8,9 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"slices"
@@ -24,11 +22,13 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
 	"github.com/swiperhq/swiper/store/postgres"
+	"github.com/swiperhq/swiper/transport/admin"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -59,49 +59,30 @@ func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
 
 // post uploads data as the avatar and returns the status and job.
 func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
-	fw.Write(data)
-	mw.Close()
-	req, _ := http.NewRequest("POST", a.api+"/api/v1/me/avatar", &body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := client.Do(req)
+	body, ctype := testkit.Form("avatar", "me.jpg", data)
+	r, err := testkit.Send(client, "POST", a.api+"/api/v1/me/avatar", token, ctype, body)
 	if err != nil {
-		return 0, wire.Job{}, err
+		return r.Status, wire.Job{}, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, wire.Job{}, err
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		if !json.Valid(raw) {
-			return resp.StatusCode, wire.Job{}, fmt.Errorf("body %q is not JSON", raw)
+	if r.Status != http.StatusAccepted {
+		if !json.Valid(r.Raw) {
+			return r.Status, wire.Job{}, fmt.Errorf("body %q is not JSON", r.Raw)
 		}
-		return resp.StatusCode, wire.Job{}, nil // an error body; the caller checks the status
+		return r.Status, wire.Job{}, nil // an error body; the caller checks the status
 	}
-	out, err := wiretest.Exactly[jobReply](raw)
-	return resp.StatusCode, out.Job, err
+	out, err := wiretest.Exactly[wire.JobReply](r.Raw)
+	return r.Status, out.Job, err
 }
 
 // get makes a GET with token from the goroutine of tb; decode reads the
 // body.
 func (a *harness) get(tb testing.TB, base, path, token string) response {
 	tb.Helper()
-	req, _ := http.NewRequest("GET", base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
+	r, err := testkit.Do(client, "GET", base+path, token, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	return r
 }
 
 // TestAvatarEndToEnd: an upload accepted over HTTP becomes the user's
@@ -128,7 +109,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || img.Width != 1080 || img.Height != 810 {
 		t.Errorf("GET %s: %d, %dx%d, %v; want the 1080×810 JPEG", url, resp.StatusCode, img.Width, img.Height, err)
 	}
-	if got := decode[wire.Me](t, a.get(t, a.api, "/api/v1/me", token)).User.AvatarURL; got == nil || *got != url {
+	if got := wiretest.Decode[wire.Me](t, a.get(t, a.api, "/api/v1/me", token).Raw).User.AvatarURL; got == nil || *got != url {
 		t.Errorf("GET /me avatar_url = %v; want %s", got, url)
 	}
 	evs, _ := postgres.NewEventStore(a.db).Events(context.Background(), uid, 0, 10)
@@ -138,7 +119,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 	// The job row says done before its uploader has reported back and
 	// stopped: wait for that, then for its figures.
 	eventually(t, 20*time.Second, "the uploader stops once idle", func() bool {
-		return decode[actorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken)).Uploaders == 0
+		return wiretest.Decode[admin.ActorsReply](t, a.get(t, a.adm, "/admin/v1/actors", adminToken).Raw).Uploaders == 0
 	})
 	want := map[string]float64{
 		`swiper_upload_attempts_total{result="ok"}`:        1,
@@ -180,8 +161,8 @@ func (a *harness) waitJob(tb testing.TB, token string, id int64, status string) 
 	}()
 	eventually(tb, 20*time.Second, fmt.Sprintf("job %d %s", id, status), func() bool {
 		job = wire.Job{}
-		if r := a.get(tb, a.api, path, token); r.status == 200 {
-			job = decode[jobReply](tb, r).Job
+		if r := a.get(tb, a.api, path, token); r.Status == 200 {
+			job = wiretest.Decode[wire.JobReply](tb, r.Raw).Job
 		}
 		return job.Status == status
 	})
@@ -215,18 +196,14 @@ func TestAvatarAdminRetry(t *testing.T) {
 		t.Errorf("events %+v; want one avatar.failed", evs)
 	}
 	list := a.get(t, a.adm, "/admin/v1/uploads?status=failed", adminToken)
-	if jobs := decode[adminJobsReply](t, list).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
-		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.raw, uid)
+	if jobs := wiretest.Decode[admin.JobsReply](t, list.Raw).Jobs; len(jobs) != 1 || jobs[0].UserID != uid {
+		t.Fatalf("GET /admin/v1/uploads?status=failed = %s; want the job with user_id %d", list.Raw, uid)
 	}
 
 	fake.SetFault(nil)
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := client.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("retry: %v, %v", resp, err)
+	if r, err := testkit.Do(client, "POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), adminToken, nil); err != nil || r.Status != 200 {
+		t.Fatalf("retry: %d %s, %v", r.Status, r.Raw, err)
 	}
-	resp.Body.Close()
 	done := a.waitJob(t, token, id, "done")
 	if done.URL == nil {
 		t.Fatalf("done job %+v has no url", done)
@@ -325,7 +302,7 @@ func BenchmarkAvatarReady(b *testing.B) {
 		accepted := time.Now()
 		f := w.event(20 * time.Second)
 		lats = append(lats, time.Since(start))
-		if frameAs[ws.EventFrame](b, f).Event != "avatar.ready" {
+		if wiretest.Decode[ws.EventFrame](b, f.raw).Event != "avatar.ready" {
 			b.Fatalf("got %v; want avatar.ready", f)
 		}
 		j, err := a.uploads.UploadJob(context.Background(), job.ID)

@@ -36,28 +36,28 @@ func TestVIPDowngradeReachesALiveActor(t *testing.T) {
 	ws := h.dial(token)
 	h.online(me, 1)
 	activated := h.info(me).ActivatedAt
-	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.status != 200 {
-		t.Fatalf("liked-me at VIP 3: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.Status != 200 {
+		t.Fatalf("liked-me at VIP 3: %d %s", r.Status, r.Raw)
 	}
 	refused := func() bool {
-		return h.do("GET", "/api/v1/liked-me", token, nil).errCode() == int(swiper.EVIPRequired) &&
+		return h.do("GET", "/api/v1/liked-me", token, nil).ErrorCode() == int(swiper.EVIPRequired) &&
 			errorOf(ws.call("liked_me", nil)) == int(swiper.EVIPRequired) &&
-			h.do("POST", "/api/v1/swipes/rewind", token, nil).errCode() == int(swiper.EVIPRequired)
+			h.do("POST", "/api/v1/swipes/rewind", token, nil).ErrorCode() == int(swiper.EVIPRequired)
 	}
 
 	// Through the admin API.
-	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 0}); r.status != 200 {
-		t.Fatalf("set vip 0: %d %s", r.status, r.raw)
+	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 0}); r.Status != 200 {
+		t.Fatalf("set vip 0: %d %s", r.Status, r.Raw)
 	}
 	eventually(t, 5*time.Second, "liked-me and rewind refused after an admin downgrade", refused)
 
 	// Written in PostgreSQL alone, as if the admin call's refresh had been
 	// lost: the cached level grants for at most a second more.
-	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 3}); r.status != 200 {
-		t.Fatalf("set vip 3: %d %s", r.status, r.raw)
+	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 3}); r.Status != 200 {
+		t.Fatalf("set vip 3: %d %s", r.Status, r.Raw)
 	}
-	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.status != 200 {
-		t.Fatalf("liked-me at VIP 3 again: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/liked-me", token, nil); r.Status != 200 {
+		t.Fatalf("liked-me at VIP 3 again: %d %s", r.Status, r.Raw)
 	}
 	if _, err := h.db.ExecContext(context.Background(), `UPDATE users SET vip_level = 0 WHERE id = $1`, me); err != nil {
 		t.Fatal(err)
@@ -78,15 +78,15 @@ func TestVIPCallFailsWhenTheActorCannotBeTold(t *testing.T) {
 	me, _ := h.user(person{vip: swiper.VIPLikedMe})
 	f.uid.Store(me)
 	r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 0})
-	if r.status != 503 || r.errCode() != int(swiper.EUnavailable) {
-		t.Fatalf("PUT vip with the actor unreachable: %d %s; want 503 with code %d", r.status, r.raw, swiper.EUnavailable)
+	if r.Status != 503 || r.ErrorCode() != int(swiper.EUnavailable) {
+		t.Fatalf("PUT vip with the actor unreachable: %d %s; want 503 with code %d", r.Status, r.Raw, swiper.EUnavailable)
 	}
 	// The database write stands either way: the actor reads it within a second.
 	if n := h.count(`SELECT count(*) FROM users WHERE id = $1 AND vip_level = 0`, me); n != 1 {
 		t.Errorf("vip level not stored")
 	}
 	f.uid.Store(0)
-	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 0}); r.status != 200 {
-		t.Errorf("PUT vip again: %d %s; want 200", r.status, r.raw)
+	if r := h.admin("PUT", fmt.Sprintf("/admin/v1/users/%d/vip", me), map[string]int{"level": 0}); r.Status != 200 {
+		t.Errorf("PUT vip again: %d %s; want 200", r.Status, r.Raw)
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/cos"
 	"github.com/swiperhq/swiper/store/cos/costest"
+	"github.com/swiperhq/swiper/transport/admin"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -54,21 +56,21 @@ func (h *harness) metric(name string) float64 {
 func wantEvent(t *testing.T, f wsFrame, event string, seq int64, subject int64) {
 	t.Helper()
 	// Decoding checks that at is an RFC 3339 time.
-	if e := frameAs[ws.EventFrame](t, f); e.Type != "event" || e.Event != event || e.Seq != seq {
+	if e := wiretest.Decode[ws.EventFrame](t, f.raw); e.Type != "event" || e.Event != event || e.Seq != seq {
 		t.Fatalf("got frame %v; want event %s with seq %d", f, event, seq)
 	}
 	var got int64
 	switch event {
 	case "match":
-		got = eventData[matchData](t, f).Friend.ID
+		got = eventData[wire.MatchData](t, f).Friend.ID
 	case "superliked":
-		got = eventData[superlikedData](t, f).User.ID
+		got = eventData[wire.SuperlikedData](t, f).User.ID
 	case "unmatched":
-		got = eventData[unmatchedData](t, f).UserID
+		got = eventData[wire.UnmatchedData](t, f).UserID
 	case "avatar.ready":
-		got = eventData[avatarReadyData](t, f).JobID
+		got = eventData[wire.AvatarReadyData](t, f).JobID
 	case "avatar.failed":
-		got = eventData[avatarFailedData](t, f).JobID
+		got = eventData[wire.AvatarFailedData](t, f).JobID
 	}
 	if got != subject {
 		t.Errorf("event %s %v: subject %v; want %d", event, f, got, subject)
@@ -91,7 +93,7 @@ func TestMatchReachesBothSides(t *testing.T) {
 	wantEvent(t, eb, "match", 1, a)
 	// Decoding exactly into wire.User also checks that the friend has no
 	// birthday: that is for the friends page only.
-	friend := eventData[matchData](t, ea).Friend
+	friend := eventData[wire.MatchData](t, ea).Friend
 	if friend.Sex == nil || *friend.Sex != "male" || friend.Age == nil || *friend.Age != 25 || friend.Location != "Beijing" {
 		t.Errorf("match friend = %v; want b as others see them", ea)
 	}
@@ -117,8 +119,8 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	h.mustSwipe(tb, a, swiper.Superlike) // 1: superliked by b
 	h.mustSwipe(tc, a, swiper.Like)
 	h.mustSwipe(ta, c, swiper.Like) // 2: match with c
-	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", c), ta, nil); r.status != 204 {
-		t.Fatalf("unmatch: %d %s", r.status, r.raw)
+	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", c), ta, nil); r.Status != 204 {
+		t.Fatalf("unmatch: %d %s", r.Status, r.Raw)
 	} // 3: unmatched c
 
 	phone, tablet := h.dial(ta), h.dial(ta, func(o *dialOptions) { o.query = true })
@@ -140,8 +142,8 @@ func TestResumeReplaysThenLive(t *testing.T) {
 	// A resume from beyond the stream's end starts at the end.
 	phone.send(map[string]any{"type": "resume", "after": 99})
 	h.mustSwipe(tb, d, swiper.Like)
-	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", d), ta, nil); r.status != 204 {
-		t.Fatalf("unmatch: %d %s", r.status, r.raw)
+	if r := h.do("DELETE", fmt.Sprintf("/api/v1/friends/%d", d), ta, nil); r.Status != 204 {
+		t.Fatalf("unmatch: %d %s", r.Status, r.Raw)
 	}
 	wantEvent(t, phone.event(settle), "unmatched", 5, d)
 }
@@ -220,8 +222,8 @@ func TestActorRestartKeepsPushes(t *testing.T) {
 	wantPush("before")
 
 	p.armed.Store(true)
-	if r := h.do("GET", "/api/v1/liked-me", ta, nil); r.status != 500 {
-		t.Fatalf("liked-me with the fault armed: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/api/v1/liked-me", ta, nil); r.Status != 500 {
+		t.Fatalf("liked-me with the fault armed: %d %s", r.Status, r.Raw)
 	}
 	h.online(a, 1) // the restarted actor learnt of the session again
 	wantPush("after a restart")
@@ -241,8 +243,8 @@ func TestLogoutClosesItsSockets(t *testing.T) {
 	w1, w2 := h.dial(ta), h.dial(other)
 	h.online(a, 2)
 	start := time.Now()
-	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/logout", ta, nil); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
 	if code := w1.closed(settle); code != ws.CloseTokenRevoked {
 		t.Fatalf("the logged-out socket closed with %d; want %d", code, ws.CloseTokenRevoked)
@@ -311,7 +313,7 @@ func TestMalformedFrames(t *testing.T) {
 			if f.Type != "response" || errorOf(f) != int(swiper.EBadRequest) {
 				t.Fatalf("got %v; want an error response with code %d", f, swiper.EBadRequest)
 			}
-			if e := frameAs[responseFrame[json.RawMessage]](t, f).Error; tt.field != "" && e.Field != tt.field {
+			if e := wiretest.Decode[wire.ResponseFrame[json.RawMessage]](t, f.raw).Error; tt.field != "" && e.Field != tt.field {
 				t.Errorf("error %+v: field %q; want %q", *e, e.Field, tt.field)
 			}
 		})
@@ -360,7 +362,7 @@ func TestCallsOverSocket(t *testing.T) {
 	if r := w.call("friends", nil); len(result[wire.FriendsReply](t, r).Friends) != 1 {
 		t.Errorf("friends: %v", r)
 	}
-	if r := w.call("recommendations", map[string]any{"limit": 5}); result[usersReply[wire.Candidate]](t, r).Users == nil {
+	if r := w.call("recommendations", map[string]any{"limit": 5}); result[wire.UsersReply[wire.Candidate]](t, r).Users == nil {
 		t.Errorf("recommendations: %v", r)
 	}
 
@@ -387,10 +389,10 @@ func TestCallsOverSocket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := w.call(tt.method, tt.params)
 			want := tt.http()
-			got := frameAs[responseFrame[json.RawMessage]](t, f).Error
+			got := wiretest.Decode[wire.ResponseFrame[json.RawMessage]](t, f.raw).Error
 			wantErr := errorBody(t, want)
 			if got == nil || *got != wantErr {
-				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.status, want.raw)
+				t.Errorf("over the socket: %v\nover HTTP (%d): %s", f, want.Status, want.Raw)
 			}
 		})
 	}
@@ -421,7 +423,7 @@ func TestUpgradeNeedsToken(t *testing.T) {
 		t.Fatalf("socket %d: %v, %v; want 429 with Retry-After", swiper.MaxSessions+1, err, resp)
 	}
 	h.online(a, swiper.MaxSessions)
-	if got := decode[actorsReply](t, h.admin("GET", "/admin/v1/actors", nil)).Sessions; got != swiper.MaxSessions {
+	if got := wiretest.Decode[admin.ActorsReply](t, h.admin("GET", "/admin/v1/actors", nil).Raw).Sessions; got != swiper.MaxSessions {
 		t.Errorf("admin actors: %d sessions; want %d", got, swiper.MaxSessions)
 	}
 }
@@ -505,7 +507,7 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 	}
 	f := w.event(20 * time.Second)
 	wantEvent(t, f, "avatar.ready", 1, job.ID)
-	if url := eventData[avatarReadyData](t, f).URL; !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
+	if url := eventData[wire.AvatarReadyData](t, f).URL; !strings.HasPrefix(url, fmt.Sprintf("https://cdn.example/avatars/%d/", uid)) {
 		t.Errorf("avatar.ready url %q", url)
 	}
 
@@ -516,7 +518,7 @@ func TestAvatarEventsReachTheSocket(t *testing.T) {
 	}
 	f = w.event(20 * time.Second)
 	wantEvent(t, f, "avatar.failed", 2, job.ID)
-	if msg := eventData[avatarFailedData](t, f).Error; msg != swiper.UploadFailedMessage {
+	if msg := eventData[wire.AvatarFailedData](t, f).Error; msg != swiper.UploadFailedMessage {
 		t.Errorf("avatar.failed error %q; want %q", msg, swiper.UploadFailedMessage)
 	}
 }
@@ -531,8 +533,8 @@ func TestSuperlikeMatchInOrder(t *testing.T) {
 	wc := h.dial(tc)
 	h.online(c, 1)
 	h.mustSwipe(tc, a, swiper.Like)
-	if r := h.mustSwipe(ta, c, swiper.Superlike); !decode[wire.SwipeReply](t, r).Matched {
-		t.Fatalf("superlike back: %s; want a match", r.raw)
+	if r := h.mustSwipe(ta, c, swiper.Superlike); !wiretest.Decode[wire.SwipeReply](t, r.Raw).Matched {
+		t.Fatalf("superlike back: %s; want a match", r.Raw)
 	}
 	wantEvent(t, wc.event(settle), "superliked", 1, a)
 	wantEvent(t, wc.event(settle), "match", 2, a)

@@ -1,6 +1,7 @@
 // Package testkit holds the helpers every package's tests share: a clock
-// tests move by hand, a JSON request, a poll with a deadline and golden
-// files. It may depend on the standard library and the root package only.
+// tests move by hand, requests read whole, a poll with a deadline and
+// golden files. It may depend on the standard library and the root package
+// only.
 package testkit
 
 import (
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,13 +83,28 @@ func Do(client *http.Client, method, url, token string, body any) (Response, err
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, url, rd)
+	return Send(client, method, url, token, "", rd)
+}
+
+// Send sends a request with body read as it comes (nil for none) and, if
+// contentType is not empty, that Content-Type; otherwise as Do.
+func Send(client *http.Client, method, url, token, contentType string, body io.Reader) (Response, error) {
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		return Response{}, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return DoRequest(client, req)
+}
+
+// DoRequest sends req, built as the caller likes (headers, a body reader
+// of no known length), and reads the response whole, as Do does.
+func DoRequest(client *http.Client, req *http.Request) (Response, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -99,14 +116,25 @@ func Do(client *http.Client, method, url, token string, body any) (Response, err
 	raw, err := io.ReadAll(resp.Body)
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if err != nil {
-		return r, fmt.Errorf("%s %s: read the body: %w", method, url, err)
+		return r, fmt.Errorf("%s %s: read the body: %w", req.Method, req.URL, err)
 	}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
-			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", method, url, raw)
+			return r, fmt.Errorf("%s %s: body is not a JSON object: %q", req.Method, req.URL, raw)
 		}
 	}
 	return r, nil
+}
+
+// Form returns a multipart/form-data body with one file field, and its
+// Content-Type.
+func Form(field, filename string, data []byte) (io.Reader, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, _ := mw.CreateFormFile(field, filename) // writes to memory: no error
+	fw.Write(data)
+	mw.Close()
+	return &b, mw.FormDataContentType()
 }
 
 // ErrorCode returns the code of an error body ({"error": {"code": …}}), or

@@ -106,7 +106,7 @@ func (s *Server) auth(h http.Handler) http.Handler {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteJSON(w, http.StatusOK, s.Feed.Live.Load().Map())
+	httpapi.WriteJSON(w, http.StatusOK, wire.ConfigOf(s.Feed.Live.Load()))
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +144,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	if err := s.Notices.Publish(r.Context(), SettingsTopic); err != nil {
 		slog.WarnContext(r.Context(), "announce settings change; other nodes will see it at their next poll", "err", err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, set.Map())
+	httpapi.WriteJSON(w, http.StatusOK, wire.ConfigOf(set))
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -188,7 +188,7 @@ func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"user": wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
+	httpapi.WriteJSON(w, http.StatusOK, wire.UserReply{User: wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
 }
 
 // refreshAttempts is how many times putVIP tries to tell a user's actor.
@@ -235,7 +235,7 @@ func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"token": token})
+	httpapi.WriteJSON(w, http.StatusOK, wire.TokenReply{Token: token})
 }
 
 // noActors answers when the server has no actor system (admin tests).
@@ -252,9 +252,7 @@ func (s *Server) getActors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	users, sessions, uploaders := s.Actors.Counts()
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-		"node": s.Actors.Node(), "users": users, "sessions": sessions, "uploaders": uploaders,
-	})
+	httpapi.WriteJSON(w, http.StatusOK, ActorsReply{Node: s.Actors.Node(), Sessions: sessions, Uploaders: uploaders, Users: users})
 }
 
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +263,22 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 	if members == nil {
 		members = []Member{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"node": s.Actors.Node(), "members": members})
+	httpapi.WriteJSON(w, http.StatusOK, ClusterReply{Members: members, Node: s.Actors.Node()})
+}
+
+// ActorsReply is the body of GET /admin/v1/actors. Its fields keep the
+// sorted order the body has always had.
+type ActorsReply struct {
+	Node      string `json:"node"`
+	Sessions  int    `json:"sessions"`
+	Uploaders int    `json:"uploaders"`
+	Users     int    `json:"users"`
+}
+
+// ClusterReply is the body of GET /admin/v1/cluster.
+type ClusterReply struct {
+	Members []Member `json:"members"`
+	Node    string   `json:"node"`
 }
 
 // ActorInfo is the body of GET /admin/v1/users/{id}/actor.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/transport/admin"
 )
 
@@ -26,8 +28,8 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 	for _, rt := range routes {
 		for _, tok := range []string{"", "wrong", adminToken + "x"} {
 			r := h.do(rt.method, rt.path, tok, rt.body)
-			if r.status != 401 || r.errCode() != int(swiper.ELoginRequired) {
-				t.Errorf("%s %s with token %q: got %d %s; want 401 code 1002", rt.method, rt.path, tok, r.status, r.raw)
+			if r.Status != 401 || r.ErrorCode() != int(swiper.ELoginRequired) {
+				t.Errorf("%s %s with token %q: got %d %s; want 401 code 1002", rt.method, rt.path, tok, r.Status, r.Raw)
 			}
 		}
 	}
@@ -45,12 +47,12 @@ func itoa(id int64) string { b, _ := json.Marshal(id); return string(b) }
 func TestConfig(t *testing.T) {
 	h := newHarness(t)
 	r := h.do("GET", "/admin/v1/config", adminToken, "")
-	if r.status != 200 || decode[configReply](t, r) != (configReply{RewindPerDay: 3, RewindWindowSeconds: 300, SuperlikePerDay: 0}) {
-		t.Fatalf("GET config: got %d %s; want the defaults", r.status, r.raw)
+	if r.Status != 200 || wiretest.Decode[wire.Config](t, r.Raw) != (wire.Config{RewindPerDay: 3, RewindWindowSeconds: 300, SuperlikePerDay: 0}) {
+		t.Fatalf("GET config: got %d %s; want the defaults", r.Status, r.Raw)
 	}
 	r = h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": 5, "superlike_per_day": 10}`)
-	if r.status != 200 || decode[configReply](t, r) != (configReply{RewindPerDay: 5, RewindWindowSeconds: 300, SuperlikePerDay: 10}) {
-		t.Fatalf("PUT config: got %d %s", r.status, r.raw)
+	if r.Status != 200 || wiretest.Decode[wire.Config](t, r.Raw) != (wire.Config{RewindPerDay: 5, RewindWindowSeconds: 300, SuperlikePerDay: 10}) {
+		t.Fatalf("PUT config: got %d %s", r.Status, r.Raw)
 	}
 	stored, err := h.settings.Settings(context.Background())
 	if err != nil || stored.RewindPerDay != 5 || stored.SuperlikePerDay != 10 {
@@ -90,8 +92,8 @@ func TestConfig(t *testing.T) {
 			if tt.status == 413 {
 				want = swiper.ETooLarge
 			}
-			if r.status != tt.status || r.errCode() != int(want) || r.errField() != tt.field {
-				t.Fatalf("got %d %s; want %d code %d field %q", r.status, r.raw, tt.status, want, tt.field)
+			if r.Status != tt.status || r.ErrorCode() != int(want) || r.ErrorField() != tt.field {
+				t.Fatalf("got %d %s; want %d code %d field %q", r.Status, r.Raw, tt.status, want, tt.field)
 			}
 			if got, _ := h.settings.Settings(context.Background()); got != stored {
 				t.Errorf("settings changed to %+v; want %+v", got, stored)
@@ -149,8 +151,8 @@ func TestSettingsReachOtherNodes(t *testing.T) {
 	if got := <-loads; got != swiper.DefaultSettings() { // the initial load, once subscribed
 		t.Fatalf("initial load %+v", got)
 	}
-	if r := h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": 1}`); r.status != 200 {
-		t.Fatalf("PUT: %d %s", r.status, r.raw)
+	if r := h.do("PUT", "/admin/v1/config", adminToken, `{"rewind_per_day": 1}`); r.Status != 200 {
+		t.Fatalf("PUT: %d %s", r.Status, r.Raw)
 	}
 	want := swiper.DefaultSettings()
 	want.RewindPerDay = 1
@@ -176,8 +178,8 @@ func TestVIP(t *testing.T) {
 	h := newHarness(t)
 	id := h.newUser("+8613900000101")
 	r := h.do("PUT", "/admin/v1/users/"+itoa(id)+"/vip", adminToken, `{"level": 2}`)
-	if r.status != 200 || decode[userReply](t, r).User.VIPLevel != 2 {
-		t.Fatalf("PUT vip: got %d %s; want 200 with vip_level 2", r.status, r.raw)
+	if r.Status != 200 || wiretest.Decode[wire.UserReply](t, r.Raw).User.VIPLevel != 2 {
+		t.Fatalf("PUT vip: got %d %s; want 200 with vip_level 2", r.Status, r.Raw)
 	}
 	tests := []struct {
 		name, path, body string
@@ -204,8 +206,8 @@ func TestVIP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := h.do("PUT", tt.path, adminToken, tt.body)
-			if r.status != tt.status || r.errCode() != int(tt.code) || r.errField() != tt.field {
-				t.Fatalf("got %d %s; want %d code %d field %q", r.status, r.raw, tt.status, tt.code, tt.field)
+			if r.Status != tt.status || r.ErrorCode() != int(tt.code) || r.ErrorField() != tt.field {
+				t.Fatalf("got %d %s; want %d code %d field %q", r.Status, r.Raw, tt.status, tt.code, tt.field)
 			}
 			if u, _ := h.users.User(context.Background(), id); u.VIPLevel != 2 {
 				t.Errorf("vip level = %d; want 2 still", u.VIPLevel)
@@ -218,23 +220,23 @@ func TestTokenOnBehalf(t *testing.T) {
 	h := newHarness(t)
 	id := h.newUser("+8613900000102")
 	r := h.do("POST", "/admin/v1/users/"+itoa(id)+"/token", adminToken, "")
-	if r.status != 200 {
-		t.Fatalf("POST token: got %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("POST token: got %d %s", r.Status, r.Raw)
 	}
-	tok := decode[tokenReply](t, r).Token
+	tok := wiretest.Decode[wire.TokenReply](t, r.Raw).Token
 	if tok == "" {
-		t.Fatalf("POST token: got %d %s", r.status, r.raw)
+		t.Fatalf("POST token: got %d %s", r.Status, r.Raw)
 	}
 	if uid, err := h.tokens.TokenUser(context.Background(), tok); err != nil || uid != id {
 		t.Fatalf("the token belongs to %d, %v; want %d", uid, err, id)
 	}
 	r = h.do("POST", "/admin/v1/users/999999/token", adminToken, "")
-	if r.status != 404 || r.errCode() != int(swiper.ENotFound) {
-		t.Fatalf("unknown user: got %d %s; want 404 code 1102", r.status, r.raw)
+	if r.Status != 404 || r.ErrorCode() != int(swiper.ENotFound) {
+		t.Fatalf("unknown user: got %d %s; want 404 code 1102", r.Status, r.Raw)
 	}
 	r = h.do("POST", "/admin/v1/users/"+itoa(id)+"/token", adminToken, `{"ttl": 5}`)
-	if r.status != 400 || r.errField() != "ttl" {
-		t.Fatalf("unknown field: got %d %s; want 400 naming ttl", r.status, r.raw)
+	if r.Status != 400 || r.ErrorField() != "ttl" {
+		t.Fatalf("unknown field: got %d %s; want 400 naming ttl", r.Status, r.Raw)
 	}
 }
 
@@ -242,14 +244,14 @@ func TestMetricsExposition(t *testing.T) {
 	h := newHarness(t)
 	h.do("GET", "/admin/v1/config", adminToken, "")
 	r := h.do("GET", "/metrics", adminToken, "")
-	if r.status != 200 {
-		t.Fatalf("GET /metrics: %d", r.status)
+	if r.Status != 200 {
+		t.Fatalf("GET /metrics: %d", r.Status)
 	}
 	want := `swiper_http_requests_total{listener="admin",method="GET",route="/admin/v1/config",status="200"} 1`
-	if !bytes.Contains(r.raw, []byte(want)) {
-		t.Errorf("/metrics lacks %q:\n%s", want, r.raw)
+	if !bytes.Contains(r.Raw, []byte(want)) {
+		t.Errorf("/metrics lacks %q:\n%s", want, r.Raw)
 	}
-	if !bytes.Contains(r.raw, []byte("swiper_http_request_duration_seconds_bucket")) {
+	if !bytes.Contains(r.Raw, []byte("swiper_http_request_duration_seconds_bucket")) {
 		t.Errorf("/metrics lacks the latency histogram")
 	}
 }

@@ -42,15 +42,8 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-type response struct {
-	status int
-	raw    []byte
-	body   map[string]any
-}
-
-func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
-
-func (r response) errField() string { return testkit.Response{Body: r.body}.ErrorField() }
+// response is a response read whole.
+type response = testkit.Response
 
 func (h *harness) do(method, path, token, body string) response {
 	h.t.Helper()
@@ -58,7 +51,7 @@ func (h *harness) do(method, path, token, body string) response {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return response{status: r.Status, raw: r.Raw, body: r.Body}
+	return r
 }
 
 func (h *harness) newUser(phone string) int64 {

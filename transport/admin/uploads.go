@@ -21,6 +21,16 @@ type Job struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
+// JobsReply is the body of GET /admin/v1/uploads.
+type JobsReply struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// JobReply is the body of POST /admin/v1/uploads/{id}/retry.
+type JobReply struct {
+	Job Job `json:"job"`
+}
+
 func jobOf(j *swiper.UploadJob) Job {
 	w := Job{Job: wire.JobOf(j), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
 	if j.LastError != "" {
@@ -55,7 +65,7 @@ func (s *Server) getUploads(w http.ResponseWriter, r *http.Request) {
 	for i := range jobs {
 		out[i] = jobOf(&jobs[i])
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	httpapi.WriteJSON(w, http.StatusOK, JobsReply{Jobs: out})
 }
 
 // retryUpload sends a failed job back to pending; a job in another state
@@ -79,5 +89,5 @@ func (s *Server) retryUpload(w http.ResponseWriter, r *http.Request) {
 	if s.KickUploads != nil && j.Status == swiper.UploadPending {
 		s.KickUploads()
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]Job{"job": jobOf(j)})
+	httpapi.WriteJSON(w, http.StatusOK, JobReply{Job: jobOf(j)})
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
+	"github.com/swiperhq/swiper/transport/admin"
 )
 
 func TestUploadsListAndRetry(t *testing.T) {
@@ -29,12 +31,12 @@ func TestUploadsListAndRetry(t *testing.T) {
 	}
 
 	r := h.do("GET", "/admin/v1/uploads?status=failed", adminToken, "")
-	if r.status != 200 {
-		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("GET uploads: %d %s; want one failed job", r.Status, r.Raw)
 	}
-	jobs := decode[jobsReply](t, r).Jobs
+	jobs := wiretest.Decode[admin.JobsReply](t, r.Raw).Jobs
 	if len(jobs) != 1 {
-		t.Fatalf("GET uploads: %d %s; want one failed job", r.status, r.raw)
+		t.Fatalf("GET uploads: %d %s; want one failed job", r.Status, r.Raw)
 	}
 	got := jobs[0]
 	if got.ID != j.ID || got.UserID != u.ID || got.Status != "failed" ||
@@ -42,29 +44,29 @@ func TestUploadsListAndRetry(t *testing.T) {
 		got.LastError == nil || *got.LastError != "cos.Put: 500 InternalError" || got.URL != nil {
 		t.Errorf("failed job %+v", got)
 	}
-	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.status != 200 || len(decode[jobsReply](t, r).Jobs) != 0 {
-		t.Errorf("GET done uploads: %d %s; want none", r.status, r.raw)
+	if r := h.do("GET", "/admin/v1/uploads?status=done", adminToken, ""); r.Status != 200 || len(wiretest.Decode[admin.JobsReply](t, r.Raw).Jobs) != 0 {
+		t.Errorf("GET done uploads: %d %s; want none", r.Status, r.Raw)
 	}
 	for _, q := range []string{"status=lost", "limit=0", "limit=x"} {
-		if r := h.do("GET", "/admin/v1/uploads?"+q, adminToken, ""); r.status != 400 || r.errCode() != int(swiper.EBadRequest) {
-			t.Errorf("GET uploads?%s: %d %s; want 400 / 1100", q, r.status, r.raw)
+		if r := h.do("GET", "/admin/v1/uploads?"+q, adminToken, ""); r.Status != 400 || r.ErrorCode() != int(swiper.EBadRequest) {
+			t.Errorf("GET uploads?%s: %d %s; want 400 / 1100", q, r.Status, r.Raw)
 		}
 	}
 
 	r = h.do("POST", fmt.Sprintf("/admin/v1/uploads/%d/retry", j.ID), adminToken, "")
-	if r.status != 200 {
-		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.Status, r.Raw)
 	}
-	if job := decode[jobReply](t, r).Job; job.Status != "pending" || job.Attempts != 0 || job.UserID != u.ID {
-		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.status, r.raw)
+	if job := wiretest.Decode[admin.JobReply](t, r.Raw).Job; job.Status != "pending" || job.Attempts != 0 || job.UserID != u.ID {
+		t.Fatalf("retry: %d %s; want the job pending with attempts reset", r.Status, r.Raw)
 	}
 	if h.kicks.Load() != 1 {
 		t.Errorf("%d kicks; want 1", h.kicks.Load())
 	}
-	if r := h.do("POST", "/admin/v1/uploads/999999/retry", adminToken, ""); r.status != 404 || r.errCode() != int(swiper.ENotFound) {
-		t.Errorf("retry unknown: %d %s; want 404", r.status, r.raw)
+	if r := h.do("POST", "/admin/v1/uploads/999999/retry", adminToken, ""); r.Status != 404 || r.ErrorCode() != int(swiper.ENotFound) {
+		t.Errorf("retry unknown: %d %s; want 404", r.Status, r.Raw)
 	}
-	if r := h.do("GET", "/admin/v1/uploads", "", ""); r.status != 401 || r.errCode() != int(swiper.ELoginRequired) {
-		t.Errorf("no token: %d %s; want 401", r.status, r.raw)
+	if r := h.do("GET", "/admin/v1/uploads", "", ""); r.Status != 401 || r.ErrorCode() != int(swiper.ELoginRequired) {
+		t.Errorf("no token: %d %s; want 401", r.Status, r.Raw)
 	}
 }

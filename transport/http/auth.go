@@ -110,7 +110,7 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]int{"expires_in": int(s.CodeTTL.Seconds())})
+	httpapi.WriteJSON(w, http.StatusOK, wire.CodeReply{ExpiresIn: int(s.CodeTTL.Seconds())})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -160,12 +160,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	today := s.today()
-	httpapi.WriteJSON(w, http.StatusOK, struct {
-		Token   string       `json:"token"`
-		User    wire.User    `json:"user"`
-		Profile wire.Profile `json:"profile"`
-		Created bool         `json:"created"`
-	}{token, wire.UserOf(u, today), wire.ProfileOf(u.Profile), created})
+	httpapi.WriteJSON(w, http.StatusOK, wire.LoginReply{Token: token, User: wire.UserOf(u, today), Profile: wire.ProfileOf(u.Profile), Created: created})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

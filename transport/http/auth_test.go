@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,7 +14,9 @@ import (
 	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
 	swhttp "github.com/swiperhq/swiper/transport/http"
@@ -26,20 +27,20 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	const phone = "+8613800138000"
 
 	r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-	if r.status != 200 || decode[codeReply](t, r).ExpiresIn != 600 {
-		t.Fatalf("send code: got %d %s; want 200 {\"expires_in\":600}", r.status, r.raw)
+	if r.Status != 200 || wiretest.Decode[wire.CodeReply](t, r.Raw).ExpiresIn != 600 {
+		t.Fatalf("send code: got %d %s; want 200 {\"expires_in\":600}", r.Status, r.Raw)
 	}
 	code := h.sms.code(phone)
 	if len(code) != 6 {
 		t.Fatalf("code %q: want 6 digits", code)
 	}
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
-	if r.status != 200 {
-		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.Status, r.Raw)
 	}
-	first := decode[loginReply](t, r)
+	first := wiretest.Decode[wire.LoginReply](t, r.Raw)
 	if !first.Created || first.Token == "" {
-		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.status, r.raw)
+		t.Fatalf("first login: got %d %s; want 200 with created true and a token", r.Status, r.Raw)
 	}
 	user := first.User
 	if user.Nickname != "Swiper8000" || user.Sex != nil || user.Age != nil || user.AvatarURL != nil || user.VIPLevel != 0 {
@@ -58,46 +59,46 @@ func TestLoginRegistersThenLogsIn(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r = h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-		if r.status == 200 || time.Now().After(deadline) {
+		if r.Status == 200 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond) // polling Redis's expiry of the 20 ms gate
 	}
-	if r.status != 200 {
-		t.Fatalf("second code: got %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("second code: got %d %s", r.Status, r.Raw)
 	}
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": h.sms.code(phone)})
-	if r.status != 200 {
-		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
+	if r.Status != 200 {
+		t.Fatalf("second login: got %d %s; want created false and id %v", r.Status, r.Raw, id)
 	}
-	second := decode[loginReply](t, r)
+	second := wiretest.Decode[wire.LoginReply](t, r.Raw)
 	if second.Created || second.User.ID != id {
-		t.Fatalf("second login: got %d %s; want created false and id %v", r.status, r.raw, id)
+		t.Fatalf("second login: got %d %s; want created false and id %v", r.Status, r.Raw, id)
 	}
 	tok1 := second.Token
-	if got := h.do("GET", "/api/v1/me", tok1, nil); got.status != 200 || decode[wire.Me](t, got).User.ID != id {
-		t.Fatalf("GET /me: got %d %s", got.status, got.raw)
+	if got := h.do("GET", "/api/v1/me", tok1, nil); got.Status != 200 || wiretest.Decode[wire.Me](t, got.Raw).User.ID != id {
+		t.Fatalf("GET /me: got %d %s", got.Status, got.Raw)
 	}
 }
 
 func TestSendCodeRateLimited(t *testing.T) {
 	h := newHarness(t)
 	const phone = "+14155550100"
-	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.status != 200 {
-		t.Fatalf("first send: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.Status != 200 {
+		t.Fatalf("first send: %d %s", r.Status, r.Raw)
 	}
 	first := h.sms.code(phone)
 	r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
 	wantError(t, r, 429, swiper.ERateLimited)
-	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
-		t.Errorf("Retry-After = %q; want 1..60 seconds", r.header.Get("Retry-After"))
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+		t.Errorf("Retry-After = %q; want 1..60 seconds", r.Header.Get("Retry-After"))
 	}
 	if h.sms.code(phone) != first {
 		t.Errorf("a rate-limited request sent a new code")
 	}
 	// Another phone is not limited.
-	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": "+14155550101"}); r.status != 200 {
-		t.Errorf("other phone: got %d %s; want 200", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": "+14155550101"}); r.Status != 200 {
+		t.Errorf("other phone: got %d %s; want 200", r.Status, r.Raw)
 	}
 }
 
@@ -111,8 +112,8 @@ func TestWrongCodes(t *testing.T) {
 			wantError(t, r, 400, swiper.EInvalidCode)
 		}
 		r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": h.sms.code(phone)})
-		if r.status != 200 {
-			t.Fatalf("right code after %d wrong: got %d %s; want 200", swiper.MaxCodeTries-1, r.status, r.raw)
+		if r.Status != 200 {
+			t.Fatalf("right code after %d wrong: got %d %s; want 200", swiper.MaxCodeTries-1, r.Status, r.Raw)
 		}
 	})
 	t.Run("five wrong tries void the code", func(t *testing.T) {
@@ -159,8 +160,8 @@ func TestSMSFailure(t *testing.T) {
 	wantError(t, r, 503, swiper.ESMSFailed)
 	// The phone never got a code, so it may ask again at once.
 	h.sms.fail = nil
-	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.status != 200 {
-		t.Fatalf("retry after SMS failure: got %d %s; want 200", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.Status != 200 {
+		t.Fatalf("retry after SMS failure: got %d %s; want 200", r.Status, r.Raw)
 	}
 }
 
@@ -168,13 +169,13 @@ func TestLogout(t *testing.T) {
 	h := newHarness(t)
 	tok, _ := h.login("+8613900000006")
 	other, _ := h.login("+8613900000007")
-	if r := h.do("POST", "/api/v1/auth/logout", tok, nil); r.status != 204 {
-		t.Fatalf("logout: got %d %s; want 204", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/logout", tok, nil); r.Status != 204 {
+		t.Fatalf("logout: got %d %s; want 204", r.Status, r.Raw)
 	}
 	wantError(t, h.do("GET", "/api/v1/me", tok, nil), 401, swiper.ELoginRequired)
 	wantError(t, h.do("POST", "/api/v1/auth/logout", tok, nil), 401, swiper.ELoginRequired)
-	if r := h.do("GET", "/api/v1/me", other, nil); r.status != 200 {
-		t.Errorf("another user's token: got %d; want 200", r.status)
+	if r := h.do("GET", "/api/v1/me", other, nil); r.Status != 200 {
+		t.Errorf("another user's token: got %d; want 200", r.Status)
 	}
 }
 
@@ -207,8 +208,8 @@ func TestFailedLoginKeepsTheCode(t *testing.T) {
 	r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
 	wantError(t, r, 503, swiper.EUnavailable)
 	r = h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
-	if r.status != 200 {
-		t.Fatalf("retry with the same code: got %d %s; want 200", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("retry with the same code: got %d %s; want 200", r.Status, r.Raw)
 	}
 	// And now it is used up.
 	wantError(t, h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code}), 400, swiper.EInvalidCode)
@@ -240,13 +241,13 @@ func TestConcurrentLoginsOneCode(t *testing.T) {
 		}
 		r := res.r
 		switch {
-		case r.status == 200:
+		case r.Status == 200:
 			ok++
-			if me := h.do("GET", "/api/v1/me", decode[loginReply](t, r).Token, nil); me.status != 200 {
-				t.Errorf("the winning token does not work: %d", me.status)
+			if me := h.do("GET", "/api/v1/me", wiretest.Decode[wire.LoginReply](t, r.Raw).Token, nil); me.Status != 200 {
+				t.Errorf("the winning token does not work: %d", me.Status)
 			}
-		case r.errCode() != int(swiper.EInvalidCode):
-			t.Errorf("a losing login: %d %s; want 400 code 1001", r.status, r.raw)
+		case r.ErrorCode() != int(swiper.EInvalidCode):
+			t.Errorf("a losing login: %d %s; want 400 code 1001", r.Status, r.Raw)
 		}
 	}
 	if ok != 1 {
@@ -265,15 +266,12 @@ func (h *harness) post(path string, header http.Header, body any) response {
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.DoRequest(nil, req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &r.body); err != nil {
-		h.t.Fatalf("POST %s: body is not a JSON object: %q", path, raw)
+	if r.Body == nil {
+		h.t.Fatalf("POST %s: body is not a JSON object: %q", path, r.Raw)
 	}
 	return r
 }
@@ -300,8 +298,8 @@ func withLimits(t *testing.T, l redis.AddressLimits, trusted ...string) func(*sw
 func wantRetryAfter(t *testing.T, r response, lo, hi int) {
 	t.Helper()
 	wantError(t, r, 429, swiper.ERateLimited)
-	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < lo || s > hi {
-		t.Errorf("Retry-After = %q; want %d..%d seconds", r.header.Get("Retry-After"), lo, hi)
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < lo || s > hi {
+		t.Errorf("Retry-After = %q; want %d..%d seconds", r.Header.Get("Retry-After"), lo, hi)
 	}
 }
 
@@ -315,7 +313,7 @@ func TestCodesPerAddress(t *testing.T) {
 	var last response
 	for i := range 50 {
 		last = h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)})
-		if last.status == 200 {
+		if last.Status == 200 {
 			ok++
 		}
 	}
@@ -336,8 +334,8 @@ func TestForwardedFor(t *testing.T) {
 	t.Run("ignored from an untrusted peer", func(t *testing.T) {
 		h := newHarness(t, withLimits(t, redis.AddressLimits{CodesPerHour: 3, LoginsPerHour: 60}))
 		for i := range 3 {
-			if r := h.post("/api/v1/auth/code", xff(fmt.Sprintf("198.51.100.%d", i)), map[string]string{"phone": phoneN(i)}); r.status != 200 {
-				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			if r := h.post("/api/v1/auth/code", xff(fmt.Sprintf("198.51.100.%d", i)), map[string]string{"phone": phoneN(i)}); r.Status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.Status, r.Raw)
 			}
 		}
 		r := h.post("/api/v1/auth/code", xff("198.51.100.99"), map[string]string{"phone": phoneN(3)})
@@ -348,8 +346,8 @@ func TestForwardedFor(t *testing.T) {
 		// Three clients behind the proxy, two hops of it: each its own count.
 		for i := range 9 {
 			hdr := xff(fmt.Sprintf("198.51.100.%d, 10.1.2.3", i%3))
-			if r := h.post("/api/v1/auth/code", hdr, map[string]string{"phone": phoneN(i)}); r.status != 200 {
-				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			if r := h.post("/api/v1/auth/code", hdr, map[string]string{"phone": phoneN(i)}); r.Status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.Status, r.Raw)
 			}
 		}
 		// A fourth from the first client is over its limit, and what the
@@ -357,8 +355,8 @@ func TestForwardedFor(t *testing.T) {
 		r := h.post("/api/v1/auth/code", xff("203.0.113.7, 198.51.100.0, 10.1.2.3"), map[string]string{"phone": phoneN(9)})
 		wantRetryAfter(t, r, 1, 1200)
 		// Another client still gets its code.
-		if r := h.post("/api/v1/auth/code", xff("198.51.100.50"), map[string]string{"phone": phoneN(10)}); r.status != 200 {
-			t.Errorf("a new client behind the proxy: %d %s; want 200", r.status, r.raw)
+		if r := h.post("/api/v1/auth/code", xff("198.51.100.50"), map[string]string{"phone": phoneN(10)}); r.Status != 200 {
+			t.Errorf("a new client behind the proxy: %d %s; want 200", r.Status, r.Raw)
 		}
 	})
 }
@@ -408,11 +406,11 @@ func (h *harness) newCode(phone string) string {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-		if r.status == 200 {
+		if r.Status == 200 {
 			return h.sms.code(phone)
 		}
-		if r.errCode() != int(swiper.ERateLimited) || time.Now().After(deadline) {
-			h.t.Fatalf("send code: %d %s", r.status, r.raw)
+		if r.ErrorCode() != int(swiper.ERateLimited) || time.Now().After(deadline) {
+			h.t.Fatalf("send code: %d %s", r.Status, r.Raw)
 		}
 		time.Sleep(time.Millisecond) // polling Redis's expiry of the 1 ms gate
 	}
@@ -433,8 +431,8 @@ func TestWrongCodesSurviveANewCode(t *testing.T) {
 	}
 	second := h.newCode(phone)
 	for i := range 4 {
-		if r := login(wrong(second)); r.status != 400 {
-			t.Fatalf("wrong code %d of the second code: %d %s; want 400", i+1, r.status, r.raw)
+		if r := login(wrong(second)); r.Status != 400 {
+			t.Fatalf("wrong code %d of the second code: %d %s; want 400", i+1, r.Status, r.Raw)
 		}
 	}
 	// The tenth wrong code in all locks the phone.
@@ -459,7 +457,7 @@ func TestSMSBudget(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone})
-			if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s > 60 || time.Now().After(deadline) {
+			if s, _ := strconv.Atoi(r.Header.Get("Retry-After")); s > 60 || time.Now().After(deadline) {
 				wantRetryAfter(t, r, 86000, 86400)
 				break
 			}
@@ -473,8 +471,8 @@ func TestSMSBudget(t *testing.T) {
 		h := newHarness(t)
 		h.tokens.Limits.SMSPerHour = 3
 		for i := range 3 {
-			if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)}); r.status != 200 {
-				t.Fatalf("code %d: %d %s", i, r.status, r.raw)
+			if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(i)}); r.Status != 200 {
+				t.Fatalf("code %d: %d %s", i, r.Status, r.Raw)
 			}
 		}
 		r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(3)})
@@ -487,8 +485,8 @@ func TestSMSBudget(t *testing.T) {
 		h.sms.fail = &swiper.Error{Code: swiper.ESMSFailed, Message: "gateway down"}
 		wantError(t, h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(4)}), 503, swiper.ESMSFailed)
 		h.sms.fail = nil
-		if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(5)}); r.status != 200 {
-			t.Errorf("after a failed send: %d %s; want 200", r.status, r.raw)
+		if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phoneN(5)}); r.Status != 200 {
+			t.Errorf("after a failed send: %d %s; want 200", r.Status, r.Raw)
 		}
 	})
 }

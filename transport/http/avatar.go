@@ -78,7 +78,7 @@ func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	if s.KickUploads != nil {
 		s.KickUploads()
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, map[string]wire.Job{"job": wire.JobOf(job)})
+	httpapi.WriteJSON(w, http.StatusAccepted, wire.JobReply{Job: wire.JobOf(job)})
 }
 
 // startAvatar claims uid's one upload in flight; false if it has one.
@@ -215,7 +215,7 @@ func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, notFound) // another user's job does not exist for the caller
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]wire.Job{"job": wire.JobOf(j)})
+	httpapi.WriteJSON(w, http.StatusOK, wire.JobReply{Job: wire.JobOf(j)})
 }
 
 // mediaName is what /media/ serves: avatars by user and content hash.

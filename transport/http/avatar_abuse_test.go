@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -27,25 +26,15 @@ const guard = 30 * time.Second
 func send(t *testing.T, url, token string, body io.Reader, contentType string) <-chan response {
 	t.Helper()
 	out := make(chan response, 1)
-	req, err := http.NewRequest("POST", url+"/api/v1/me/avatar", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", contentType)
 	// Ends when the server answers or the request fails; the guard in
 	// answer bounds the wait for it.
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			out <- response{status: -1, raw: []byte(err.Error())}
-			return
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			r.status = -2
+		r, err := testkit.Send(nil, "POST", url+"/api/v1/me/avatar", token, contentType, body)
+		switch {
+		case err != nil:
+			r = response{Status: -1, Raw: []byte(err.Error())}
+		case r.Body == nil:
+			r.Status = -2
 		}
 		out <- r
 	}()
@@ -56,8 +45,8 @@ func answer(t *testing.T, ch <-chan response) response {
 	t.Helper()
 	select {
 	case r := <-ch:
-		if r.status < 0 {
-			t.Fatalf("no JSON answer: %s", r.raw)
+		if r.Status < 0 {
+			t.Fatalf("no JSON answer: %s", r.Raw)
 		}
 		return r
 	case <-time.After(guard):
@@ -115,14 +104,14 @@ func TestUploadAvatarBudgetIsTakenBeforeTheBody(t *testing.T) {
 
 	r := answer(t, send(t, h.url, alice, strings.NewReader("x"), "multipart/form-data; boundary=x"))
 	wantError(t, r, http.StatusTooManyRequests, swiper.ERateLimited)
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
 	for range 3 {
 		body, ct := form("avatar", "me.jpg", photo(t, 400, 300, 1))
 		r = answer(t, send(t, h.url, bob, body, ct))
 		wantError(t, r, http.StatusServiceUnavailable, swiper.EUnavailable)
-		if r.header.Get("Retry-After") == "" {
+		if r.Header.Get("Retry-After") == "" {
 			t.Error("503 without Retry-After")
 		}
 	}
@@ -132,8 +121,8 @@ func TestUploadAvatarBudgetIsTakenBeforeTheBody(t *testing.T) {
 	<-held // whatever it got: the client broke its own request
 	waitFor(t, "the budget is given back", func() bool { return h.srv.AvatarBudget.InUse() == 0 })
 	body, ct := form("avatar", "me.jpg", photo(t, 400, 300, 1))
-	if r := answer(t, send(t, h.url, bob, body, ct)); r.status != http.StatusAccepted {
-		t.Fatalf("upload after the budget came back: %d %s; want 202", r.status, r.raw)
+	if r := answer(t, send(t, h.url, bob, body, ct)); r.Status != http.StatusAccepted {
+		t.Fatalf("upload after the budget came back: %d %s; want 202", r.Status, r.Raw)
 	}
 	if n := h.srv.AvatarBudget.InUse(); n != 0 {
 		t.Errorf("the budget holds %d bytes after a finished upload; want 0", n)
@@ -198,8 +187,8 @@ func TestUploadAvatarSlowButSteady(t *testing.T) {
 	slow := &slowReader{data: raw, chunk: len(raw)/30 + 1, tick: ticker.C}
 	start := time.Now()
 	r := answer(t, send(t, ts.URL, token, slow, ct))
-	if r.status != http.StatusAccepted {
-		t.Fatalf("slow upload: %d %s; want 202", r.status, r.raw)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("slow upload: %d %s; want 202", r.Status, r.Raw)
 	}
 	if d := time.Since(start); d < ts.Config.ReadTimeout {
 		t.Fatalf("the upload took %v, under the read timeout it is meant to outlast", d)
@@ -294,7 +283,7 @@ func TestUploadAvatarHostileMultipart(t *testing.T) {
 	}
 	// The node still serves: a good upload goes through.
 	body, ct := form("avatar", "me.jpg", jpg)
-	if r := answer(t, send(t, h.url, token, body, ct)); r.status != http.StatusAccepted {
-		t.Fatalf("good upload after hostile ones: %d %s", r.status, r.raw)
+	if r := answer(t, send(t, h.url, token, body, ct)); r.Status != http.StatusAccepted {
+		t.Fatalf("good upload after hostile ones: %d %s", r.Status, r.Raw)
 	}
 }

@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +20,9 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/testkit"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 	"github.com/swiperhq/swiper/store/postgres"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 )
@@ -86,36 +87,16 @@ func pngBomb(w, h uint32) []byte {
 }
 
 // form returns a multipart body with one file field.
-func form(field, filename string, data []byte) (io.Reader, string) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	fw, _ := mw.CreateFormFile(field, filename)
-	fw.Write(data)
-	mw.Close()
-	return &b, mw.FormDataContentType()
-}
+var form = testkit.Form
 
 func (h *harness) postAvatar(token string, body io.Reader, contentType string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest("POST", h.url+"/api/v1/me/avatar", body)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.Send(nil, "POST", h.url+"/api/v1/me/avatar", token, contentType, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	return decodeResponse(h.t, resp)
-}
-
-func decodeResponse(t *testing.T, resp *http.Response) response {
-	t.Helper()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &r.body); err != nil {
-		t.Fatalf("body is not JSON: %q", raw)
+	if r.Body == nil {
+		h.t.Fatalf("body is not a JSON object: %q", r.Raw)
 	}
 	return r
 }
@@ -142,10 +123,10 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	token, uid := h.login("+8613800000001")
 	src := photo(t, 1200, 600, 6) // stored sideways: to be turned clockwise
 	r := h.upload(token, "avatar", "me.png", src)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("POST /me/avatar: %d %s; want 202", r.status, r.raw)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST /me/avatar: %d %s; want 202", r.Status, r.Raw)
 	}
-	job := decode[jobReply](t, r).Job
+	job := wiretest.Decode[wire.JobReply](t, r.Raw).Job
 	if job.Status != "pending" || job.Attempts != 0 || job.URL != nil || job.Error != nil {
 		t.Errorf("job %+v; want pending, 0 attempts, url and error null", job)
 	}
@@ -186,18 +167,18 @@ func TestUploadAvatarAccepted(t *testing.T) {
 
 	// The same image again: the same key, so the same URL.
 	r2 := h.upload(token, "avatar", "again.jpg", src)
-	if r2.status != http.StatusAccepted {
-		t.Fatalf("second upload: %d %s", r2.status, r2.raw)
+	if r2.Status != http.StatusAccepted {
+		t.Fatalf("second upload: %d %s", r2.Status, r2.Raw)
 	}
 	var key2 string
-	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, decode[jobReply](t, r2).Job.ID)
+	h.db.Get(&key2, `SELECT key FROM uploads WHERE id = $1`, wiretest.Decode[wire.JobReply](t, r2.Raw).Job.ID)
 	if key2 != row.Key {
 		t.Errorf("the same image got key %q then %q; want one key", row.Key, key2)
 	}
 
 	got := h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), token, nil)
-	if got.status != 200 || decode[jobReply](t, got).Job.ID != id {
-		t.Errorf("GET job: %d %s", got.status, got.raw)
+	if got.Status != 200 || wiretest.Decode[wire.JobReply](t, got.Raw).Job.ID != id {
+		t.Errorf("GET job: %d %s", got.Status, got.Raw)
 	}
 	other, _ := h.login("+8613800000002")
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), other, nil), 404, swiper.ENotFound)

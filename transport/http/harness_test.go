@@ -3,14 +3,12 @@ package http_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/app/apptest"
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
@@ -87,17 +85,8 @@ func newHarness(t *testing.T, tweak ...func(*swhttp.Server)) *harness {
 	return h
 }
 
-// response is a decoded JSON response.
-type response struct {
-	status int
-	header http.Header
-	raw    []byte
-	body   map[string]any
-}
-
-func (r response) errCode() int { return testkit.Response{Body: r.body}.ErrorCode() }
-
-func (r response) errField() string { return testkit.Response{Body: r.body}.ErrorField() }
+// response is a response read whole.
+type response = testkit.Response
 
 // do sends a request; body is sent as is when a string, else as JSON. It
 // fails the test on a transport error or a body that is not JSON, so call
@@ -117,24 +106,21 @@ func (h *harness) try(method, path, token string, body any) (response, error) {
 	if err == nil && len(r.Raw) > 0 && r.Body == nil {
 		err = fmt.Errorf("%s %s: Content-Type = %q; want application/json (%q)", method, path, r.Header.Get("Content-Type"), r.Raw)
 	}
-	return response{status: r.Status, header: r.Header, raw: r.Raw, body: r.Body}, err
+	return r, err
 }
 
 // wantError checks that r is an error response with this status and code.
-func wantError(t *testing.T, r response, status int, code swiper.Code) {
-	t.Helper()
-	testkit.WantError(t, testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}, status, code)
-}
+var wantError = testkit.WantError
 
 // login registers or logs in phone and returns its token and user id.
 func (h *harness) login(phone string) (string, int64) {
 	h.t.Helper()
-	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.status != 200 {
-		h.t.Fatalf("send code: %d %s", r.status, r.raw)
+	if r := h.do("POST", "/api/v1/auth/code", "", map[string]string{"phone": phone}); r.Status != 200 {
+		h.t.Fatalf("send code: %d %s", r.Status, r.Raw)
 	}
 	r := h.do("POST", "/api/v1/auth/login", "", map[string]string{"phone": phone, "code": h.sms.code(phone)})
-	if r.status != 200 {
-		h.t.Fatalf("login: %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		h.t.Fatalf("login: %d %s", r.Status, r.Raw)
 	}
-	return r.body["token"].(string), int64(r.body["user"].(map[string]any)["id"].(float64))
+	return r.Body["token"].(string), int64(r.Body["user"].(map[string]any)["id"].(float64))
 }

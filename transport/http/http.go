@@ -20,6 +20,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/httpapi"
 	"github.com/swiperhq/swiper/internal/imaging"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // Server serves the client API.
@@ -120,7 +121,7 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 func callerID(r *http.Request) int64 { return r.Context().Value(uidKey).(int64) }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, wire.StatusReply{Status: "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -130,5 +131,5 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, swiper.Unavailable("readyz", err))
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpapi.WriteJSON(w, http.StatusOK, wire.StatusReply{Status: "ready"})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
 )
 
 func TestPatchMe(t *testing.T) {
@@ -21,24 +22,24 @@ func TestPatchMe(t *testing.T) {
 		"dating_sex": "male", "dating_location": "Shanghai", "min_dating_age": 25, "max_dating_age": 35,
 		"vibration": false, "only_matched": false, "auto_play": false,
 	})
-	if r.status != 200 {
-		t.Fatalf("PATCH /me: got %d %s; want 200", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("PATCH /me: got %d %s; want 200", r.Status, r.Raw)
 	}
-	testkit.Golden(t, "me.golden", bytes.ReplaceAll(r.raw, []byte(jsonNum(id)), []byte(`"id":1`)))
+	testkit.Golden(t, "me.golden", bytes.ReplaceAll(r.Raw, []byte(jsonNum(id)), []byte(`"id":1`)))
 
 	// GET shows what PATCH stored.
 	got := h.do("GET", "/api/v1/me", tok, nil)
-	if !bytes.Equal(got.raw, r.raw) {
-		t.Errorf("GET /me = %s; want what PATCH returned, %s", got.raw, r.raw)
+	if !bytes.Equal(got.Raw, r.Raw) {
+		t.Errorf("GET /me = %s; want what PATCH returned, %s", got.Raw, r.Raw)
 	}
 	// Only the fields sent change.
 	r = h.do("PATCH", "/api/v1/me", tok, map[string]any{"max_dating_age": 40})
-	if r.status != 200 {
-		t.Fatalf("partial PATCH: got %d %s", r.status, r.raw)
+	if r.Status != 200 {
+		t.Fatalf("partial PATCH: got %d %s", r.Status, r.Raw)
 	}
-	me := decode[wire.Me](t, r)
+	me := wiretest.Decode[wire.Me](t, r.Raw)
 	if p := me.Profile; p.MaxDatingAge != 40 || p.MinDatingAge != 25 {
-		t.Fatalf("partial PATCH: got %d %s", r.status, r.raw)
+		t.Fatalf("partial PATCH: got %d %s", r.Status, r.Raw)
 	}
 	if u := me.User; u.Nickname != "Lin" || u.Age == nil || *u.Age != 27 {
 		t.Errorf("partial PATCH changed the user: %+v", u)
@@ -50,10 +51,10 @@ func jsonNum(id int64) string { b, _ := json.Marshal(id); return `"id":` + strin
 func TestPatchMeRejectsAndChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	tok, _ := h.login("+8613900000021")
-	if r := h.do("PATCH", "/api/v1/me", tok, map[string]any{"min_dating_age": 30, "max_dating_age": 40, "nickname": "Mei"}); r.status != 200 {
-		t.Fatalf("setup: %d %s", r.status, r.raw)
+	if r := h.do("PATCH", "/api/v1/me", tok, map[string]any{"min_dating_age": 30, "max_dating_age": 40, "nickname": "Mei"}); r.Status != 200 {
+		t.Fatalf("setup: %d %s", r.Status, r.Raw)
 	}
-	before := h.do("GET", "/api/v1/me", tok, nil).raw
+	before := h.do("GET", "/api/v1/me", tok, nil).Raw
 
 	tests := []struct {
 		name   string
@@ -94,10 +95,10 @@ func TestPatchMeRejectsAndChangesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := h.do("PATCH", "/api/v1/me", tok, tt.body)
 			wantError(t, r, tt.status, tt.code)
-			if got := r.errField(); got != tt.field {
+			if got := r.ErrorField(); got != tt.field {
 				t.Errorf("field = %q; want %q", got, tt.field)
 			}
-			if after := h.do("GET", "/api/v1/me", tok, nil).raw; !bytes.Equal(after, before) {
+			if after := h.do("GET", "/api/v1/me", tok, nil).Raw; !bytes.Equal(after, before) {
 				t.Errorf("the user changed: %s; want %s", after, before)
 			}
 		})
@@ -168,7 +169,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 			tests = append(tests, badCase{c, bad.name, bad.token, `{"nickname": "Hacked"}`, 401, swiper.ELoginRequired, ""})
 		}
 	}
-	before := h.do("GET", "/api/v1/me", tok, nil).raw
+	before := h.do("GET", "/api/v1/me", tok, nil).Raw
 	for _, tt := range tests {
 		path := tt.call.path
 		if len(path) > 40 {
@@ -177,7 +178,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		t.Run(tt.call.method+" "+path+" "+tt.name, func(t *testing.T) {
 			r := h.do(tt.call.method, tt.call.path, tt.token, tt.body)
 			wantError(t, r, tt.status, tt.code)
-			if got := r.errField(); got != tt.field {
+			if got := r.ErrorField(); got != tt.field {
 				t.Errorf("field = %q; want %q", got, tt.field)
 			}
 			// Nothing happened: no code sent, no user made, the caller's
@@ -188,8 +189,8 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 			if n := h.userCount(); n != 1 {
 				t.Errorf("users = %d; want 1", n)
 			}
-			if after := h.do("GET", "/api/v1/me", tok, nil); after.status != 200 || !bytes.Equal(after.raw, before) {
-				t.Errorf("GET /me after: %d %s; want 200 %s", after.status, after.raw, before)
+			if after := h.do("GET", "/api/v1/me", tok, nil); after.Status != 200 || !bytes.Equal(after.Raw, before) {
+				t.Errorf("GET /me after: %d %s; want 200 %s", after.Status, after.Raw, before)
 			}
 		})
 	}
@@ -197,17 +198,17 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 
 func TestHealthAndReadiness(t *testing.T) {
 	h := newHarness(t)
-	if r := h.do("GET", "/healthz", "", nil); r.status != 200 {
-		t.Errorf("healthz: %d", r.status)
+	if r := h.do("GET", "/healthz", "", nil); r.Status != 200 {
+		t.Errorf("healthz: %d", r.Status)
 	}
-	if r := h.do("GET", "/readyz", "", nil); r.status != 200 {
-		t.Errorf("readyz: %d %s", r.status, r.raw)
+	if r := h.do("GET", "/readyz", "", nil); r.Status != 200 {
+		t.Errorf("readyz: %d %s", r.Status, r.Raw)
 	}
 	h.readyFn = func(context.Context) error { return errors.New("redis: dial tcp 10.0.0.7:6379: connection refused") }
 	r := h.do("GET", "/readyz", "", nil)
 	wantError(t, r, 503, swiper.EUnavailable)
-	if bytes.Contains(r.raw, []byte("10.0.0.7")) {
-		t.Errorf("readyz leaks the cause: %s", r.raw)
+	if bytes.Contains(r.Raw, []byte("10.0.0.7")) {
+		t.Errorf("readyz leaks the cause: %s", r.Raw)
 	}
 }
 
@@ -215,9 +216,9 @@ func TestErrorBodyGolden(t *testing.T) {
 	h := newHarness(t)
 	tok, _ := h.login("+8613900000040")
 	r := h.do("PATCH", "/api/v1/me", tok, `{"birthday": "2015-06-01"}`)
-	testkit.Golden(t, "error_invalid_profile.golden", r.raw)
+	testkit.Golden(t, "error_invalid_profile.golden", r.Raw)
 	r = h.do("POST", "/api/v1/auth/code", "", `{"phone": "+8613900000040"}`)
-	testkit.Golden(t, "error_rate_limited.golden", r.raw)
+	testkit.Golden(t, "error_rate_limited.golden", r.Raw)
 }
 
 func TestMetricsCountRequests(t *testing.T) {

@@ -191,9 +191,7 @@ func (s *Server) doRecommendations(ctx context.Context, uid int64, limit int) (a
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Users []wire.Candidate `json:"users"`
-	}{wire.CandidatesOf(cs, s.today())}, nil
+	return wire.UsersReply[wire.Candidate]{Users: wire.CandidatesOf(cs, s.today())}, nil
 }
 
 func (s *Server) doLikedMe(ctx context.Context, uid int64, page swiper.Page) (any, error) {
@@ -293,9 +291,7 @@ func (s *Server) friend(w http.ResponseWriter, r *http.Request) {
 		b := u.Birthday.Format(time.DateOnly)
 		out.Birthday = &b
 	}
-	httpapi.WriteJSON(w, http.StatusOK, struct {
-		User wire.FriendUser `json:"user"`
-	}{out})
+	httpapi.WriteJSON(w, http.StatusOK, wire.FriendReply{User: out})
 }
 
 func (s *Server) unmatch(w http.ResponseWriter, r *http.Request) {
@@ -338,7 +334,5 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 			out = append(out, wire.Ranked{User: wire.UserOf(u, today), Score: scores[i], Rank: i + 1})
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, struct {
-		Users []wire.Ranked `json:"users"`
-	}{out})
+	httpapi.WriteJSON(w, http.StatusOK, wire.UsersReply[wire.Ranked]{Users: out})
 }

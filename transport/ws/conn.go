@@ -12,6 +12,7 @@ import (
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/httpapi"
+	"github.com/swiperhq/swiper/internal/wire"
 )
 
 // closeGrace is how long a closing connection waits for the client's
@@ -267,12 +268,7 @@ type clientFrame struct {
 }
 
 // responseFrame answers a request, or a frame that could not be read.
-type responseFrame struct {
-	Type   string            `json:"type"`
-	ID     json.RawMessage   `json:"id"`
-	Result any               `json:"result,omitempty"`
-	Error  *swiper.ErrorBody `json:"error,omitempty"`
-}
+type responseFrame = wire.ResponseFrame[any]
 
 // handle serves one frame. A malformed frame gets an error response and
 // costs the client from its allowance; running out closes the connection.
@@ -332,7 +328,11 @@ func (c *conn) handle(typ int, data []byte) {
 			c.respondError(id, err)
 			return
 		}
-		c.respond(responseFrame{Type: "response", ID: id, Result: res})
+		out := responseFrame{Type: "response", ID: id}
+		if res != nil {
+			out.Result = &res
+		}
+		c.respond(out)
 	case "":
 		c.malformed(id, swiper.FieldError(swiper.EBadRequest, "type", "type is required: request or resume"))
 	default:

@@ -194,9 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, struct {
-			Error swiper.ErrorBody `json:"error"`
-		}{swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
+		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, swiper.ErrorReply{Error: swiper.ErrorBody{Code: swiper.EBadRequest, Name: swiper.EBadRequest.Name(), Message: "method not allowed; use GET"}})
 		return
 	}
 	token := httpapi.BearerToken(r)
