@@ -2,6 +2,7 @@ package user_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -112,6 +113,7 @@ func TestGrain(t *testing.T) {
 		{"ReplayAnsweredLikeTheOriginal", testReplayAnsweredLikeTheOriginal},
 		{"SwipeRefusals", testSwipeRefusals},
 		{"ReadsAnswerLikeTheActor", testReadsAnswerLikeTheActor},
+		{"UnknownUserAnswersEveryCall", testUnknownUserAnswersEveryCall},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, rg) })
 	}
@@ -438,5 +440,21 @@ func sameAnswer(t *testing.T, call string, uid int64, got any, gotErr error, wan
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s(%d): got %+v, want %+v", call, uid, got, want)
+	}
+}
+
+// testUnknownUserAnswersEveryCall: calls for a user who does not exist,
+// one right after another, each get ENotFound. The actor that found no
+// user leaves as a passivated one does; when it only poisoned itself, it
+// stayed placed while it stopped, and a call sent to it then waited out
+// the whole call timeout and got EUnavailable.
+func testUnknownUserAnswersEveryCall(t *testing.T, rg *rig) {
+	g := rg.user(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), swiper.VIPNone, swiper.DefaultSettings())
+	ghost := g.u(99)
+	for i := range 30 {
+		_, err := g.client.Swipe(context.Background(), ghost, g.u(2), swiper.Like)
+		wantCode(t, fmt.Sprintf("swipe %d by an unknown user", i), err, swiper.ENotFound)
+		_, _, err = g.client.LikedMe(context.Background(), ghost, swiper.Page{Limit: 10})
+		wantCode(t, fmt.Sprintf("liked-me %d of an unknown user", i), err, swiper.ENotFound)
 	}
 }

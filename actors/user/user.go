@@ -311,7 +311,10 @@ func (g *grain) ensureLoaded(ctx actor.Context) bool {
 		ctx.Respond(errorPB(err))
 	}
 	if swiper.ErrorCode(err) == swiper.ENotFound {
-		ctx.Poison(ctx.Self())
+		// Leave as passivation does, out of the placement first: a bare
+		// poison left the stopping PID placed, and the next call for the
+		// id went to it and waited out its whole timeout.
+		g.passivate(ctx)
 	}
 	return false
 }
