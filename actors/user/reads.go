@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -22,11 +23,69 @@ import (
 // through its error form (code, message, field, levels), so neither shows
 // anything the actor's answer would not. Liked-me stays with the actor: its
 // VIP gate grants on the level the actor read within swiper.VIPMaxAge.
+//
+// One user's reads run ReadsPerUser at a time, the rest waiting their turn
+// until their deadline, as they waited in the mailbox before: one phone
+// cannot take the database's connections for itself.
 type Reads struct {
 	Social   swiper.SocialStore
 	Users    swiper.UserStore
 	Clock    swiper.Clock
 	Location *time.Location // the date recommendations reckon ages on
+
+	turns turns
+}
+
+// ReadsPerUser is how many of one user's reads Reads runs at once.
+const ReadsPerUser = 2
+
+// turns admits each user's reads ReadsPerUser at a time. A user's entry
+// lives while a read of theirs runs or waits.
+type turns struct {
+	mu sync.Mutex
+	m  map[int64]*turn
+}
+
+type turn struct {
+	slots   chan struct{}
+	callers int // holding or waiting for a slot
+}
+
+// take waits for one of uid's slots until ctx ends (EUnavailable then)
+// and returns what gives it back.
+func (t *turns) take(ctx context.Context, uid int64) (func(), error) {
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = make(map[int64]*turn)
+	}
+	tu := t.m[uid]
+	if tu == nil {
+		tu = &turn{slots: make(chan struct{}, ReadsPerUser)}
+		t.m[uid] = tu
+	}
+	tu.callers++
+	t.mu.Unlock()
+	leave := func() {
+		t.mu.Lock()
+		if tu.callers--; tu.callers == 0 {
+			delete(t.m, uid)
+		}
+		t.mu.Unlock()
+	}
+	select {
+	case tu.slots <- struct{}{}:
+		return func() { <-tu.slots; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, swiper.Unavailable(readsOp, ctx.Err())
+	}
+}
+
+// waiting is how many users have reads running or waiting (for tests).
+func (t *turns) waiting() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
 }
 
 const readsOp = "user.Reads"
@@ -34,6 +93,11 @@ const readsOp = "user.Reads"
 func (r *Reads) recommendations(ctx context.Context, deadline time.Time, uid int64, limit int) ([]swiper.Candidate, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	done, err := r.turns.take(ctx, uid)
+	if err != nil {
+		return nil, asReply(err)
+	}
+	defer done()
 	cs, err := r.Social.Recommendations(ctx, uid, swiper.Date(r.Clock.Now(), r.Location), limit)
 	if err == nil && len(cs) == 0 {
 		err = r.exists(ctx, uid)
@@ -51,6 +115,11 @@ func (r *Reads) recommendations(ctx context.Context, deadline time.Time, uid int
 func (r *Reads) friends(ctx context.Context, deadline time.Time, uid int64, p swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	done, err := r.turns.take(ctx, uid)
+	if err != nil {
+		return nil, nil, asReply(err)
+	}
+	defer done()
 	fs, next, err := r.Social.Friends(ctx, uid, page(int32(p.Limit), actorpb.FromPageKey(p.After)))
 	if err == nil && len(fs) == 0 {
 		err = r.exists(ctx, uid)
@@ -68,6 +137,11 @@ func (r *Reads) friends(ctx context.Context, deadline time.Time, uid int64, p sw
 func (r *Reads) friend(ctx context.Context, deadline time.Time, uid, fid int64) (*swiper.User, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	done, err := r.turns.take(ctx, uid)
+	if err != nil {
+		return nil, asReply(err)
+	}
+	defer done()
 	u, err := r.Social.Friend(ctx, uid, fid)
 	if swiper.ErrorCode(err) == swiper.ENotFriend {
 		if e := r.exists(ctx, uid); e != nil {
