@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database, built in: a node (and swiperctl, whose defaults
+	// name Asia/Shanghai) must not depend on the host having zoneinfo.
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 )
