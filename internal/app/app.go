@@ -236,7 +236,10 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// The listeners are bound before anything serves on them: the local
-	// avatar store names URLs on the client one.
+	// avatar store names URLs on the client one, and a port in use fails
+	// the start before the cluster member joins. Until Open returns, a
+	// connection waits in the backlog (up to node.Start's 30 s); a health
+	// check should ask /readyz, not only connect.
 	a.servers = []*listener{{name: "client", addr: cfg.HTTPAddr}, {name: "admin", addr: cfg.AdminAddr}}
 	for _, l := range a.servers {
 		if err := l.listen(); err != nil {
