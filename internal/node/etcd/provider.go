@@ -322,7 +322,8 @@ func (p *Provider) list(ctx context.Context, client *clientv3.Client, prefix str
 // and resumes from the new revision, retrying until ctx ends.
 func (p *Provider) watch(ctx context.Context, client *clientv3.Client, prefix string, members map[string]Member, rev int64, update func(cluster.Members)) {
 	for ctx.Err() == nil {
-		wch := client.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 		for resp := range wch {
 			if err := resp.Err(); err != nil {
 				p.opts.Log.Warn("etcd provider: watch", "error", err)
@@ -346,6 +347,7 @@ func (p *Provider) watch(ctx context.Context, client *clientv3.Client, prefix st
 			rev = resp.Header.Revision
 			p.publish(members, update)
 		}
+		wcancel() // a broken watch's stream is released before relisting
 		// The watch ended: resynchronise from a fresh list, at most every
 		// half second, until ctx ends.
 		for ctx.Err() == nil {
