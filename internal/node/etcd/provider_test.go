@@ -302,3 +302,34 @@ func client(t *testing.T, endpoint string) *clientv3.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestLostMemberStaysGone: after a member reported its lease lost, etcd
+// coming back must not bring the member back under the same id (upstream
+// #1133 is the opposite: renewing on and on without a member).
+func TestLostMemberStaysGone(t *testing.T) {
+	srv := etcdtest.Start(t)
+	const ttl = 2 * time.Second
+	b := join(t, srv.Endpoint, "swiper", "b", ttl)
+	srv.Kill()
+	select {
+	case <-b.p.Lost():
+	case <-time.After(ttl + 500*time.Millisecond):
+		t.Fatal("no lost report after etcd was killed")
+	}
+	srv.Restart(t)
+	c := client(t, srv.Endpoint)
+	gone := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := c.Get(ctx, "/swiper/swiper/members/b")
+		return err == nil && len(resp.Kvs) == 0
+	}
+	// etcd extends restored leases by an election timeout on restart; the
+	// provider no longer renews, so the key expires soon after.
+	took := waitFor(t, ttl+3*time.Second, "b's key expires after etcd returns", gone)
+	t.Logf("b's key gone %v after etcd restarted", took)
+	waitFor(t, 3*time.Second, "b sees itself gone", func() bool { return !b.p.Self() })
+	if !gone() {
+		t.Error("b's key came back")
+	}
+}

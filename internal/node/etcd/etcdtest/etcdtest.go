@@ -24,10 +24,13 @@ type Server struct {
 	// Endpoint is the client URL, http://127.0.0.1:<port>.
 	Endpoint string
 
-	cmd  *exec.Cmd
+	bin  string
+	args []string
 	out  *syncBuffer
-	once sync.Once
-	done chan struct{}
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 }
 
 // Start runs etcd and waits, by polling /health, until it serves. The
@@ -46,31 +49,23 @@ func Start(t testing.TB) *Server {
 	s := &Server{
 		Endpoint: "http://" + client,
 		out:      &syncBuffer{},
-		done:     make(chan struct{}),
 	}
 	peerURL := "http://" + peer
-	s.cmd = exec.Command(bin,
+	s.bin = bin
+	s.args = []string{
 		"--name", "test",
 		"--data-dir", t.TempDir(),
 		"--listen-client-urls", s.Endpoint,
 		"--advertise-client-urls", s.Endpoint,
 		"--listen-peer-urls", peerURL,
 		"--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "test="+peerURL,
+		"--initial-cluster", "test=" + peerURL,
 		"--initial-cluster-state", "new",
 		"--log-level", "warn",
-	)
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
+	}
+	if err := s.run(); err != nil {
 		t.Fatalf("start etcd: %v", err)
 	}
-	// This goroutine reaps the process; it ends when etcd exits (Kill, at
-	// the latest in the cleanup below).
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() {
@@ -86,15 +81,52 @@ func Start(t testing.TB) *Server {
 // Kill stops etcd with SIGKILL and waits for it to exit. It may be called
 // more than once.
 func (s *Server) Kill() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Kill()
-	})
-	<-s.done
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Restart kills etcd if it runs and starts it again on the same ports and
+// data, as after a crash, and waits until it serves.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	if err := s.run(); err != nil {
+		t.Fatalf("restart etcd: %v", err)
+	}
+	if err := s.waitHealthy(15 * time.Second); err != nil {
+		t.Fatalf("etcd at %s after restart: %v\n%s", s.Endpoint, err, s.out.String())
+	}
+}
+
+// run starts the process. Its reaper goroutine ends when etcd exits (Kill,
+// at the latest in Start's cleanup).
+func (s *Server) run() error {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout = s.out
+	cmd.Stderr = s.out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Server) waitHealthy(limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
 	var last error
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/health", nil)
@@ -109,8 +141,8 @@ func (s *Server) waitHealthy(limit time.Duration) error {
 		}
 		last = err
 		select {
-		case <-s.done:
-			return fmt.Errorf("etcd exited: %v", s.cmd.ProcessState)
+		case <-done:
+			return fmt.Errorf("etcd exited: %v", cmd.ProcessState)
 		case <-ctx.Done():
 			return fmt.Errorf("not healthy within %v: %v", limit, last)
 		case <-time.After(50 * time.Millisecond):
