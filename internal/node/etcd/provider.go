@@ -214,7 +214,7 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 		_, err = client.Put(cctx, p.selfKey, string(value), clientv3.WithLease(grant.ID))
 		ccancel()
 		if err != nil {
-			p.revoke(client)
+			_ = p.revoke(client) // best effort: the lease expires anyway
 			return fail(fmt.Errorf("etcd provider: put member: %w", err))
 		}
 		// The client's keep-alive channel closes only a second or more after
@@ -224,7 +224,7 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 		ka, err := client.KeepAlive(kaCtx, grant.ID)
 		if err != nil {
 			kaStop()
-			p.revoke(client)
+			_ = p.revoke(client) // best effort: the lease expires anyway
 			return fail(fmt.Errorf("etcd provider: keep alive: %w", err))
 		}
 		p.wg.Add(1)
@@ -242,7 +242,7 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 	members, rev, err := p.list(ctx, client, prefix)
 	if err != nil {
 		if self != nil {
-			p.revoke(client)
+			_ = p.revoke(client) // best effort: the lease expires anyway
 		}
 		cancel()
 		p.wg.Wait()

@@ -333,3 +333,34 @@ func TestLostMemberStaysGone(t *testing.T) {
 		t.Error("b's key came back")
 	}
 }
+
+// TestShortOutageIsNotALoss: etcd gone for less than the TTL costs nothing:
+// the keep-alive resumes, the member stays, nothing is reported.
+func TestShortOutageIsNotALoss(t *testing.T) {
+	srv := etcdtest.Start(t)
+	const ttl = 5 * time.Second
+	a := join(t, srv.Endpoint, "swiper", "a", ttl)
+	killed := time.Now()
+	srv.Restart(t)
+	if took := time.Since(killed); took > ttl/2 {
+		t.Skipf("etcd took %v to restart; too slow to test an outage shorter than %v", took, ttl)
+	}
+	c := client(t, srv.Endpoint)
+	// Watch for a window reaching past the lease's first possible expiry.
+	for time.Since(killed) < ttl+time.Second {
+		select {
+		case <-a.p.Lost():
+			t.Fatalf("lost after a short outage: %v", a.p.Err())
+		case <-time.After(100 * time.Millisecond): // observation window, not synchronisation
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := c.Get(ctx, "/swiper/swiper/members/a")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("a's key after a short outage: %v (%d keys)", err, len(resp.Kvs))
+	}
+	if !a.p.Self() {
+		t.Error("Self() = false after a short outage")
+	}
+}
