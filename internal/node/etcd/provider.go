@@ -103,6 +103,8 @@ type Provider struct {
 	lostErr  error
 }
 
+var _ cluster.ClusterProvider = (*Provider)(nil)
+
 // New returns a provider that has not touched etcd yet.
 func New(opts Options) (*Provider, error) {
 	if len(opts.Endpoints) == 0 {
