@@ -75,9 +75,10 @@ proto:
 	GOBIN=$(CURDIR)/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	cd actors/actorpb && PATH="$(CURDIR)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative *.proto
 
-# cluster: three local nodes (arrives with the multi-node issue)
+# cluster: three local nodes from cluster-config/node1..3.yaml (arrives with
+# issue 12's etcd provider; until then config refuses cluster_provider etcd)
 cluster:
-	@echo "multi-node clusters are not available yet; use make run"; exit 1
+	@echo "make cluster: multi-node clusters need issue 12's etcd cluster provider, which is not wired yet; use make run"; exit 1
 
 # clean: remove build output (not .dev/, which holds the private databases)
 clean:
