@@ -15,8 +15,9 @@
 #                    taken. Writes .dev/env.sh for the Makefile to source.
 #                    Running it again is harmless.
 #   devenv.sh down   stop the private instances (their data stays in .dev/;
-#                    etcd's, only leases, goes), saying what it stopped and
-#                    what it left alone. `stop` is the same.
+#                    etcd's, only leases, begins afresh at its next start),
+#                    saying what it stopped and what it left alone. `stop`
+#                    is the same.
 #   devenv.sh around [--etcd] CMD...
 #                    what `make test` runs: a C compiler for -race (installed
 #                    if missing), then `up`, then CMD; afterwards, pass or
@@ -231,7 +232,7 @@ etcd_healthy() {
         host=${hostport%:*} port=${hostport##*:}
         host=${host#[} host=${host%]}
         body=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET /health HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' _ "$host" "$port" 2>&1) ||
-          { echo "$ep: no answer (${body:-timed out})" | tail -n 1 > "$dev/why"; return 1; }
+          { echo "$ep: no answer: ${body:-timed out}" | tail -n 1 > "$dev/why"; return 1; }
         ;;
     esac
     if ! grep -q '"health": *"true"' <<< "$body"; then
