@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,15 +23,15 @@ import (
 // the private instances, and URLs where nothing answers, so devenv.sh
 // must use private instances.
 type env struct {
-	t                 *testing.T
-	dev               string
-	pgPort, redisPort int
-	ctl               string
+	t                           *testing.T
+	dev                         string
+	pgPort, redisPort, etcdPort int
+	ctl                         string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	for _, bin := range []string{"redis-server", "runuser", "flock"} {
+	for _, bin := range []string{"redis-server", "etcd", "runuser", "flock", "setsid"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("%s is not installed; devenv.sh would install it, which a test does not do", bin)
 		}
@@ -46,7 +48,7 @@ func newEnv(t *testing.T) *env {
 	if err := os.Chmod(dev, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dev: dev, pgPort: freePort(t), redisPort: freePort(t), ctl: filepath.Join(dev, "swiperctl")}
+	e := &env{t: t, dev: dev, pgPort: freePort(t), redisPort: freePort(t), etcdPort: freePort(t), ctl: filepath.Join(dev, "swiperctl")}
 	t.Cleanup(func() {
 		e.run("down") // whatever a failed test left running
 		os.RemoveAll(dev)
@@ -83,8 +85,9 @@ func (e *env) cmd(args ...string) *exec.Cmd {
 	c.Env = append(os.Environ(),
 		"SWIPER_DEV_DIR="+e.dev, "SWIPERCTL="+e.ctl,
 		fmt.Sprintf("SWIPER_DEV_PG_PORT=%d", e.pgPort), fmt.Sprintf("SWIPER_DEV_REDIS_PORT=%d", e.redisPort),
+		fmt.Sprintf("SWIPER_DEV_ETCD_PORT=%d", e.etcdPort),
 		"SWIPER_DATABASE_URL=postgres://postgres@127.0.0.1:1/swiper?sslmode=disable",
-		"SWIPER_REDIS_URL=redis://127.0.0.1:1/0", "SWIPER_DEVENV_AROUND=")
+		"SWIPER_REDIS_URL=redis://127.0.0.1:1/0", "SWIPER_ETCD_ENDPOINTS=127.0.0.1:1", "SWIPER_DEVENV_AROUND=")
 	return c
 }
 
@@ -111,6 +114,9 @@ func (e *env) answers(port int) bool {
 
 func (e *env) wantRunning(what string, pg, redis bool) {
 	e.t.Helper()
+	if e.answers(e.etcdPort) {
+		e.t.Errorf("%s: private etcd answers; want it stopped", what)
+	}
 	if got := e.answers(e.pgPort); got != pg {
 		e.t.Errorf("%s: private PostgreSQL answers = %v; want %v", what, got, pg)
 	}
@@ -139,6 +145,8 @@ func TestDevenv(t *testing.T) {
 		{"around keeps what ran before", aroundKeepsWhatRanBefore},
 		{"around shared by two", aroundSharedByTwo},
 		{"installs without system services", installsWithoutSystemServices},
+		{"etcd up and stop", etcdUpAndStop},
+		{"etcd that cannot start", etcdThatCannotStart},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e.t = t
@@ -152,13 +160,16 @@ func TestDevenv(t *testing.T) {
 // answers: the private instances it starts are gone afterwards, also when
 // the suite fails, and its exit status is the suite's.
 func aroundStopsWhatItStarted(t *testing.T, e *env) {
-	out, code := e.run("around", "sh", "-c", `. "$SWIPER_DEV_DIR/env.sh" && "$SWIPERCTL" check && exit 3`)
+	out, code := e.run("around", "--etcd", "sh", "-c", `. "$SWIPER_DEV_DIR/env.sh" && "$SWIPERCTL" check && echo "etcd at $SWIPER_ETCD_ENDPOINTS" && exit 3`)
 	t.Logf("devenv.sh around:\n%s", out)
 	if code != 3 {
 		t.Errorf("exit code %d; want the command's 3", code)
 	}
 	if !strings.Contains(out, "ok\n") {
 		t.Errorf("the command did not reach both private instances")
+	}
+	if want := fmt.Sprintf("etcd at 127.0.0.1:%d\n", e.etcdPort); !strings.Contains(out, want) {
+		t.Errorf("the command was not told the private etcd: want %q", want)
 	}
 	noChdirNoise(t, out)
 	e.wantRunning("after a failed make test", false, false)
@@ -240,7 +251,7 @@ func installsWithoutSystemServices(t *testing.T, e *env) {
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	hidden := map[string]bool{"redis-server": true, "gcc": true, "cc": true, "apt-get": true,
+	hidden := map[string]bool{"redis-server": true, "etcd": true, "gcc": true, "cc": true, "apt-get": true,
 		"service": true, "update-rc.d": true, "systemctl": true, "sudo": true}
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		entries, _ := os.ReadDir(dir)
@@ -253,6 +264,10 @@ func installsWithoutSystemServices(t *testing.T, e *env) {
 		}
 	}
 	redisServer, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdServer, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +288,7 @@ func installsWithoutSystemServices(t *testing.T, e *env) {
   for p in "$@"; do
     case $p in
       redis-server) ln -sf `+redisServer+` `+bin+`/redis-server ;;
+      etcd-server) ln -sf `+etcdServer+` `+bin+`/etcd ;;
       gcc) ln -sf `+gcc+` `+bin+`/gcc; ln -sf `+gcc+` `+bin+`/cc ;;
     esac
   done
@@ -285,7 +301,7 @@ fi
 		t.Fatal(err)
 	}
 
-	c := e.cmd("around", "sh", "-c", `. "$SWIPER_DEV_DIR/env.sh" && "$SWIPERCTL" check -only redis && command -v gcc && go env CGO_ENABLED`)
+	c := e.cmd("around", "--etcd", "sh", "-c", `. "$SWIPER_DEV_DIR/env.sh" && "$SWIPERCTL" check -only redis && command -v gcc && go env CGO_ENABLED && echo "etcd at $SWIPER_ETCD_ENDPOINTS"`)
 	c.Env = append(c.Env, "PATH="+bin, "SWIPER_DEV_POLICY_RC="+policy,
 		// Only Redis is to be private here: PostgreSQL is the test's.
 		"SWIPER_DATABASE_URL="+pgtest.ServerURL())
@@ -294,8 +310,8 @@ fi
 	if err != nil {
 		t.Fatalf("around: %v", err)
 	}
-	if !strings.Contains(string(out), "ok\n"+filepath.Join(bin, "gcc")+"\n1\n") {
-		t.Errorf("the suite did not find Redis, gcc and cgo")
+	if !strings.Contains(string(out), "ok\n"+filepath.Join(bin, "gcc")+"\n1\n"+fmt.Sprintf("etcd at 127.0.0.1:%d\n", e.etcdPort)) {
+		t.Errorf("the suite did not find Redis, gcc, cgo and etcd")
 	}
 	got, _ := os.ReadFile(log)
 	want := `apt-get update -qq
@@ -306,6 +322,11 @@ apt-get install -y -qq redis-server
 policy says 101
 update-rc.d redis-server disable
 service redis-server stop
+apt-get update -qq
+apt-get install -y -qq etcd-server
+policy says 101
+update-rc.d etcd disable
+service etcd stop
 `
 	if string(got) != want {
 		t.Errorf("stubs were asked:\n%s\nwant:\n%s", got, want)
@@ -314,4 +335,90 @@ service redis-server stop
 		t.Errorf("policy-rc.d left behind: %v", err)
 	}
 	e.wantRunning("after make test", false, false)
+}
+
+// etcdHealthy asks etcd's /health, as a node's operator would.
+func etcdHealthy(endpoint string) bool {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + endpoint + "/health")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == 200 && strings.Contains(string(body), `"health":"true"`)
+}
+
+// envEtcd is the SWIPER_ETCD_ENDPOINTS that .dev/env.sh exports, if any.
+func (e *env) envEtcd() string {
+	e.t.Helper()
+	out, err := exec.Command("bash", "-c", `. "$1/env.sh" && echo "${SWIPER_ETCD_ENDPOINTS-unset}"`, "_", e.dev).Output()
+	if err != nil {
+		e.t.Fatalf("source env.sh: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// etcdUpAndStop is make services for a cluster, then make stop: a private
+// etcd that answers health on the port env.sh names, kept by a plain up
+// without --etcd (make run) and by a make test, stopped by stop.
+func etcdUpAndStop(t *testing.T, e *env) {
+	out, code := e.run("up", "--etcd")
+	t.Logf("devenv.sh up --etcd:\n%s", out)
+	if code != 0 {
+		t.Fatalf("up --etcd: exit %d", code)
+	}
+	ep := fmt.Sprintf("127.0.0.1:%d", e.etcdPort)
+	if got := e.envEtcd(); got != ep {
+		t.Errorf("env.sh: SWIPER_ETCD_ENDPOINTS = %q; want %q", got, ep)
+	}
+	if !etcdHealthy(ep) {
+		t.Fatalf("the private etcd at %s is not healthy", ep)
+	}
+	if out, code := e.run("up"); code != 0 || e.envEtcd() != ep {
+		t.Errorf("up without --etcd beside the private etcd: exit %d, env.sh names %q; want 0 and %q\n%s", code, e.envEtcd(), ep, out)
+	}
+	if out, code := e.run("around", "--etcd", "true"); code != 0 {
+		t.Fatalf("around: exit %d\n%s", code, out)
+	}
+	if !etcdHealthy(ep) {
+		t.Errorf("after make test beside make cluster: etcd at %s is gone; want it kept", ep)
+	}
+	out, _ = e.run("stop")
+	if !strings.Contains(out, "stopping the private etcd on "+ep) {
+		t.Errorf("stop said %q; want it to say it stopped the private etcd", out)
+	}
+	if etcdHealthy(ep) || e.answers(e.etcdPort) {
+		t.Errorf("the private etcd at %s still answers after stop", ep)
+	}
+	out, _ = e.run("stop")
+	if !strings.Contains(out, "no private etcd was running") {
+		t.Errorf("second stop said %q; want it to say no private etcd was running", out)
+	}
+	e.wantRunning("after make stop", false, false)
+}
+
+// etcdThatCannotStart: an etcd that exits at once is an error that says
+// why, at once, not a wait for a health that never comes.
+func etcdThatCannotStart(t *testing.T, e *env) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "etcd"), []byte("#!/bin/sh\necho 'etcd: listen tcp: address already in use' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := e.cmd("up", "--etcd")
+	c.Env = append(c.Env, "PATH="+bin+string(filepath.ListSeparator)+os.Getenv("PATH"), "SWIPER_DATABASE_URL="+pgtest.ServerURL())
+	start := time.Now()
+	out, err := c.CombinedOutput()
+	t.Logf("devenv.sh up --etcd:\n%s", out)
+	if err == nil {
+		t.Errorf("up --etcd with an etcd that exits: succeeded; want it to fail")
+	}
+	if !strings.Contains(string(out), "the private etcd exited: etcd: listen tcp: address already in use") {
+		t.Errorf("up --etcd did not say why etcd did not start")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("up --etcd took %v to give up; want it at once", d)
+	}
+	e.run("down") // the private Redis it started
+	e.wantRunning("after a failed up", false, false)
 }

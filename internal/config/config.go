@@ -55,6 +55,18 @@ type Config struct {
 	ClusterAddr     string
 	ClusterHost     string
 	ClusterPort     int
+	// ClusterName is the cluster's name: nodes with the same name on the
+	// same etcd form one cluster (it prefixes their etcd keys), so it is
+	// a non-empty name safe in an etcd key.
+	ClusterName string
+	// ClusterAdvertise is the host:port other nodes dial to reach this
+	// node's transport. Unset, it is ClusterAddr as written (port 0 there
+	// meaning the port the node binds, which only a one-node cluster may
+	// leave to chance).
+	ClusterAdvertise string
+	// EtcdEndpoints are the etcd client endpoints (host:port or
+	// http(s)://host:port), parsed from the comma-separated setting.
+	EtcdEndpoints []string
 	// UserIdle is how long an idle user actor lives.
 	UserIdle time.Duration
 	// SwipeFlushers is how many batches of swipes a node writes at once.
@@ -124,9 +136,13 @@ type raw struct {
 
 	ClusterProvider string `yaml:"cluster_provider"`
 	ClusterAddr     string `yaml:"cluster_addr"`
-	UserIdle        string `yaml:"user_idle"`
-	SwipeFlushers   string `yaml:"swipe_flushers"`
-	RankingRebuild  string `yaml:"ranking_rebuild"`
+	ClusterName     string `yaml:"cluster_name"`
+	// ClusterAdvertise empty: the listen address (ClusterAddr).
+	ClusterAdvertise string `yaml:"cluster_advertise"`
+	EtcdEndpoints    string `yaml:"etcd_endpoints"`
+	UserIdle         string `yaml:"user_idle"`
+	SwipeFlushers    string `yaml:"swipe_flushers"`
+	RankingRebuild   string `yaml:"ranking_rebuild"`
 
 	// Abuse limits of logins (empty: the default in parseAbuse).
 	TrustedProxies   string `yaml:"trusted_proxies"`
@@ -172,6 +188,8 @@ func defaults() raw {
 		Storage:         "local",
 		ClusterProvider: "single",
 		ClusterAddr:     "127.0.0.1:0",
+		ClusterName:     "swiper",
+		EtcdEndpoints:   "127.0.0.1:2379",
 		UserIdle:        "10m",
 		MediaDir:        "./data/media",
 		MediaBaseURL:    "http://127.0.0.1:8080/media",
@@ -212,6 +230,9 @@ func (c *raw) envVars() map[string]*string {
 		"SWIPER_RANKING_REBUILD":     &c.RankingRebuild,
 		"SWIPER_CLUSTER_PROVIDER":    &c.ClusterProvider,
 		"SWIPER_CLUSTER_ADDR":        &c.ClusterAddr,
+		"SWIPER_CLUSTER_NAME":        &c.ClusterName,
+		"SWIPER_CLUSTER_ADVERTISE":   &c.ClusterAdvertise,
+		"SWIPER_ETCD_ENDPOINTS":      &c.EtcdEndpoints,
 		"SWIPER_USER_IDLE":           &c.UserIdle,
 		"SWIPER_TRUSTED_PROXIES":     &c.TrustedProxies,
 		"SWIPER_CODES_PER_ADDRESS":   &c.CodesPerAddress,
@@ -283,6 +304,67 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", port)
 	}
 	return host, p, nil
+}
+
+// maxClusterName bounds a cluster name, which prefixes every etcd key of
+// the cluster.
+const maxClusterName = 64
+
+// checkClusterName accepts a name that is safe as one segment of an etcd
+// key: letters, digits, '.', '_' and '-', not only dots.
+func checkClusterName(name string) error {
+	bad := name == "" || len(name) > maxClusterName || strings.Trim(name, ".") == ""
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("SWIPER_CLUSTER_NAME must be 1–%d letters, digits, '.', '_' or '-' (it prefixes the cluster's etcd keys), not %q", maxClusterName, name)
+	}
+	return nil
+}
+
+// checkAdvertise accepts an address other nodes can dial: host:port with a
+// port that is not 0 and a host that is not a wildcard.
+func checkAdvertise(addr string) error {
+	host, port, err := splitHostPort(addr)
+	if err != nil || host == "" || port == 0 {
+		return fmt.Errorf("must be host:port with a port other than 0, not %q", addr)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		return fmt.Errorf("must be an address other nodes can dial, not the wildcard %q", addr)
+	}
+	return nil
+}
+
+// parseEndpoints splits the comma-separated etcd endpoints; each is
+// host:port or http(s)://host:port, with a port other than 0.
+func parseEndpoints(v string) ([]string, error) {
+	var eps []string
+	var errs []error
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		hostPort := f
+		if scheme, rest, ok := strings.Cut(f, "://"); ok {
+			if scheme != "http" && scheme != "https" || strings.ContainsAny(rest, "/?#@") {
+				errs = append(errs, fmt.Errorf("SWIPER_ETCD_ENDPOINTS: %q must be host:port or http(s)://host:port", f))
+				continue
+			}
+			hostPort = rest
+		}
+		if host, port, err := splitHostPort(hostPort); err != nil || host == "" || port == 0 {
+			errs = append(errs, fmt.Errorf("SWIPER_ETCD_ENDPOINTS: %q must be host:port or http(s)://host:port with a port other than 0", f))
+			continue
+		}
+		eps = append(eps, f)
+	}
+	if len(eps) == 0 && len(errs) == 0 {
+		errs = append(errs, errors.New("SWIPER_ETCD_ENDPOINTS must name at least one endpoint, such as 127.0.0.1:2379"))
+	}
+	return eps, errors.Join(errs...)
 }
 
 func (c *raw) abuse() (Abuse, error) {
@@ -384,6 +466,23 @@ func (c *raw) parse() (Config, error) {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADDR must be host:port, not %q", c.ClusterAddr))
 	} else {
 		out.ClusterHost, out.ClusterPort = host, port
+	}
+	if err := checkClusterName(c.ClusterName); err != nil {
+		errs = append(errs, err)
+	} else {
+		out.ClusterName = c.ClusterName
+	}
+	if c.ClusterAdvertise == "" {
+		out.ClusterAdvertise = c.ClusterAddr
+	} else if err := checkAdvertise(c.ClusterAdvertise); err != nil {
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADVERTISE %w", err))
+	} else {
+		out.ClusterAdvertise = c.ClusterAdvertise
+	}
+	if eps, err := parseEndpoints(c.EtcdEndpoints); err != nil {
+		errs = append(errs, err)
+	} else {
+		out.EtcdEndpoints = eps
 	}
 	if d, err := time.ParseDuration(c.UserIdle); err != nil || d < time.Second {
 		errs = append(errs, fmt.Errorf("SWIPER_USER_IDLE must be a duration of at least 1s, such as 10m, not %q", c.UserIdle))
