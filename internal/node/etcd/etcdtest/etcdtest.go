@@ -41,9 +41,12 @@ func Start(t testing.TB) *Server {
 	bin := os.Getenv("SWIPER_ETCD_BIN")
 	if bin == "" {
 		bin = "/usr/bin/etcd"
+		if p, err := exec.LookPath("etcd"); err == nil {
+			bin = p
+		}
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("etcd binary: %v", err)
+		t.Fatalf("etcd binary: %v (make test installs Debian's etcd-server when no etcd answers; with an outside etcd, install the binary or set SWIPER_ETCD_BIN)", err)
 	}
 	client, peer := freePort(t), freePort(t)
 	s := &Server{
