@@ -90,12 +90,22 @@ func (t *turns) waiting() int {
 
 const readsOp = "user.Reads"
 
-func (r *Reads) recommendations(ctx context.Context, deadline time.Time, uid int64, limit int) ([]swiper.Candidate, error) {
+// begin bounds a read of uid's by deadline and waits for its turn; done
+// gives the turn back and releases the deadline.
+func (r *Reads) begin(ctx context.Context, deadline time.Time, uid int64) (context.Context, func(), error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	done, err := r.turns.take(ctx, uid)
+	give, err := r.turns.take(ctx, uid)
 	if err != nil {
-		return nil, asReply(err)
+		cancel()
+		return nil, nil, asReply(err)
+	}
+	return ctx, func() { give(); cancel() }, nil
+}
+
+func (r *Reads) recommendations(ctx context.Context, deadline time.Time, uid int64, limit int) ([]swiper.Candidate, error) {
+	ctx, done, err := r.begin(ctx, deadline, uid)
+	if err != nil {
+		return nil, err
 	}
 	defer done()
 	cs, err := r.Social.Recommendations(ctx, uid, swiper.Date(r.Clock.Now(), r.Location), limit)
@@ -113,11 +123,9 @@ func (r *Reads) recommendations(ctx context.Context, deadline time.Time, uid int
 }
 
 func (r *Reads) friends(ctx context.Context, deadline time.Time, uid int64, p swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	done, err := r.turns.take(ctx, uid)
+	ctx, done, err := r.begin(ctx, deadline, uid)
 	if err != nil {
-		return nil, nil, asReply(err)
+		return nil, nil, err
 	}
 	defer done()
 	fs, next, err := r.Social.Friends(ctx, uid, page(int32(p.Limit), actorpb.FromPageKey(p.After)))
@@ -135,11 +143,9 @@ func (r *Reads) friends(ctx context.Context, deadline time.Time, uid int64, p sw
 }
 
 func (r *Reads) friend(ctx context.Context, deadline time.Time, uid, fid int64) (*swiper.User, error) {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	done, err := r.turns.take(ctx, uid)
+	ctx, done, err := r.begin(ctx, deadline, uid)
 	if err != nil {
-		return nil, asReply(err)
+		return nil, err
 	}
 	defer done()
 	u, err := r.Social.Friend(ctx, uid, fid)

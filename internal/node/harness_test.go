@@ -37,7 +37,7 @@ var shanghai = func() *time.Location {
 }()
 
 // logBuffer collects log lines for tests that check what was logged.
-type logBuffer = apptest.LogBuffer
+type logBuffer = testkit.LogBuffer
 
 // harness is one node, the assembly swiperd runs (internal/app), with its
 // client and admin APIs over real HTTP, on a fresh PostgreSQL database and

@@ -206,3 +206,23 @@ func Golden(tb testing.TB, name string, got []byte) {
 		tb.Errorf("%s: got\n%s\nwant\n%s", name, pretty, want)
 	}
 }
+
+// LogBuffer collects what is written to it, for tests that read a log or a
+// process's output while it is still being written.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -4,10 +4,8 @@
 package apptest
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +27,7 @@ type App struct {
 	// unless an override replaced it.
 	Clock *testkit.Clock
 	// Logs holds what the node logged (info and above).
-	Logs *LogBuffer
+	Logs *testkit.LogBuffer
 	// WSURL is the client API's WebSocket endpoint.
 	WSURL string
 }
@@ -59,7 +57,7 @@ func MustOpen(tb testing.TB, overrides ...func(*Setup)) *App {
 	cfg.Upload = config.Upload{StorageTimeout: 5 * time.Second, Lease: 10 * time.Second, Backoff: 10 * time.Millisecond, Attempts: cfg.Upload.Attempts}
 	cfg.RankingRebuild = 0
 
-	logs := &LogBuffer{}
+	logs := &testkit.LogBuffer{}
 	clock := testkit.NewClock(time.Now().UTC())
 	s := Setup{Config: cfg, Options: app.Options{
 		Clock: clock,
@@ -83,23 +81,4 @@ func MustOpen(tb testing.TB, overrides ...func(*Setup)) *App {
 		}
 	})
 	return &App{App: a, Clock: clock, Logs: logs, WSURL: "ws" + a.ClientURL[len("http"):] + "/api/v1/ws"}
-}
-
-// LogBuffer collects log lines for tests that check what was logged.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,7 +5,6 @@
 package etcdtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/swiperhq/swiper/internal/testkit"
 )
 
 // Server is one running etcd process owned by a test.
@@ -26,7 +27,7 @@ type Server struct {
 
 	bin  string
 	args []string
-	out  *syncBuffer
+	out  *testkit.LogBuffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -51,7 +52,7 @@ func Start(t testing.TB) *Server {
 	client, peer := freePort(t), freePort(t)
 	s := &Server{
 		Endpoint: "http://" + client,
-		out:      &syncBuffer{},
+		out:      &testkit.LogBuffer{},
 	}
 	peerURL := "http://" + peer
 	s.bin = bin
@@ -162,21 +163,4 @@ func freePort(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
