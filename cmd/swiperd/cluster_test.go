@@ -450,12 +450,13 @@ func TestClusterKillNode(t *testing.T) {
 				took := time.Since(start)
 				kind := kindOf(r, err)
 				toDead := node == 2 && dead3.Load()
-				switch {
-				case err == nil && r.Status == 200:
+				if err == nil && r.Status == 200 {
 					mu.Lock()
 					acked = append(acked, ackedSwipe{uid, sid, mark})
 					mu.Unlock()
 					load.acked.Add(1)
+				}
+				switch {
 				case toDead || (node == 2 && err != nil):
 					kind = "to node3: " + kind // the node died under it: not counted
 				case took > hangLimit:
