@@ -807,10 +807,11 @@ func TestClusterJoinUnderLoad(t *testing.T) {
 
 	// The first half of the users like each other, pair after pair, both
 	// likes of a pair at once and each through another node; the second
-	// half superlike whomever, far more often than the quota allows (half
-	// of them before the join, all of them after it, so that quotas are
-	// still being used up while identities move).
-	likers, superlikers := ids[:users/2], ids[users/2:]
+	// superlike whomever, far more often than the quota allows (half of
+	// them before the join, all of them after it, so that quotas are still
+	// being used up while identities move).
+	// Thirty superlikers, so that many of them reach the quota.
+	likers, superlikers := ids[:users/2], ids[users-30:]
 	var pairs [][2]int64
 	for a := range likers {
 		for b := a + 1; b < len(likers); b++ {
