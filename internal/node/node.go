@@ -128,7 +128,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	o.Log.Info("cluster member started", "address", system.Address(), "provider", o.Provider)
 	// Reads that need no actor state go straight to the store: they
 	// neither queue behind swipes in a mailbox nor activate an actor.
-	users := &user.Client{Cluster: c, Timeout: o.CallTimeout, Reads: &user.Reads{
+	users := &user.Client{Cluster: c, Placement: lookup, Gate: lookup.Fenced, Timeout: o.CallTimeout, Reads: &user.Reads{
 		Social: o.Social, Users: o.Users, Clock: o.Clock, Location: o.Location,
 	}}
 	n = &Node{
