@@ -9,13 +9,22 @@
 // O(1) removal, are spawned from the root context, and the maps are rebuilt
 // when they shrink, so memory returns after a mass passivation.
 //
+// Ownership is checked where it matters: a node activates only grains it
+// owns under its own topology, and refuses other nodes' requests for the
+// rest (the caller looks again), so nodes whose views differ for a moment
+// around a join or a death do not both activate a grain on request. On
+// every topology change a node stops the grains it no longer owns and
+// drops the PIDs it cached for grains that moved. A fenced node (its
+// membership lost) serves nothing.
+//
 // A grain that stops is forgotten here; other nodes still cache its PID and
-// find out on their next request (a dead-letter reply makes the cluster
-// client look up again), which is why messages that must arrive go by
-// request with retry. It depends on protoactor-go only.
+// find out on their next request (a dead-letter reply makes the caller
+// look again), which is why messages that must arrive go by request with
+// retry. It depends on protoactor-go only.
 package placement
 
 import (
+	"errors"
 	"hash/maphash"
 	"log/slog"
 	"sync"
@@ -28,24 +37,36 @@ import (
 )
 
 // activatorName is the name of each node's activator actor, which other
-// nodes ask to activate grains this node owns.
-const activatorName = "swiper-placement"
+// nodes ask to activate grains this node owns; activeName that of the
+// actor which only says whether a grain is active here.
+const (
+	activatorName = "swiper-placement"
+	activeName    = "swiper-placement-active"
+)
 
 const shardCount = 64
 
+// DefaultTimeout bounds one request to another node's placement actors: an
+// activation spawns the grain and answers at once, so a second is long; a
+// node that died mid-request costs that much before the caller looks
+// again.
+const DefaultTimeout = time.Second
+
 // Lookup places grains on members and keeps this node's activations.
 type Lookup struct {
-	// Timeout bounds an activation request to another node.
+	// Timeout bounds one request to another node's placement.
 	Timeout time.Duration
 
 	cluster   *cluster.Cluster
 	self      string
-	rdv       atomic.Pointer[cluster.Rendezvous]
-	members   atomic.Pointer[[]*cluster.Member]
+	topo      atomic.Pointer[topology]
 	activator *actor.PID
+	active    *actor.PID
 	sub       *eventstream.Subscription
 	seed      maphash.Seed
-	shards    [shardCount]shard
+	shards    [shardCount]shard      // grains active here
+	cache     [shardCount]cacheShard // where grains were found, here or elsewhere
+	fence     atomic.Pointer[error]
 	stopOnce  sync.Once
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -58,18 +79,24 @@ type shard struct {
 	peak int
 }
 
+type cacheShard struct {
+	mu sync.Mutex
+	m  map[string]*actor.PID
+}
+
 var _ cluster.IdentityLookup = (*Lookup)(nil)
 
 // New returns a Lookup; the cluster calls Setup when the member starts.
 func New() *Lookup {
-	l := &Lookup{Timeout: 3 * time.Second, seed: maphash.MakeSeed(), ready: make(chan struct{})}
+	l := &Lookup{Timeout: DefaultTimeout, seed: maphash.MakeSeed(), ready: make(chan struct{})}
 	for i := range l.shards {
 		l.shards[i].m = make(map[string]*actor.PID)
+		l.cache[i].m = make(map[string]*actor.PID)
 	}
 	return l
 }
 
-// Setup starts the activator actor and follows the cluster's topology.
+// Setup starts the placement actors and follows the cluster's topology.
 func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.cluster = c
 	l.self = c.ActorSystem.Address()
@@ -87,11 +114,13 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	if isClient {
 		return
 	}
-	pid, err := c.ActorSystem.Root.SpawnNamed(actor.PropsFromFunc(l.receive), activatorName)
-	if err != nil {
+	var err error
+	if l.activator, err = c.ActorSystem.Root.SpawnNamed(actor.PropsFromFunc(l.receive), activatorName); err != nil {
 		panic("placement: " + err.Error()) // only if Setup runs twice
 	}
-	l.activator = pid
+	if l.active, err = c.ActorSystem.Root.SpawnNamed(actor.PropsFromFunc(l.receiveActive), activeName); err != nil {
+		panic("placement: " + err.Error())
+	}
 }
 
 // Ready is closed once the node knows a topology that includes itself.
@@ -99,33 +128,83 @@ func (l *Lookup) Ready() <-chan struct{} { return l.ready }
 
 // Members returns the members of the last topology seen.
 func (l *Lookup) Members() []*cluster.Member {
-	if m := l.members.Load(); m != nil {
-		return *m
+	if t := l.topo.Load(); t != nil {
+		return t.members
 	}
 	return nil
 }
 
-func (l *Lookup) onTopology(t *cluster.ClusterTopology) {
-	rdv := cluster.NewRendezvous()
-	rdv.UpdateMembers(t.Members)
-	l.rdv.Store(rdv)
-	members := append([]*cluster.Member(nil), t.Members...)
-	l.members.Store(&members)
-	for _, m := range t.Members {
-		if m.Address() == l.self {
-			l.readyOnce.Do(func() { close(l.ready) })
-		}
+// SelfInTopology reports whether the last topology seen includes this node.
+func (l *Lookup) SelfInTopology() bool {
+	t := l.topo.Load()
+	return t != nil && t.self
+}
+
+// HasMember reports whether the member at addr is in the current topology,
+// and returns a channel that is closed when the topology next changes (nil
+// before the first). A caller waiting on a member's reply watches it to
+// give up as soon as the member leaves.
+func (l *Lookup) HasMember(addr string) (bool, <-chan struct{}) {
+	t := l.topo.Load()
+	if t == nil {
+		return false, nil
+	}
+	return t.addrs[addr], t.next
+}
+
+// Fence stops this node from serving grains, for good: from now on it
+// places and activates nothing, refuses other nodes' activation requests
+// (they look elsewhere) and its local grains stop. A node fences itself
+// when its membership is lost: the others have dropped it and placed its
+// grains elsewhere, and a zombie that kept serving them would be a second
+// writer (PROTOACTOR.md traps 13 and 15). Only the first reason is kept.
+func (l *Lookup) Fence(reason error) {
+	if reason == nil {
+		reason = errors.New("placement: fenced")
+	}
+	if !l.fence.CompareAndSwap(nil, &reason) {
+		return
+	}
+	for i := range l.cache {
+		c := &l.cache[i]
+		c.mu.Lock()
+		clear(c.m)
+		c.mu.Unlock()
+	}
+	if l.cluster != nil {
+		l.cluster.Logger().Warn("placement: fenced; this node serves no grains any more", slog.Any("reason", reason))
+		// Ends when every local grain has stopped, or after the bound.
+		go l.StopAll(10 * time.Second)
+	}
+}
+
+// Fenced returns why the node was fenced, or nil.
+func (l *Lookup) Fenced() error {
+	if e := l.fence.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (l *Lookup) onTopology(ct *cluster.ClusterTopology) {
+	t := newTopology(ct.Members, l.self)
+	if old := l.topo.Swap(t); old != nil {
+		close(old.next)
+	}
+	if t.self {
+		l.readyOnce.Do(func() { close(l.ready) })
 	}
 	// Grains whose owner is now another node stop here; the next request
 	// activates them on their new owner, where they reload from the
-	// database.
+	// database. Requests already in their mailboxes are answered first (the
+	// poison pill queues behind them).
 	var moved []*actor.PID
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
 		for key, pid := range s.m {
 			kind, id := splitKey(key)
-			if owner := rdv.GetByClusterIdentity(cluster.NewClusterIdentity(id, kind)); owner != "" && owner != l.self {
+			if t.owner(cluster.NewClusterIdentity(id, kind)) != l.self {
 				moved = append(moved, pid)
 			}
 		}
@@ -134,26 +213,134 @@ func (l *Lookup) onTopology(t *cluster.ClusterTopology) {
 	for _, pid := range moved {
 		l.cluster.ActorSystem.Root.Poison(pid)
 	}
+	// Cached PIDs of grains that moved would send the next request to the
+	// old owner (protoactor's own cache drops entries only for members that
+	// left, PROTOACTOR.md trap 16): forget them, joins included.
+	for i := range l.cache {
+		c := &l.cache[i]
+		c.mu.Lock()
+		for key, pid := range c.m {
+			kind, id := splitKey(key)
+			if t.owner(cluster.NewClusterIdentity(id, kind)) != pid.Address {
+				delete(c.m, key)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Resolve returns the PID of the grain from the cache, or places it (see
+// Get) and caches the answer; nil if it cannot be placed now.
+func (l *Lookup) Resolve(ci *cluster.ClusterIdentity) *actor.PID {
+	if l.fence.Load() != nil {
+		return nil
+	}
+	key := ci.Kind + "/" + ci.Identity
+	c := l.cacheShard(key)
+	c.mu.Lock()
+	pid := c.m[key]
+	c.mu.Unlock()
+	if pid != nil {
+		return pid
+	}
+	if pid = l.Get(ci); pid == nil {
+		return nil
+	}
+	t := l.topo.Load()
+	c.mu.Lock()
+	// Cached only if its owner has not changed meanwhile: a topology
+	// change between the placement and here would otherwise leave a stale
+	// entry behind its purge.
+	if t != nil && t.owner(ci) == pid.Address && l.fence.Load() == nil {
+		c.m[key] = pid
+	}
+	c.mu.Unlock()
+	return pid
+}
+
+// Remember caches pid as where the grain is, until a topology change moves
+// the grain or a caller finds it dead: tests use it to plant a stale PID.
+func (l *Lookup) Remember(ci *cluster.ClusterIdentity, pid *actor.PID) {
+	key := ci.Kind + "/" + ci.Identity
+	c := l.cacheShard(key)
+	c.mu.Lock()
+	c.m[key] = pid
+	c.mu.Unlock()
+}
+
+// Forget drops the cached PID of the grain if it is still pid: the caller
+// found it dead (a dead letter, a timeout) and will look again.
+func (l *Lookup) Forget(ci *cluster.ClusterIdentity, pid *actor.PID) {
+	key := ci.Kind + "/" + ci.Identity
+	l.uncache(key, pid)
+}
+
+func (l *Lookup) uncache(key string, pid *actor.PID) {
+	c := l.cacheShard(key)
+	c.mu.Lock()
+	if cur, ok := c.m[key]; ok && cur.Equal(pid) {
+		delete(c.m, key)
+	}
+	c.mu.Unlock()
+}
+
+// Owner returns the address of the member that owns the grain under the
+// current topology, or "".
+func (l *Lookup) Owner(ci *cluster.ClusterIdentity) string {
+	if t := l.topo.Load(); t != nil {
+		return t.owner(ci)
+	}
+	return ""
 }
 
 // Get returns the PID of the grain, activating it on its owner if needed,
-// or nil if it cannot now (no topology yet, owner unreachable).
+// or nil if it cannot now (fenced, no topology yet, owner unreachable or
+// refusing because it sees another owner: the caller looks again).
 func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
-	rdv := l.rdv.Load()
-	if rdv == nil {
+	if l.fence.Load() != nil {
 		return nil
 	}
-	owner := rdv.GetByClusterIdentity(ci)
-	switch owner {
+	t := l.topo.Load()
+	if t == nil {
+		return nil
+	}
+	switch owner := t.owner(ci); owner {
 	case "":
 		return nil
 	case l.self:
 		return l.activate(ci)
+	default:
+		return l.ask(owner, activatorName, ci)
 	}
-	res, err := l.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(owner, activatorName),
+}
+
+// ActivePID returns the PID of the grain if it is active on its owner now,
+// without activating it; nil if it is not (or its owner cannot say within
+// Timeout).
+func (l *Lookup) ActivePID(ci *cluster.ClusterIdentity) *actor.PID {
+	if l.fence.Load() != nil {
+		return nil
+	}
+	t := l.topo.Load()
+	if t == nil {
+		return nil
+	}
+	switch owner := t.owner(ci); owner {
+	case "":
+		return nil
+	case l.self:
+		return l.Local(ci)
+	default:
+		return l.ask(owner, activeName, ci)
+	}
+}
+
+// ask sends an activation request to owner's placement actor name.
+func (l *Lookup) ask(owner, name string, ci *cluster.ClusterIdentity) *actor.PID {
+	res, err := l.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(owner, name),
 		&cluster.ActivationRequest{ClusterIdentity: ci}, l.Timeout).Result()
 	if err != nil {
-		l.cluster.Logger().Warn("placement: remote activation failed", slog.String("owner", owner), slog.String("identity", ci.Identity), slog.Any("err", err))
+		l.cluster.Logger().Debug("placement: request to owner failed", slog.String("owner", owner), slog.String("identity", ci.Identity), slog.Any("err", err))
 		return nil
 	}
 	if r, ok := res.(*cluster.ActivationResponse); ok && !r.Failed {
@@ -178,8 +365,8 @@ func (l *Lookup) Count(kind string) int {
 // OwnedHere reports whether this node owns the grain (it would be activated
 // here), as far as the last topology says.
 func (l *Lookup) OwnedHere(ci *cluster.ClusterIdentity) bool {
-	rdv := l.rdv.Load()
-	return rdv != nil && rdv.GetByClusterIdentity(ci) == l.self
+	t := l.topo.Load()
+	return t != nil && t.owner(ci) == l.self
 }
 
 // Local returns the PID of an active local grain, or nil.
@@ -199,8 +386,10 @@ func (l *Lookup) Shutdown() {
 			l.cluster.ActorSystem.EventStream.Unsubscribe(l.sub)
 		}
 		l.StopAll(10 * time.Second)
-		if l.activator != nil {
-			l.cluster.ActorSystem.Root.Stop(l.activator)
+		for _, pid := range []*actor.PID{l.activator, l.active} {
+			if pid != nil {
+				l.cluster.ActorSystem.Root.Stop(pid)
+			}
 		}
 	})
 }
@@ -228,7 +417,25 @@ func (l *Lookup) StopAll(timeout time.Duration) {
 
 func (l *Lookup) receive(ctx actor.Context) {
 	if req, ok := ctx.Message().(*cluster.ActivationRequest); ok {
-		pid := l.activate(req.ClusterIdentity)
+		// Only what this node owns under its own topology: a caller whose
+		// topology is behind or ahead gets a refusal and looks again,
+		// rather than a second activation here (PROTOACTOR.md trap 15).
+		var pid *actor.PID
+		if t := l.topo.Load(); t != nil && l.fence.Load() == nil && t.owner(req.ClusterIdentity) == l.self {
+			pid = l.activate(req.ClusterIdentity)
+		}
+		ctx.Respond(&cluster.ActivationResponse{Pid: pid, Failed: pid == nil})
+	}
+}
+
+// receiveActive answers an activation request with the grain's PID if it
+// is active here, activating nothing.
+func (l *Lookup) receiveActive(ctx actor.Context) {
+	if req, ok := ctx.Message().(*cluster.ActivationRequest); ok {
+		var pid *actor.PID
+		if l.fence.Load() == nil {
+			pid = l.Local(req.ClusterIdentity)
+		}
 		ctx.Respond(&cluster.ActivationResponse{Pid: pid, Failed: pid == nil})
 	}
 }
@@ -241,6 +448,9 @@ func (l *Lookup) activate(ci *cluster.ClusterIdentity) *actor.PID {
 	defer s.mu.Unlock()
 	if pid, ok := s.m[key]; ok {
 		return pid
+	}
+	if l.fence.Load() != nil {
+		return nil
 	}
 	kind, ok := l.cluster.TryGetClusterKind(ci.Kind)
 	if !ok {
@@ -276,6 +486,7 @@ func (l *Lookup) forget(key string, pid *actor.PID) {
 		return
 	}
 	delete(s.m, key)
+	l.uncache(key, pid)
 	kind, _ := splitKey(key)
 	l.counts[kind].Add(-1)
 	// Go maps never shrink: after a mass passivation a shard that held
@@ -292,6 +503,10 @@ func (l *Lookup) forget(key string, pid *actor.PID) {
 
 func (l *Lookup) shard(key string) *shard {
 	return &l.shards[maphash.String(l.seed, key)%shardCount]
+}
+
+func (l *Lookup) cacheShard(key string) *cacheShard {
+	return &l.cache[maphash.String(l.seed, key)%shardCount]
 }
 
 func splitKey(key string) (kind, id string) {

@@ -28,6 +28,14 @@ type Client struct {
 	// Backoff spaces the retries of a call whose message was not delivered
 	// (CallBackoff if its Base is zero).
 	Backoff swiper.Backoff
+	// Placement, if set, finds actors (actors/placement.Lookup: its PID
+	// cache follows topology changes, and a call waiting on a member that
+	// leaves the topology is retried at once); nil uses the cluster's own
+	// PID cache and lookup.
+	Placement Placement
+	// Gate, if set, is asked before every call: an error fails the call at
+	// once with 503 / 1108 (a fenced node serves nothing).
+	Gate func() error
 	// Reads, if set, serves the calls that only read the store and need
 	// none of the actor's state (Recommendations, Friends, Friend) from the
 	// store directly, rather than queueing them in the user's mailbox. Nil
@@ -57,11 +65,16 @@ func (c *Client) callDeadline(ctx context.Context) time.Time {
 // callPID is call, also returning the PID of the activation that answered.
 func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any, *actor.PID, error) {
 	deadline := c.callDeadline(ctx)
+	if c.Gate != nil {
+		if err := c.Gate(); err != nil {
+			return nil, nil, swiper.Unavailable("user.call", err)
+		}
+	}
 	b := c.Backoff
 	if b.Base <= 0 {
 		b = CallBackoff
 	}
-	res, pid, err := request(ctx, c.Cluster, b, uid, req, deadline, 0)
+	res, pid, err := request(ctx, c.Cluster, c.Placement, b, uid, req, deadline, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,17 +88,30 @@ func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any
 // PID of the activation that gave it. It does what cluster.Request does,
 // without its per-call overhead (a context, call options and an eagerly
 // formatted debug line cost a sixth of a swipe's CPU) and with real
-// backoff: find the grain through the PID cache or the placement, ask it,
-// and, when the message was not delivered (a dead letter: the actor had
-// stopped, or its node is gone) or no member could host it, look it up
-// again after a wait from b, bounded by the deadline. Each attempt may take
-// perAttempt (0: all the time left). A timed-out attempt is retried only
-// with a perAttempt set: such callers send messages that are safe to
-// deliver twice, while a call's request (a swipe) may still be processed
-// after its caller stopped waiting.
-func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int64, req proto.Message, deadline time.Time, perAttempt time.Duration) (any, *actor.PID, error) {
+// backoff: find the grain through the placement (p, or the cluster's PID
+// cache and lookup when p is nil), ask it, and, when the message was not
+// delivered (a dead letter: the actor had stopped, or its node is gone) or
+// no member could host it, look it up again after a jittered wait from b,
+// bounded by the deadline.
+//
+// Each attempt may take perAttempt (0: all the time left). A timed-out
+// attempt is retried only with a perAttempt set: such callers send
+// messages that are safe to deliver twice, while a call's request (a
+// swipe) may still be processed after its caller stopped waiting. A call
+// waiting on an actor on another node gives up that attempt as soon as
+// the node leaves the topology (with p set), and tries the grain's new
+// owner: the request was either processed before the node died, which the
+// store then knows (a retried swipe answers already_swiped), or never, so
+// a call toward a node that just died fails over instead of eating its
+// deadline (PROTOACTOR.md trap 17).
+func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Backoff, uid int64, req proto.Message, deadline time.Time, perAttempt time.Duration) (any, *actor.PID, error) {
 	const op = "user.call"
 	id := strconv.FormatInt(uid, 10)
+	var ci *cluster.ClusterIdentity
+	if p != nil {
+		ci = cluster.NewClusterIdentity(id, Kind)
+	}
+	self := c.ActorSystem.Address()
 	var err error
 	var wctx context.Context // ctx bounded by deadline, made only when a retry must wait
 	for attempt := 0; ; attempt++ {
@@ -109,35 +135,55 @@ func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int6
 		if perAttempt > 0 {
 			left = min(left, perAttempt)
 		}
-		pid, _ := c.PidCache.Get(id, Kind)
-		if pid == nil {
-			if pid = c.Get(id, Kind); pid == nil {
-				err = errors.New("no member can host the actor") // placement may settle
-				continue
+		var pid *actor.PID
+		if p != nil {
+			pid = p.Resolve(ci)
+		} else if pid, _ = c.PidCache.Get(id, Kind); pid == nil {
+			if pid = c.Get(id, Kind); pid != nil {
+				c.PidCache.Set(id, Kind, pid)
 			}
-			c.PidCache.Set(id, Kind, pid)
+		}
+		if pid == nil {
+			err = errors.New("no member can host the actor") // placement may settle
+			continue
 		}
 		if time.Until(deadline) <= 0 {
 			// The lookup took what was left: a future made now would have
 			// no timeout at all (protoactor starts none for d < 0).
 			break
 		}
-		var res any
+		var f *actor.Future
 		if perAttempt > 0 {
 			// A tell: no caller waits on it, so it carries no deadline.
-			res, err = c.ActorSystem.Root.RequestFuture(pid, req, left).Result()
+			f = c.ActorSystem.Root.RequestFuture(pid, req, left)
 		} else {
-			res, err = askBy(c.ActorSystem, pid, req, deadline).Result()
+			f = askBy(c.ActorSystem, pid, req, deadline)
 		}
-		if err == nil {
+		var res any
+		gone := false
+		if p != nil && pid.Address != self {
+			res, err, gone = waitOrGone(f, p, pid.Address)
+		} else {
+			res, err = f.Result()
+		}
+		if err == nil && !gone {
 			if res == nil {
 				return nil, nil, swiper.Unavailable(op, errors.New("no reply"))
 			}
 			return res, pid, nil
 		}
 		// Dead letter: the actor had stopped (passivated, moved). Timeout:
-		// its node may be gone. Either way, look it up again.
-		c.PidCache.RemoveByValue(id, Kind, pid)
+		// its node may be gone. Gone: its node left the topology. Either
+		// way, look it up again.
+		if p != nil {
+			p.Forget(ci, pid)
+		} else {
+			c.PidCache.RemoveByValue(id, Kind, pid)
+		}
+		if gone {
+			err = errors.New("the actor's node left the cluster")
+			continue
+		}
 		deadLetter := errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter)
 		timedOut := errors.Is(err, actor.ErrTimeout) || errors.Is(err, remote.ErrTimeout)
 		if !deadLetter && !(timedOut && perAttempt > 0) {
@@ -148,6 +194,38 @@ func request(ctx context.Context, c *cluster.Cluster, b swiper.Backoff, uid int6
 		err = errors.New("timed out")
 	}
 	return nil, nil, swiper.Unavailable(op, err)
+}
+
+// waitOrGone waits for f's result, or until the member at addr leaves p's
+// topology (gone), whichever comes first. An abandoned future still ends at
+// its own timeout; the goroutine waiting on it ends then.
+func waitOrGone(f *actor.Future, p Placement, addr string) (res any, err error, gone bool) {
+	type result struct {
+		res any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, e := f.Result()
+		done <- result{r, e}
+	}()
+	for {
+		in, next := p.HasMember(addr)
+		if !in {
+			// Its answer may have come in already.
+			select {
+			case r := <-done:
+				return r.res, r.err, false
+			default:
+				return nil, nil, true
+			}
+		}
+		select {
+		case r := <-done:
+			return r.res, r.err, false
+		case <-next:
+		}
+	}
 }
 
 // DeadlineHeader is the message header in which a call tells the actor

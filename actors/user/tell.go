@@ -62,13 +62,13 @@ func (o *outbox) drain(d *Deps, c *cluster.Cluster, from int64) {
 		}
 		id := strconv.FormatInt(m.to, 10)
 		ci := cluster.NewClusterIdentity(id, Kind)
-		if d.Placement != nil && d.Placement.OwnedHere(ci) {
-			// Only an active actor needs telling: one that is not loads
-			// the change from the database when it activates. Activating
-			// every liked user to tell it would cost a load per like.
-			if pid := d.Placement.Local(ci); pid != nil {
-				// A reply error means the actor stopped meanwhile; its next
-				// activation loads the change.
+		if d.Placement != nil {
+			// Only an active actor needs telling, wherever it is: one that
+			// is not loads the change from the database when it activates.
+			// Activating every liked user to tell it would cost a load per
+			// like. A reply error means the actor stopped meanwhile (or its
+			// node died); its next activation loads the change.
+			if pid := d.Placement.ActivePID(ci); pid != nil {
 				c.ActorSystem.Root.RequestFuture(pid, m.msg, d.TellTimeout).Wait()
 			}
 			continue
@@ -78,7 +78,7 @@ func (o *outbox) drain(d *Deps, c *cluster.Cluster, from int64) {
 		// died takes about a second to leave the topology. A told message is
 		// safe to deliver twice, so a timed-out attempt is retried too.
 		deadline := time.Now().Add(time.Duration(max(d.TellAttempts, 1)) * d.TellTimeout)
-		_, _, err := request(context.Background(), c, CallBackoff, m.to, m.msg, deadline, d.TellTimeout)
+		_, _, err := request(context.Background(), c, nil, CallBackoff, m.to, m.msg, deadline, d.TellTimeout)
 		if err != nil {
 			d.Log.Warn("could not tell a user actor; it will reload from the database",
 				"from", from, "to", m.to, "message", string(m.msg.ProtoReflect().Descriptor().Name()), "err", err)

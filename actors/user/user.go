@@ -77,6 +77,17 @@ type Placement interface {
 	Local(ci *cluster.ClusterIdentity) *actor.PID
 	// RemovePid forgets an activation, so new requests activate afresh.
 	RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID)
+	// Resolve returns the grain's PID, cached or placed (activating it
+	// on its owner), or nil if it cannot be placed now.
+	Resolve(ci *cluster.ClusterIdentity) *actor.PID
+	// Forget drops a cached PID found dead.
+	Forget(ci *cluster.ClusterIdentity, pid *actor.PID)
+	// ActivePID returns the grain's PID if it is active on its owner,
+	// activating nothing; nil if it is not.
+	ActivePID(ci *cluster.ClusterIdentity) *actor.PID
+	// HasMember reports whether the member at addr is in the topology,
+	// with a channel closed at the next topology change.
+	HasMember(addr string) (bool, <-chan struct{})
 }
 
 // NewKind returns the cluster kind of user actors. It panics if d.Idle is

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/user"
@@ -33,7 +34,7 @@ func TestDeadLetteredCallWaitsBeforeRetrying(t *testing.T) {
 		}
 	})
 	defer h.node.System.EventStream.Unsubscribe(sub)
-	h.node.Cluster.PidCache.Set(strconv.FormatInt(uid, 10), user.Kind, dead)
+	h.node.Lookup.Remember(cluster.NewClusterIdentity(strconv.FormatInt(uid, 10), user.Kind), dead)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -52,7 +53,7 @@ func TestDeadLetteredCallWaitsBeforeRetrying(t *testing.T) {
 
 	// A backoff that would outlast the caller's deadline is not waited
 	// out: the call fails with unavailable at once.
-	h.node.Cluster.PidCache.Set(strconv.FormatInt(uid, 10), user.Kind, dead)
+	h.node.Lookup.Remember(cluster.NewClusterIdentity(strconv.FormatInt(uid, 10), user.Kind), dead)
 	c.Backoff = swiper.Backoff{Base: time.Hour, Rand: func() float64 { return 0.5 }}
 	short, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
