@@ -417,7 +417,7 @@ func (p *Provider) Self() bool {
 // revoked behind the provider's back, etcd was unreachable longer than the
 // TTL, or the member's key vanished from the topology. The provider does
 // not rejoin; the node must stop serving and come back under a new id.
-// Shutdown does not close it.
+// Neither Leave nor Shutdown closes it.
 func (p *Provider) Lost() <-chan struct{} { return p.lost }
 
 // Err returns why Lost was closed (ErrLeaseLost or ErrNotMember), or nil.
