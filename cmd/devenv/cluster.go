@@ -97,7 +97,7 @@ func (s *supervisor) run(ctx context.Context) error {
 	if err := s.waitReady(ctx, nodes); err != nil {
 		s.stopAll(nodes)
 		if ctx.Err() != nil {
-			s.out.say("stopped the nodes before they were ready; the services keep running (make stop stops them)")
+			s.out.say("stopped the nodes before they were ready; the PostgreSQL, Redis and etcd were left running (make stop stops them)")
 			return nil
 		}
 		return err
@@ -271,7 +271,7 @@ func (s *supervisor) watch(ctx context.Context, nodes []*node) error {
 		select {
 		case <-ctx.Done():
 			s.stopAll(nodes)
-			s.out.say("the services keep running: make stop stops them")
+			s.out.say("the PostgreSQL, Redis and etcd were left running (make stop stops them)")
 			return nil
 		case n := <-s.exits:
 			var running []string

@@ -314,7 +314,7 @@ func TestClusterSupervises(t *testing.T) {
 		t.Errorf("devenv cluster after Ctrl-C: exit %d; want 0\n%s", code, c.out.String())
 	}
 	out = c.out.String()
-	for _, want := range []string{"n1  | n1 got SIGTERM\n", "n10 | n10 got SIGTERM\n", "stopped n1, n10", "the services keep running"} {
+	for _, want := range []string{"n1  | n1 got SIGTERM\n", "n10 | n10 got SIGTERM\n", "stopped n1, n10", "the PostgreSQL, Redis and etcd were left running"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("devenv cluster did not say %q; it said:\n%s", want, out)
 		}

@@ -53,6 +53,10 @@ func main() {
 		// SIGHUP a closed terminal. The nodes, in process groups of their
 		// own, hear none of these from the terminal: the supervisor stops
 		// them, in its own time.
+		// A terminal or pipe gone (make cluster | less, quit) fails the
+		// writes of node lines instead of killing the supervisor, which
+		// still copies them into the logs and still stops the nodes.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer cancel()
 		s := &supervisor{
