@@ -32,15 +32,20 @@ type supervisor struct {
 	width         int        // of the longest name, for aligned prefixes
 	env           []string
 	pollReadiness time.Duration
+	// restartAfter is the first pause before a failed node is started
+	// again, doubling up to a minute while it keeps failing soon after it
+	// starts.
+	restartAfter time.Duration
 }
 
 // node is one running swiperd.
 type node struct {
 	nodeFile
-	log    string // its log file
-	pid    int
-	exited chan struct{} // closed once it has exited and its output is copied
-	err    error         // Wait's, set before exited is closed
+	log     string // its log file
+	pid     int
+	started time.Time
+	exited  chan struct{} // closed once it has exited and its output is copied
+	err     error         // Wait's, set before exited is closed
 }
 
 func (n *node) done() bool {
@@ -87,7 +92,7 @@ func (s *supervisor) run(ctx context.Context) error {
 
 	var nodes []*node
 	for _, nf := range s.nodes {
-		n, err := s.start(nf)
+		n, err := s.start(nf, false)
 		if err != nil {
 			s.stopAll(nodes)
 			return err
@@ -127,10 +132,15 @@ func (s *supervisor) nodeEnv() []string {
 }
 
 // start runs one node: its output, stdout and stderr on one pipe so their
-// order is kept, goes to its log file and, prefixed, to the terminal.
-func (s *supervisor) start(nf nodeFile) (*node, error) {
-	n := &node{nodeFile: nf, log: filepath.Join(s.dev, "logs", nf.Name+".log"), exited: make(chan struct{})}
-	logf, err := os.Create(n.log) // each make cluster's log begins afresh
+// order is kept, goes to its log file and, prefixed, to the terminal. Each
+// make cluster's log begins afresh; a restarted node's goes on.
+func (s *supervisor) start(nf nodeFile, restart bool) (*node, error) {
+	n := &node{nodeFile: nf, log: filepath.Join(s.dev, "logs", nf.Name+".log"), exited: make(chan struct{}), started: time.Now()}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if restart {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	logf, err := os.OpenFile(n.log, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -265,25 +275,76 @@ func (s *supervisor) banner(nodes []*node) {
 	s.out.Write([]byte(b.String()))
 }
 
-// watch reports nodes that exit, and stops the rest when ctx ends.
+// watch reports nodes that exit, and stops the rest when ctx ends. A node
+// that exits with a failure status after it was ready is started again:
+// swiperd exits 1 when it has fenced itself (its etcd lease lost, or gone
+// from its own topology), for its supervisor to restart it under a new
+// member id. One killed by a signal (kill -9, to watch failover) or that
+// exits 0 (stopped by someone's SIGTERM) is left stopped.
 func (s *supervisor) watch(ctx context.Context, nodes []*node) error {
+	if s.restartAfter == 0 {
+		s.restartAfter = time.Second
+	}
+	restart := make(chan int, len(nodes)) // the index of a node to start again
+	pending := 0                          // restarts waiting for their pause
+	pause := make([]time.Duration, len(nodes))
 	for {
 		select {
 		case <-ctx.Done():
 			s.stopAll(nodes)
 			s.out.say("the PostgreSQL, Redis and etcd were left running (make stop stops them)")
 			return nil
+		case i := <-restart:
+			pending--
+			n, err := s.start(nodes[i].nodeFile, true)
+			if err != nil {
+				s.out.say("could not start %s again: %v", nodes[i].Name, err)
+				if pending == 0 && !anyRunning(nodes) {
+					return errors.New("no node runs, and none is to start again")
+				}
+				break
+			}
+			nodes[i] = n
 		case n := <-s.exits:
+			i := 0
+			for j, m := range nodes {
+				if m == n {
+					i = j
+				}
+			}
 			var running []string
 			for _, m := range nodes {
 				if !m.done() {
 					running = append(running, m.Name)
 				}
 			}
-			if len(running) == 0 {
+			var ee *exec.ExitError
+			if errors.As(n.err, &ee) && ee.ExitCode() > 0 {
+				if time.Since(n.started) > time.Minute || pause[i] == 0 {
+					pause[i] = s.restartAfter
+				} else {
+					pause[i] = min(2*pause[i], time.Minute)
+				}
+				s.out.say("%s exited (%s); starting it again in %v. Its log is %s", n.Name, exitText(n.err), pause[i], n.log)
+				pending++
+				// Ends after the pause, or when the supervisor stops.
+				go func(i int, d time.Duration) {
+					select {
+					case <-time.After(d):
+						restart <- i
+					case <-ctx.Done():
+					}
+				}(i, pause[i])
+				break
+			}
+			if len(running) == 0 && pending == 0 {
 				return fmt.Errorf("%s exited (%s), the last node running; its log is %s", n.Name, exitText(n.err), n.log)
 			}
-			s.out.say("%s exited (%s); %s keep running. Its log is %s", n.Name, exitText(n.err), strings.Join(running, ", "), n.log)
+			others := strings.Join(running, ", ") + " keep running"
+			if len(running) == 0 {
+				others = "none of the others runs until its restart"
+			}
+			s.out.say("%s exited (%s); %s. Its log is %s", n.Name, exitText(n.err), others, n.log)
 		}
 	}
 }
@@ -324,6 +385,15 @@ func (s *supervisor) stopAll(nodes []*node) {
 	if len(stopped) > 0 {
 		s.out.say("stopped %s", strings.Join(stopped, ", "))
 	}
+}
+
+func anyRunning(nodes []*node) bool {
+	for _, n := range nodes {
+		if !n.done() {
+			return true
+		}
+	}
+	return false
 }
 
 func killAll(nodes []*node) {

@@ -46,8 +46,8 @@ func TestMain(m *testing.M) {
 var devenvBin string
 
 // fakeNode is swiperd as far as the supervisor can tell: -config FILE,
-// /readyz on the file's http_addr, lines on stdout and stderr, and an exit
-// at SIGTERM. SWIPER_DEVENV_FAKE_FAIL=NAME makes node NAME exit 3 at once;
+// /readyz on the file's http_addr, lines on stdout and stderr, an exit at
+// SIGTERM, and exit 1 at SIGUSR1 (as swiperd when it has fenced itself). SWIPER_DEVENV_FAKE_FAIL=NAME makes node NAME exit 3 at once;
 // SWIPER_DEVENV_FAKE_STUBBORN=1 makes every node ignore SIGTERM.
 func fakeNode() {
 	if len(os.Args) != 3 || os.Args[1] != "-config" {
@@ -77,6 +77,15 @@ func fakeNode() {
 	} else {
 		signal.Notify(sig, syscall.SIGTERM)
 	}
+	// SIGUSR1 stands for swiperd fencing itself: it exits 1 for its
+	// supervisor to start it again.
+	fence := make(chan os.Signal, 1)
+	signal.Notify(fence, syscall.SIGUSR1)
+	go func() {
+		<-fence
+		fmt.Printf("%s fenced itself\n", cfg.Node)
+		os.Exit(1)
+	}()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -446,4 +455,42 @@ func TestStopSparesAReusedPid(t *testing.T) {
 	if !running(stranger.Process.Pid) {
 		t.Errorf("devenv stop killed pid %d, which it did not start", stranger.Process.Pid)
 	}
+}
+
+// TestClusterRestartsAFencedNode: a node that exits 1 after it was ready,
+// as swiperd does when it has fenced itself, is started again, its log
+// going on; the others are not touched.
+func TestClusterRestartsAFencedNode(t *testing.T) {
+	c := newFakeCluster(t, "n1", "n2")
+	c.start(nil)
+	c.waitFor("Swiper runs as a cluster of 2 nodes")
+	pids := c.pids()
+	syscall.Kill(pids["n1"], syscall.SIGUSR1)
+	c.waitFor("n1 exited (exit status 1); starting it again in 1s")
+	// The new n1: in the pid file, and its lines after the old one's in
+	// the log.
+	log := filepath.Join(c.dev, "logs", "n1.log")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(log)
+		pid, ok := c.pid("n1")
+		if ok && pid != pids["n1"] && running(pid) && strings.Count(string(b), "hello from n1\n") == 2 {
+			if !strings.Contains(string(b), "hello from n1\nn1 writes to stderr too (SWIPER_NODE=\"\")\nn1 fenced itself\n") {
+				t.Errorf("logs/n1.log after a restart:\n%s\nwant the first run's lines, then the second's", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new n1 in its pid file and log (%s):\n%s\ndevenv cluster said:\n%s", c.dev, b, c.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process
+	}
+	if !running(pids["n2"]) {
+		t.Errorf("n2 stopped when n1 restarted")
+	}
+	c.cmd.Process.Signal(os.Interrupt)
+	if code := c.wait(); code != 0 {
+		t.Errorf("devenv cluster after Ctrl-C: exit %d; want 0\n%s", code, c.out.String())
+	}
+	c.wantNoPidFiles()
 }

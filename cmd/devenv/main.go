@@ -6,8 +6,10 @@
 //	                 start one swiperd per node file, each logging to
 //	                 .dev/logs/NAME.log and, a line at a time behind its name,
 //	                 to the terminal, its pid in .dev/NAME.pid; wait until
-//	                 every node answers /readyz, say where they serve, and
-//	                 run until SIGINT or SIGTERM, then stop them all.
+//	                 every node answers /readyz, say where they serve, start
+//	                 again a node that exits with a failure status (swiperd
+//	                 exits 1 when it has fenced itself), and run until SIGINT
+//	                 or SIGTERM, then stop them all.
 //	devenv stop [-dev .dev] NODEFILE...
 //	                 stop what `devenv cluster` started (the supervisor, then
 //	                 any node its pid file names), and say what it stopped and
