@@ -12,9 +12,10 @@ SEED_USERS ?= 5000
 
 all: build
 
-# build: compile swiperd, swiperctl and swiperload into bin/
+# build: compile swiperd, swiperctl, swiperload and devenv (make cluster's
+# supervisor) into bin/
 build:
-	$(GO) build -o $(BIN)/ ./cmd/swiperd ./cmd/swiperctl ./cmd/swiperload
+	$(GO) build -o $(BIN)/ ./cmd/swiperd ./cmd/swiperctl ./cmd/swiperload ./cmd/devenv
 
 # services: find, or install and start, the PostgreSQL, Redis and etcd to
 # use (etcd only where nodes form a cluster: make run and seed leave it out)
@@ -50,9 +51,11 @@ test: services lint
 	$(WITH_ENV) $(GO) test -race -count=1 -timeout 12m ./...
 endif
 
-# stop: stop the private PostgreSQL, Redis and etcd that `services` started, if
-# any, and say which servers it left alone
+# stop: stop make cluster's nodes, then the private PostgreSQL, Redis and etcd
+# that `services` started, if any, and say which servers it left alone
 stop:
+	$(GO) build -o $(BIN)/ ./cmd/devenv
+	$(BIN)/devenv stop -dev $(DEV) $(CLUSTER_NODES)
 	SWIPERCTL=$(BIN)/swiperctl cmd/devenv/devenv.sh down
 
 # seed: add SEED_USERS more users to the database
@@ -78,10 +81,14 @@ proto:
 	GOBIN=$(CURDIR)/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	cd actors/actorpb && PATH="$(CURDIR)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative *.proto
 
-# cluster: three local nodes from cluster-config/node1..3.yaml (arrives with
-# issue 12's etcd provider; until then config refuses cluster_provider etcd)
-cluster:
-	@echo "make cluster: multi-node clusters need issue 12's etcd cluster provider, which is not wired yet; use make run"; exit 1
+# cluster: three local nodes from cluster-config/node1..3.yaml on etcd, demo
+# users seeded once, each node's log behind its name (and in $(DEV)/logs/);
+# Ctrl-C stops the nodes, the services keep running (make stop stops all)
+CLUSTER_NODES := cluster-config/node1.yaml cluster-config/node2.yaml cluster-config/node3.yaml
+cluster: services
+	$(WITH_ENV) $(BIN)/swiperctl seed -users $(SEED_USERS) -if-empty
+	$(WITH_ENV) SWIPER_ADMIN_TOKEN=$${SWIPER_ADMIN_TOKEN:-$$(cmd/devenv/devenv.sh admin-token)} \
+	  exec $(BIN)/devenv cluster -dev $(DEV) -swiperd $(BIN)/swiperd $(CLUSTER_NODES)
 
 # clean: remove build output (not .dev/, which holds the private databases)
 clean:

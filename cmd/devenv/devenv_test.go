@@ -1,6 +1,6 @@
-// Package devenv_test runs devenv.sh, the script behind make run and make
+// Package main_test runs devenv.sh, the script behind make run and make
 // test, against real private PostgreSQL and Redis instances on free ports.
-package devenv_test
+package main_test
 
 import (
 	"bytes"

@@ -1,7 +1,11 @@
 // Command swiperd is the Swiper server: one node of a Swiper cluster. It
 // migrates the database, then serves the client API and the admin API until
 // SIGINT or SIGTERM, when it stops accepting, finishes what is in flight and
-// closes its stores. The node itself is assembled by internal/app.
+// closes its stores. A node that loses its cluster membership (its etcd
+// lease, or its place in its own topology) has fenced itself: it shuts down
+// the same way and exits with status 1, for its supervisor to start it
+// again under a new member id. The node itself is assembled by
+// internal/app.
 package main
 
 import (
@@ -55,6 +59,9 @@ func main() {
 	case <-ctx.Done():
 	case failed = <-a.Failed():
 		log.Error("listener failed; shutting down", "err", failed)
+	case <-a.Lost():
+		failed = fmt.Errorf("fenced: lost cluster membership: %w", a.Node.Err())
+		log.Error("fenced: this node lost its cluster membership and serves no more calls; exiting with status 1 so that its supervisor starts it again", "err", a.Node.Err())
 	}
 	stop() // a second Ctrl-C ends the process at once
 	a.Close(context.Background())

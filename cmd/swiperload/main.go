@@ -18,7 +18,10 @@
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
 // SWIPER_SMS_WEBHOOK_URL=http://127.0.0.1:7070/sms (see -sms). me needs the
-// admin token, to log in on the users' behalf. Every run is bounded by -n
+// admin token, to log in on the users' behalf. Against a cluster, -addr
+// takes every node's client API, comma-separated, and spreads the users
+// over them; match -ws-addr puts every socket on one node while the likes
+// go through the others. Every run is bounded by -n
 // or -d and talks only to the addresses given.
 package main
 
@@ -34,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,8 +211,9 @@ func meLoad(args []string) error {
 		return err
 	}
 	drive(*run.c, *run.d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *run.addr+"/api/v1/me", nil)
-		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+		u := i%len(tokens) + 1
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, run.at(u)+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
 		return req
 	}, nil)
 	return nil
@@ -264,13 +269,19 @@ type userRun struct {
 
 func asUsers(fs *flag.FlagSet, users, c int) *userRun {
 	return &userRun{
-		addr:       fs.String("addr", "http://127.0.0.1:8080", "the node's client API"),
+		addr:       fs.String("addr", "http://127.0.0.1:8080", "the node's client API; several, comma-separated, spread the users over them (user u talks to the (u mod n)-th)"),
 		adminAddr:  fs.String("admin", "http://127.0.0.1:9090", "the node's admin API"),
 		adminToken: fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token"),
 		users:      fs.Int("users", users, "act as users 1..users"),
 		c:          fs.Int("c", c, "concurrent clients"),
 		d:          fs.Duration("d", 10*time.Second, "how long to run"),
 	}
+}
+
+// at returns the client API user u (from 1) talks to.
+func (r *userRun) at(u int) string {
+	addrs := strings.Split(*r.addr, ",")
+	return addrs[u%len(addrs)]
 }
 
 // tokens logs in as the users through the admin API.
@@ -336,7 +347,7 @@ func swipeLoad(args []string) error {
 			mark = "dislike"
 		}
 		data := fmt.Sprintf(`{"sid":%d,"mark":%q}`, sid, mark)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, *run.addr+"/api/v1/swipes", bytes.NewReader([]byte(data)))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, run.at(u)+"/api/v1/swipes", bytes.NewReader([]byte(data)))
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
 		return req
 	}, func(body []byte) {
@@ -359,8 +370,9 @@ func recsLoad(args []string) error {
 		return err
 	}
 	drive(*run.c, *run.d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", *run.addr, *limit), nil)
-		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+		u := i%len(tokens) + 1
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", run.at(u), *limit), nil)
+		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
 		return req
 	}, nil)
 	return nil

@@ -19,8 +19,9 @@ import (
 var dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
 
 // dialAll opens a WebSocket for each token, 32 at a time.
-func dialAll(addr string, tokens []string) ([]*websocket.Conn, error) {
-	url := "ws" + strings.TrimPrefix(addr, "http") + "/api/v1/ws"
+// dialAll opens a socket per token, user u's to wsAddr, or if that is
+// empty to the client API u talks to.
+func dialAll(run *userRun, wsAddr string, tokens []string) ([]*websocket.Conn, error) {
 	conns := make([]*websocket.Conn, len(tokens))
 	errs := make(chan error, len(tokens))
 	sem := make(chan struct{}, 32)
@@ -30,6 +31,11 @@ func dialAll(addr string, tokens []string) ([]*websocket.Conn, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			addr := wsAddr
+			if addr == "" {
+				addr = run.at(i + 1)
+			}
+			url := "ws" + strings.TrimPrefix(addr, "http") + "/api/v1/ws"
 			c, resp, err := dialer.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
 			if err != nil {
 				status := 0
@@ -87,6 +93,7 @@ func nodeMemory(adminAddr, adminToken string) (heap, stack float64, err error) {
 func wsLoad(args []string) error {
 	fs := flag.NewFlagSet("ws", flag.ExitOnError)
 	run := asUsers(fs, 10000, 32)
+	wsAddr := fs.String("ws-addr", "", "where the sockets go (default: each user's -addr)")
 	hold := fs.Duration("hold", 5*time.Second, "how long to hold the sockets idle before measuring")
 	fs.Parse(args)
 	tokens, err := run.tokens()
@@ -98,7 +105,7 @@ func wsLoad(args []string) error {
 		return err
 	}
 	start := time.Now()
-	conns, err := dialAll(*run.addr, tokens)
+	conns, err := dialAll(run, *wsAddr, tokens)
 	if err != nil {
 		return err
 	}
@@ -150,6 +157,7 @@ func wsLoad(args []string) error {
 func matchLoad(args []string) error {
 	fs := flag.NewFlagSet("match", flag.ExitOnError)
 	run := asUsers(fs, 2000, 64)
+	wsAddr := fs.String("ws-addr", "", "where the sockets go (default: each user's -addr); with likes sent to another node's -addr, every match push crosses nodes")
 	rate := fs.Int("rate", 1000, "matches per second")
 	start0 := fs.Int("start", 0, "the first round (use a new one per run on the same database)")
 	fs.Parse(args)
@@ -175,7 +183,7 @@ func matchLoad(args []string) error {
 			defer swg.Done()
 			for k := int(next.Add(1) - 1); k < total; k = int(next.Add(1) - 1) {
 				l, r := pair(k)
-				st, body, err := post(*run.addr+"/api/v1/swipes", tokens[l-1], map[string]any{"sid": r, "mark": "like"})
+				st, body, err := post(run.at(l)+"/api/v1/swipes", tokens[l-1], map[string]any{"sid": r, "mark": "like"})
 				if err != nil || st != 200 {
 					setupErr.Add(1)
 					logOnce(fmt.Sprintf("setup like: %d %s %v", st, body, err))
@@ -187,7 +195,7 @@ func matchLoad(args []string) error {
 	if n := setupErr.Load(); n > 0 {
 		return fmt.Errorf("%d setup likes failed", n)
 	}
-	conns, err := dialAll(*run.addr, tokens)
+	conns, err := dialAll(run, *wsAddr, tokens)
 	if err != nil {
 		return err
 	}
@@ -246,7 +254,7 @@ func matchLoad(args []string) error {
 		senders.Add(1)
 		go func() {
 			defer func() { <-sem; senders.Done() }()
-			st, body, err := post(*run.addr+"/api/v1/swipes", tokens[r-1], map[string]any{"sid": l, "mark": "like"})
+			st, body, err := post(run.at(r)+"/api/v1/swipes", tokens[r-1], map[string]any{"sid": l, "mark": "like"})
 			if err != nil || st != 200 || !strings.Contains(string(body), `"matched":true`) {
 				rec.errors.Add(1)
 				logOnce(fmt.Sprintf("second like: %d %s %v", st, body, err))

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,6 +145,7 @@ type App struct {
 
 	closers    []func() // run last first by Close
 	servers    []*listener
+	draining   atomic.Bool // Close has begun: /readyz fails
 	cancel     context.CancelFunc
 	background sync.WaitGroup
 	errc       chan error
@@ -171,6 +173,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	}
 	if o.WS.CallTimeout == 0 {
 		o.WS.CallTimeout = CallTimeout
+	}
+	if o.WS.ShutdownCode == 0 && cfg.ClusterProvider == "etcd" {
+		// A node of a real cluster going away is a service restart: the
+		// phone reconnects to another node and resumes (API.md,
+		// "Cluster"). Alone, it keeps the WebSocket section's 1001.
+		o.WS.ShutdownCode = ws.CloseServiceRestart
 	}
 	log := o.Log
 	if cfg.AdminToken == "" { // dev only: config.Load refuses this in prod
@@ -269,6 +277,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Name: cfg.Node, Social: a.Social, Users: a.Users, Events: a.Events, Ranking: a.Ranking, Settings: a.Feed.Live,
 		Clock: o.Clock, Location: cfg.Location, Log: log,
 		Host: cfg.ClusterHost, Port: cfg.ClusterPort, Provider: cfg.ClusterProvider,
+		ClusterName: cfg.ClusterName, Advertise: cfg.ClusterAdvertise, EtcdEndpoints: cfg.EtcdEndpoints,
 		Idle: cfg.UserIdle, CallTimeout: CallTimeout,
 		RegisterEvery: o.RegisterEvery, SessionHold: o.SessionHold,
 		Upload: uo,
@@ -355,21 +364,35 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 // Failed receives an error when a listener stops serving on its own.
 func (a *App) Failed() <-chan error { return a.errc }
 
-// Close shuts the node down gracefully: sockets first (close code 1001, so
-// their sessions stop before the actors do), then the listeners, which
-// finish the requests in flight, within ShutdownTimeout or ctx, whichever
-// ends first; then the node's actors, the background loops and the stores.
-// It returns the first error of the listeners' shutdown. Calls after the
-// first do nothing.
+// Lost is closed when the node has fenced itself (node.Node.Lost): it
+// lost its cluster membership and serves no user calls any more. swiperd
+// then closes it and exits non-zero, for its supervisor to start it again
+// under a new member id.
+func (a *App) Lost() <-chan struct{} { return a.Node.Lost() }
+
+// Close shuts the node down gracefully, in API.md's order for a node that
+// stops: /readyz fails first (requests keep being served); then the
+// sockets close (1012 in an etcd cluster, 1001 alone, so their sessions
+// stop before the actors do); then the node leaves the cluster, handing
+// its users to the others; then the listeners finish the requests in
+// flight; all within ShutdownTimeout or ctx, whichever ends first. Then
+// the node's actors stop, and the background loops and the stores. It
+// returns the first error of the sockets' and listeners' shutdown. Calls
+// after the first do nothing.
 func (a *App) Close(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {
 		a.Log.Info("shutting down")
+		a.draining.Store(true)
 		ctx, cancel := context.WithTimeout(ctx, ShutdownTimeout)
 		defer cancel()
 		if e := a.Sockets.Shutdown(ctx); e != nil {
 			a.Log.Warn("shutdown", "listener", "websocket", "err", e)
 			err = fmt.Errorf("websocket: %w", e)
+		}
+		if e := a.Node.Leave(ctx); e != nil {
+			// The others drop this node when its lease expires instead.
+			a.Log.Warn("leave the cluster", "err", e)
 		}
 		for _, l := range a.servers {
 			if e := l.srv.Shutdown(ctx); e != nil {
@@ -410,17 +433,21 @@ func (a *App) goBackground(f func()) {
 	}()
 }
 
-// ready is the client API's /readyz: the stores answer and the cluster
-// knows a member.
+// ready is the client API's /readyz: the node is not shutting down, is a
+// member of its cluster (not fenced, in its own topology), and the stores
+// answer.
 func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errors.New("shutting down")
+	}
+	if err := a.Node.Ready(); err != nil {
+		return err
+	}
 	if err := a.DB.PingContext(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	if err := a.Redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
-	}
-	if len(a.Node.Members()) == 0 {
-		return errors.New("cluster: no members known")
 	}
 	return nil
 }

@@ -45,12 +45,17 @@ type Config struct {
 	MediaBaseURL string
 	COSBucketURL string
 	CDNBaseURL   string
+	// MediaShared says that MediaDir is one directory every node of the
+	// cluster shares (a network file system): local storage in a cluster
+	// needs it, so prod refuses local storage without it.
+	MediaShared bool
 
 	Upload Upload
 
-	// The cluster: membership provider ("single": a one-node cluster) and
-	// the address the cluster transport listens on (port 0: any free port),
-	// also split into ClusterHost and ClusterPort.
+	// The cluster: membership provider ("single": a one-node cluster;
+	// "etcd": membership in etcd) and the address the cluster transport
+	// listens on (port 0: any free port, single only), also split into
+	// ClusterHost and ClusterPort.
 	ClusterProvider string
 	ClusterAddr     string
 	ClusterHost     string
@@ -62,7 +67,8 @@ type Config struct {
 	// ClusterAdvertise is the host:port other nodes dial to reach this
 	// node's transport. Unset, it is ClusterAddr as written (port 0 there
 	// meaning the port the node binds, which only a one-node cluster may
-	// leave to chance).
+	// leave to chance). With etcd it is always a dialable host and a port
+	// other than 0.
 	ClusterAdvertise string
 	// EtcdEndpoints are the etcd client endpoints (host:port or
 	// http(s)://host:port), parsed from the comma-separated setting.
@@ -128,6 +134,7 @@ type raw struct {
 	MediaBaseURL string `yaml:"media_base_url"`
 	COSBucketURL string `yaml:"cos_bucket_url"`
 	CDNBaseURL   string `yaml:"cdn_base_url"`
+	MediaShared  string `yaml:"media_shared"`
 
 	StorageTimeout string `yaml:"storage_timeout"`
 	UploadLease    string `yaml:"upload_lease"`
@@ -222,6 +229,7 @@ func (c *raw) envVars() map[string]*string {
 		"SWIPER_MEDIA_BASE_URL":      &c.MediaBaseURL,
 		"SWIPER_COS_BUCKET_URL":      &c.COSBucketURL,
 		"SWIPER_CDN_BASE_URL":        &c.CDNBaseURL,
+		"SWIPER_MEDIA_SHARED":        &c.MediaShared,
 		"SWIPER_STORAGE_TIMEOUT":     &c.StorageTimeout,
 		"SWIPER_UPLOAD_LEASE":        &c.UploadLease,
 		"SWIPER_UPLOAD_BACKOFF":      &c.UploadBackoff,
@@ -459,11 +467,23 @@ func (c *raw) parse() (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("SWIPER_STORAGE must be local or cos, not %q", c.Storage))
 	}
-	if c.ClusterProvider != "single" {
-		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_PROVIDER must be single, not %q", c.ClusterProvider))
+	if c.MediaShared != "" {
+		if b, err := strconv.ParseBool(c.MediaShared); err != nil {
+			errs = append(errs, fmt.Errorf("SWIPER_MEDIA_SHARED must be true or false, not %q", c.MediaShared))
+		} else {
+			out.MediaShared = b
+		}
+	}
+	etcd := c.ClusterProvider == "etcd"
+	if c.ClusterProvider != "single" && !etcd {
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_PROVIDER must be single or etcd, not %q", c.ClusterProvider))
 	}
 	if host, port, err := splitHostPort(c.ClusterAddr); err != nil {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADDR must be host:port, not %q", c.ClusterAddr))
+	} else if etcd && port == 0 {
+		// The member's address in etcd is the one the others dial: a port
+		// chosen at random would change on every restart.
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADDR must have a fixed port (not 0) with the etcd provider, not %q", c.ClusterAddr))
 	} else {
 		out.ClusterHost, out.ClusterPort = host, port
 	}
@@ -474,6 +494,11 @@ func (c *raw) parse() (Config, error) {
 	}
 	if c.ClusterAdvertise == "" {
 		out.ClusterAdvertise = c.ClusterAddr
+		if err := checkAdvertise(c.ClusterAddr); etcd && err != nil && out.ClusterPort != 0 {
+			// Listening on a wildcard (or no host) needs an address the
+			// others can dial.
+			errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADVERTISE must be set when SWIPER_CLUSTER_ADDR (%q) is not an address other nodes can dial", c.ClusterAddr))
+		}
 	} else if err := checkAdvertise(c.ClusterAdvertise); err != nil {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_ADVERTISE %w", err))
 	} else {
@@ -543,6 +568,10 @@ func (c *raw) parse() (Config, error) {
 		}
 		if c.SMSProvider == "console" {
 			errs = append(errs, errors.New("prod refuses the console SMS provider, which only logs codes: set SWIPER_SMS_PROVIDER"))
+		}
+		if c.Storage == "local" && !out.MediaShared {
+			// Each node would serve only the avatars it stored itself.
+			errs = append(errs, errors.New("prod refuses local storage unless every node shares SWIPER_MEDIA_DIR: set SWIPER_MEDIA_SHARED=true once it is one shared directory, or use SWIPER_STORAGE=cos"))
 		}
 	}
 	return out, errors.Join(errs...)

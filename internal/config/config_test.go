@@ -66,6 +66,8 @@ func prodEnv() map[string]string {
 		"SWIPER_ADMIN_TOKEN":     "0123456789abcdef", // 16 characters
 		"SWIPER_SMS_PROVIDER":    "webhook",
 		"SWIPER_SMS_WEBHOOK_URL": "https://sms.example/send",
+		// The default local storage: one directory all nodes share.
+		"SWIPER_MEDIA_SHARED": "true",
 	}
 }
 
@@ -182,6 +184,7 @@ media_dir: /var/media
 media_base_url: https://example.com/media
 cos_bucket_url: https://bucket.cos.example
 cdn_base_url: https://cdn.example
+media_shared: "true"
 storage_timeout: 10s
 upload_lease: 1m
 upload_backoff: 2s
@@ -221,6 +224,7 @@ log_format: json
 		MediaBaseURL:     "https://example.com/media",
 		COSBucketURL:     "https://bucket.cos.example",
 		CDNBaseURL:       "https://cdn.example",
+		MediaShared:      true,
 		Upload:           config.Upload{StorageTimeout: 10 * time.Second, Lease: time.Minute, Backoff: 2 * time.Second, Attempts: 5},
 		ClusterProvider:  "single",
 		ClusterAddr:      "10.0.0.1:7000",
@@ -499,6 +503,12 @@ func TestLoadChecks(t *testing.T) {
 		{"storage cos without secret key", map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id"}, false},
 		{"prod with cos", with(prodEnv(), map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}), true},
 		{"prod with incomplete cos", with(prodEnv(), map[string]string{"SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example"}), false},
+		// Local media in a cluster needs one shared directory (README).
+		{"prod with local storage not said shared", with(prodEnv(), map[string]string{"SWIPER_MEDIA_SHARED": ""}), false},
+		{"prod with local storage not shared", with(prodEnv(), map[string]string{"SWIPER_MEDIA_SHARED": "false"}), false},
+		{"prod with cos not shared", with(prodEnv(), map[string]string{"SWIPER_MEDIA_SHARED": "", "SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}), true},
+		{"dev with local storage not shared", map[string]string{"SWIPER_MEDIA_SHARED": "false"}, true},
+		{"media shared not a bool", map[string]string{"SWIPER_MEDIA_SHARED": "yes"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -654,19 +664,49 @@ func TestLoadClusterFields(t *testing.T) {
 	}
 }
 
-func TestLoadClusterProviderStillSingle(t *testing.T) {
-	// etcd membership is not wired yet: config must keep refusing it.
-	_, err := config.Load("", env(map[string]string{"SWIPER_CLUSTER_PROVIDER": "etcd"}))
-	if err == nil || !strings.Contains(err.Error(), `SWIPER_CLUSTER_PROVIDER must be single, not "etcd"`) {
-		t.Errorf("Load with SWIPER_CLUSTER_PROVIDER=etcd: error %v; want the provider refused", err)
+func TestLoadClusterProvider(t *testing.T) {
+	etcd := map[string]string{"SWIPER_CLUSTER_PROVIDER": "etcd", "SWIPER_CLUSTER_ADDR": "127.0.0.1:7101"}
+	tests := []struct {
+		name string
+		vars map[string]string
+		// want: the advertised address when ok; empty: an error naming
+		// the variable in mention
+		want, mention string
+	}{
+		{"single", map[string]string{"SWIPER_CLUSTER_PROVIDER": "single"}, "127.0.0.1:0", ""},
+		{"etcd", etcd, "127.0.0.1:7101", ""},
+		{"etcd advertised", with(etcd, map[string]string{"SWIPER_CLUSTER_ADVERTISE": "10.0.0.7:7101"}), "10.0.0.7:7101", ""},
+		{"etcd on a wildcard, advertised", with(etcd, map[string]string{"SWIPER_CLUSTER_ADDR": "0.0.0.0:7101", "SWIPER_CLUSTER_ADVERTISE": "10.0.0.7:7101"}), "10.0.0.7:7101", ""},
+		{"etcd on a wildcard", with(etcd, map[string]string{"SWIPER_CLUSTER_ADDR": "0.0.0.0:7101"}), "", "SWIPER_CLUSTER_ADVERTISE"},
+		{"etcd on an IPv6 wildcard", with(etcd, map[string]string{"SWIPER_CLUSTER_ADDR": "[::]:7101"}), "", "SWIPER_CLUSTER_ADVERTISE"},
+		{"etcd on no host", with(etcd, map[string]string{"SWIPER_CLUSTER_ADDR": ":7101"}), "", "SWIPER_CLUSTER_ADVERTISE"},
+		{"etcd on port 0", with(etcd, map[string]string{"SWIPER_CLUSTER_ADDR": "127.0.0.1:0"}), "", "SWIPER_CLUSTER_ADDR"},
+		{"etcd advertising 0.0.0.0", with(etcd, map[string]string{"SWIPER_CLUSTER_ADVERTISE": "0.0.0.0:7101"}), "", "SWIPER_CLUSTER_ADVERTISE"},
+		{"etcd without endpoints", with(etcd, map[string]string{"SWIPER_ETCD_ENDPOINTS": " , "}), "", "SWIPER_ETCD_ENDPOINTS"},
+		{"unknown", map[string]string{"SWIPER_CLUSTER_PROVIDER": "consul"}, "", "SWIPER_CLUSTER_PROVIDER"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load("", env(tt.vars))
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), tt.mention) {
+					t.Errorf("Load(%v): error %v; want one naming %s", tt.vars, err, tt.mention)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load(%v): %v", tt.vars, err)
+			}
+			if c.ClusterAdvertise != tt.want {
+				t.Errorf("Load(%v): ClusterAdvertise = %q; want %q", tt.vars, c.ClusterAdvertise, tt.want)
+			}
+		})
 	}
 }
 
 func TestClusterConfigNodes(t *testing.T) {
-	// cluster-config/node1..3.yaml are API.md's three local nodes. They
-	// name the etcd provider, which config refuses until it is wired, so
-	// they are loaded with the provider overridden to single: everything
-	// else in them must parse and pass the checks as it stands.
+	// cluster-config/node1..3.yaml are API.md's three local nodes, as
+	// written.
 	for i := 1; i <= 3; i++ {
 		path := filepath.Join("..", "..", "cluster-config", fmt.Sprintf("node%d.yaml", i))
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -677,11 +717,9 @@ func TestClusterConfigNodes(t *testing.T) {
 			if !strings.Contains(string(data), "\ncluster_provider: etcd\n") {
 				t.Errorf("%s does not say cluster_provider: etcd", path)
 			}
-			if _, err := config.Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), "SWIPER_CLUSTER_PROVIDER") {
-				t.Errorf("Load(%s) as written: error %v; want only the provider refused for now", path, err)
-			}
-			c := mustLoad(t, path, map[string]string{"SWIPER_CLUSTER_PROVIDER": "single"})
+			c := mustLoad(t, path, nil)
 			want := config.Defaults()
+			want.ClusterProvider = "etcd"
 			want.Node = fmt.Sprintf("node%d", i)
 			want.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", 8080+i)
 			want.AdminAddr = fmt.Sprintf("127.0.0.1:%d", 9090+i)

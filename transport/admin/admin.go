@@ -56,7 +56,8 @@ type Actors interface {
 	Node() string
 	// Counts tells how many actors of each kind run on this node.
 	Counts() (users, sessions, uploaders int)
-	// Members lists the cluster members this node knows.
+	// Members lists the cluster members this node knows, those that left
+	// lately included (not alive).
 	Members() []Member
 	// Inspect returns the state of a user's actor, activating it if needed
 	// (ENotFound for an unknown user).
@@ -65,9 +66,13 @@ type Actors interface {
 	Refresh(ctx context.Context, uid int64) error
 }
 
-// Member is a cluster member as GET /admin/v1/cluster shows it.
+// Member is a cluster member as GET /admin/v1/cluster shows it: its
+// member id, its node's name (SWIPER_NODE), its cluster transport address,
+// and whether it is in the cluster now (a member that left stays listed a
+// while, not alive).
 type Member struct {
 	ID      string `json:"id"`
+	Node    string `json:"node"`
 	Address string `json:"address"`
 	Alive   bool   `json:"alive"`
 }

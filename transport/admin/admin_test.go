@@ -255,3 +255,37 @@ func TestMetricsExposition(t *testing.T) {
 		t.Errorf("/metrics lacks the latency histogram")
 	}
 }
+
+// TestCluster: a node alone lists itself, by its node name, as the one live
+// member (API.md, "Cluster"); the etcd view is tested in internal/app and
+// internal/node.
+func TestCluster(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/admin/v1/cluster", adminToken, "")
+	if r.Status != 200 {
+		t.Fatalf("GET /admin/v1/cluster: %d %s", r.Status, r.Raw)
+	}
+	got := wiretest.Decode[admin.ClusterReply](t, r.Raw)
+	if got.Node != "test" || len(got.Members) != 1 {
+		t.Fatalf("cluster = %s; want node test with one member", r.Raw)
+	}
+	if m := got.Members[0]; m.ID == "" || m.Node != "test" || m.Address == "" || !m.Alive {
+		t.Errorf("member = %+v; want an id, node test, an address, alive", m)
+	}
+	// The wire names, exactly.
+	var raw struct {
+		Members []map[string]json.RawMessage `json:"members"`
+	}
+	if err := json.Unmarshal(r.Raw, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "node", "address", "alive"} {
+		if _, ok := raw.Members[0][k]; !ok || len(raw.Members[0]) != 4 {
+			t.Errorf("member %s: want exactly the keys id, node, address, alive", r.Raw)
+			break
+		}
+	}
+	if r := h.do("GET", "/admin/v1/cluster", "", ""); r.Status != 401 {
+		t.Errorf("GET /admin/v1/cluster without the token: %d; want 401", r.Status)
+	}
+}

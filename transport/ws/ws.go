@@ -37,8 +37,11 @@ const (
 	CloseTokenRevoked = 4001 // token invalid or revoked
 	CloseTooSlow      = 4008 // too slow to read its events; reconnect and resume
 	CloseGoingAway    = websocket.CloseGoingAway
-	ClosePolicy       = websocket.ClosePolicyViolation // a stream of malformed frames
-	CloseInternal     = websocket.CloseInternalServerErr
+	// CloseServiceRestart is a cluster node's shutdown close: reconnect to
+	// another node and resume (API.md, "Cluster").
+	CloseServiceRestart = websocket.CloseServiceRestart
+	ClosePolicy         = websocket.ClosePolicyViolation // a stream of malformed frames
+	CloseInternal       = websocket.CloseInternalServerErr
 )
 
 // MaxMessageBytes is the largest frame a client may send; a larger one
@@ -107,6 +110,9 @@ type Options struct {
 	// SendBuffer, if set, is the kernel's send buffer for each socket, in
 	// bytes (the kernel's own sizing otherwise).
 	SendBuffer int
+	// ShutdownCode is the close code Shutdown sends: CloseGoingAway (1001)
+	// if zero; a node of a cluster sends CloseServiceRestart (1012).
+	ShutdownCode int
 }
 
 func (o *Options) defaults() {
@@ -126,6 +132,9 @@ func (o *Options) defaults() {
 	}
 	if o.BadFrames <= 0 {
 		o.BadFrames = 10
+	}
+	if o.ShutdownCode == 0 {
+		o.ShutdownCode = CloseGoingAway
 	}
 }
 
@@ -234,7 +243,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	budget := float64(h.Options.BadFrames)
 	c := &conn{h: h, ws: ws, uid: uid, token: token, tokenID: h.tokenID(token), bad: budget, resumes: budget, budgetAt: time.Now()}
 	if !h.add(c) {
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(h.Options.ShutdownCode, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
 		h.release(uid)
 		return
@@ -393,15 +402,16 @@ func (h *Handler) Revoke(ids []string) {
 	}
 }
 
-// Shutdown refuses new sockets, closes the open ones with 1001 and waits
-// until they are gone or ctx is done.
+// Shutdown refuses new sockets, closes the open ones with
+// Options.ShutdownCode (1001 unless set) and waits until they are gone or
+// ctx is done.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.init()
 	h.mu.Lock()
 	h.shutdown = true
 	h.mu.Unlock()
 	for _, c := range h.snapshot() {
-		c.Close(CloseGoingAway, "server shutting down")
+		c.Close(h.Options.ShutdownCode, "server shutting down")
 	}
 	gone := make(chan struct{})
 	// Ends when every reader has ended: each does within the close grace

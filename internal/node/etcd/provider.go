@@ -65,6 +65,10 @@ type Options struct {
 	// OnLost, if set, is called once, from the provider's own goroutine,
 	// when the membership is lost (see Provider.Lost).
 	OnLost func(error)
+	// OnMembers, if set, is given every member of each topology the
+	// provider publishes (sorted by id), just before the cluster is, from
+	// one goroutine at a time: the node names, which cluster.Member lacks.
+	OnMembers func([]Member)
 	// Log receives the provider's warnings; slog.Default() if nil.
 	Log *slog.Logger
 }
@@ -93,10 +97,12 @@ type Provider struct {
 	cancel  context.CancelFunc // stops the goroutines
 	wg      sync.WaitGroup     // the goroutines
 	lease   clientv3.LeaseID
+	kaStop  context.CancelFunc // stops renewing the lease
 	selfKey string
 	self    bool // selfKey is in the last topology
 	started bool
 	stopped bool
+	left    bool // Leave revoked the lease on purpose
 
 	lostOnce sync.Once
 	lost     chan struct{}
@@ -229,15 +235,19 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 			_ = p.revoke(client) // best effort: the lease expires anyway
 			return fail(fmt.Errorf("etcd provider: keep alive: %w", err))
 		}
+		p.mu.Lock()
+		p.kaStop = kaStop
+		p.mu.Unlock()
 		p.wg.Add(1)
 		// This goroutine drains the keep-alive responses; it ends when
-		// Shutdown cancels ctx or when the lease is lost, which it reports
-		// and then stops renewing, so that a lost member never comes back
-		// under the same id when etcd returns.
+		// Shutdown cancels ctx, when Leave stops the renewals, or when the
+		// lease is lost, which it reports and then stops renewing, so that
+		// a lost member never comes back under the same id when etcd
+		// returns.
 		go func() {
 			defer p.wg.Done()
 			defer kaStop()
-			p.keepAlive(ctx, ka, granted, time.Duration(grant.TTL)*time.Second)
+			p.keepAlive(kaCtx, ka, granted, time.Duration(grant.TTL)*time.Second)
 		}()
 	}
 
@@ -265,9 +275,9 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 	return nil
 }
 
-// keepAlive follows the lease's renewals until ctx ends or the lease is
-// lost: the channel closed (lease revoked, expired) or no renewal for a
-// whole TTL since last.
+// keepAlive follows the lease's renewals until ctx ends (Shutdown, Leave)
+// or the lease is lost: the channel closed (lease revoked, expired) or no
+// renewal for a whole TTL since last.
 func (p *Provider) keepAlive(ctx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse, last time.Time, ttl time.Duration) {
 	tick := time.NewTicker(max(ttl/20, 20*time.Millisecond))
 	defer tick.Stop()
@@ -377,11 +387,20 @@ func (p *Provider) publish(members map[string]Member, update func(cluster.Member
 	slices.SortFunc(out, func(a, b *cluster.Member) int { return strings.Compare(a.Id, b.Id) })
 	p.mu.Lock()
 	_, in := members[p.selfKey]
-	missing := p.selfKey != "" && p.self && !in && !p.stopped
+	missing := p.selfKey != "" && p.self && !in && !p.stopped && !p.left
 	p.self = in
 	p.mu.Unlock()
 	if missing {
 		p.reportLost(ErrNotMember)
+	}
+	if p.opts.OnMembers != nil {
+		all := make([]Member, 0, len(members))
+		for _, m := range members {
+			m.Kinds = slices.Clone(m.Kinds)
+			all = append(all, m)
+		}
+		slices.SortFunc(all, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+		p.opts.OnMembers(all)
 	}
 	update(out)
 }
@@ -398,7 +417,7 @@ func (p *Provider) Self() bool {
 // revoked behind the provider's back, etcd was unreachable longer than the
 // TTL, or the member's key vanished from the topology. The provider does
 // not rejoin; the node must stop serving and come back under a new id.
-// Shutdown does not close it.
+// Neither Leave nor Shutdown closes it.
 func (p *Provider) Lost() <-chan struct{} { return p.lost }
 
 // Err returns why Lost was closed (ErrLeaseLost or ErrNotMember), or nil.
@@ -412,6 +431,12 @@ func (p *Provider) Err() error {
 }
 
 func (p *Provider) reportLost(err error) {
+	p.mu.Lock()
+	left := p.left
+	p.mu.Unlock()
+	if left {
+		return // a member that leaves on purpose is not lost
+	}
 	p.lostOnce.Do(func() {
 		p.lostErr = err
 		close(p.lost)
@@ -422,10 +447,31 @@ func (p *Provider) reportLost(err error) {
 	})
 }
 
+// Leave takes the member out of the cluster on purpose: it stops renewing
+// its lease and revokes it, which deletes the member's key at once, while
+// the watch goes on feeding the topology (now without this member) to the
+// cluster until Shutdown, so that the node sees itself leave and stops the
+// grains others now own. A member that leaves is not lost: Lost is not
+// closed for it. It waits for etcd at most the options' Timeout; if the
+// revoke fails the key still goes when the lease expires, a TTL later.
+// Calls after the first, and calls on a client, do nothing.
+func (p *Provider) Leave() error {
+	p.mu.Lock()
+	if p.left || p.stopped || p.client == nil || p.lease == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	p.left = true
+	client, kaStop := p.client, p.kaStop
+	p.mu.Unlock()
+	kaStop()
+	return p.revoke(client)
+}
+
 // Shutdown leaves the cluster and stops the provider's goroutines. A
-// graceful shutdown revokes the lease, which deletes the member's key at
-// once; otherwise the key stays until the lease expires, as after a crash.
-// It waits for etcd at most the options' Timeout.
+// graceful shutdown revokes the lease (unless Leave did), which deletes the
+// member's key at once; otherwise the key stays until the lease expires, as
+// after a crash. It waits for etcd at most the options' Timeout.
 func (p *Provider) Shutdown(graceful bool) error {
 	p.mu.Lock()
 	if p.stopped || p.client == nil {
@@ -434,13 +480,13 @@ func (p *Provider) Shutdown(graceful bool) error {
 		return nil
 	}
 	p.stopped = true
-	client, cancel := p.client, p.cancel
+	client, cancel, left := p.client, p.cancel, p.left
 	p.mu.Unlock()
 
 	var err error
 	cancel()
 	p.wg.Wait()
-	if graceful && p.lease != 0 {
+	if graceful && p.lease != 0 && !left {
 		err = p.revoke(client)
 	}
 	if cerr := client.Close(); cerr != nil && err == nil && !errors.Is(cerr, context.Canceled) {

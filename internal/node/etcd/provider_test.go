@@ -365,3 +365,74 @@ func TestShortOutageIsNotALoss(t *testing.T) {
 		t.Error("Self() = false after a short outage")
 	}
 }
+
+// TestLeave: a member that leaves is gone from everyone's topology at
+// once, its own included, keeps following the topology, and is not
+// reported lost, even after its lease's TTL.
+func TestLeave(t *testing.T) {
+	srv := etcdtest.Start(t)
+	const ttl = 2 * time.Second
+	a := join(t, srv.Endpoint, "swiper", "a", ttl)
+	b := join(t, srv.Endpoint, "swiper", "b", ttl)
+	waitFor(t, 2*time.Second, "a sees b", is(a.topo, "a", "b"))
+	start := time.Now()
+	if err := b.p.Leave(); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	waitFor(t, time.Second, "a sees b leave", is(a.topo, "a"))
+	waitFor(t, time.Second, "b sees itself leave", is(b.topo, "a"))
+	t.Logf("leave seen after %v", time.Since(start))
+	if b.p.Self() {
+		t.Error("b.Self() = true after Leave")
+	}
+	if err := b.p.Leave(); err != nil {
+		t.Errorf("second Leave: %v", err)
+	}
+	// The watch goes on: b sees a member that joins after it left.
+	join(t, srv.Endpoint, "swiper", "c", ttl)
+	waitFor(t, 2*time.Second, "b sees c join", is(b.topo, "a", "c"))
+	// Past the lease's TTL, nothing reports b lost.
+	for time.Since(start) < ttl+time.Second {
+		select {
+		case <-b.p.Lost():
+			t.Fatalf("lost after Leave: %v", b.p.Err())
+		case <-time.After(100 * time.Millisecond): // observation window, not synchronisation
+		}
+	}
+	if err := b.p.Shutdown(true); err != nil {
+		t.Errorf("Shutdown(true) after Leave: %v", err)
+	}
+	if got := a.topo.get(); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("a sees %v; want [a c]", got)
+	}
+}
+
+// TestOnMembers: the node names reach OnMembers with every topology.
+func TestOnMembers(t *testing.T) {
+	srv := etcdtest.Start(t)
+	var mu sync.Mutex
+	var last []etcd.Member
+	p, err := etcd.New(etcd.Options{Endpoints: []string{srv.Endpoint}, Node: "node-a", OnMembers: func(ms []etcd.Member) {
+		mu.Lock()
+		last = ms
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Join("swiper", etcd.Member{ID: "a", Node: "node-a", Host: "127.0.0.1", Port: 1}, func(cluster.Members) {}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(true)
+	join(t, srv.Endpoint, "swiper", "b", 0)
+	names := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, m := range last {
+			out = append(out, m.ID+"="+m.Node)
+		}
+		return out
+	}
+	waitFor(t, 2*time.Second, "OnMembers names a and b", func() bool { return slices.Equal(names(), []string{"a=node-a", "b=node-b"}) })
+}
