@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -91,15 +92,24 @@ func newCluster(t *testing.T, n int, env ...string) *testCluster {
 	return c
 }
 
-// freeAddr returns a loopback host:port that was free a moment ago.
+// freeAddr returns a loopback host:port that was free a moment ago,
+// outside Linux's ephemeral range (32768–60999): a port the kernel handed
+// out once can be taken by an outgoing connection's local end before the
+// node binds it, and the load makes thousands of those; a node would then
+// fail to start, or fail its restart.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000–31999")
+	return ""
 }
 
 // start starts the nodes with these indexes (0-based) at once and waits
