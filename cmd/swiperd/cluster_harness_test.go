@@ -353,7 +353,13 @@ func (c *testCluster) waitMembers(within time.Duration, idx ...int) {
 				break
 			}
 			if time.Now().After(deadline) {
-				c.t.Fatalf("%s does not list %v alive within %v: %+v, %v", c.nodes[i].name, want, within, v, err)
+				var gone []string
+				for _, n := range c.nodes {
+					if p := n.process(); p != nil && !n.alive() {
+						gone = append(gone, fmt.Sprintf("%s exited (%v)", n.name, p.cmd.ProcessState))
+					}
+				}
+				c.t.Fatalf("%s does not list %v alive within %v: %+v, %v; %v", c.nodes[i].name, want, within, v, err, gone)
 			}
 			time.Sleep(50 * time.Millisecond) // polling other processes
 		}

@@ -470,6 +470,12 @@ func TestClusterKillNode(t *testing.T) {
 			}
 		}()
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("answers to the load when the test failed: %v; acknowledged %d", stats.String(), load.acked.Load())
+		}
+	}()
+	defer load.halt() // on a failure before the load's normal end
 	testkit.Eventually(t, 30*time.Second, "swipes flowing on all nodes", func() bool { return load.acked.Load() >= 300 })
 	for _, w := range watched {
 		drain(w, phones[w], 10*time.Millisecond)
@@ -735,6 +741,12 @@ func TestClusterSIGTERM(t *testing.T) {
 			}
 		}()
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("answers when the test failed: survivors %v, node3 %v; acknowledged %d", survivors.String(), toNode3.String(), load.acked.Load())
+		}
+	}()
+	defer load.halt() // on a failure before the load's normal end
 	testkit.Eventually(t, 30*time.Second, "swipes flowing", func() bool { return load.acked.Load() >= 300 })
 
 	// Watch node3's /readyz until it stops answering. lastReady is when the
@@ -910,6 +922,12 @@ func TestClusterJoinUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("answers when the test failed: %v; acknowledged %d", stats.String(), load.acked.Load())
+		}
+	}()
+	defer load.halt() // on a failure before the load's normal end
 	testkit.Eventually(t, 30*time.Second, "swipes flowing on two nodes", func() bool { return load.acked.Load() >= 200 })
 	c.start(2)
 	joined.Store(true)
