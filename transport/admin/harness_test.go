@@ -4,8 +4,10 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/actors/upload"
 	"github.com/swiperhq/swiper/internal/app/apptest"
 	"github.com/swiperhq/swiper/internal/testkit"
 	"github.com/swiperhq/swiper/store/postgres"
@@ -36,6 +38,10 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t}
 	a := apptest.MustOpen(t, func(s *apptest.Setup) {
 		s.Options.Admin = func(srv *admin.Server) { srv.KickUploads = func() { h.kicks.Add(1) } }
+		// The tests claim and fail upload jobs themselves: the node's own
+		// manager must not claim them first (its poll raced them on a
+		// loaded machine). Kicks never reach it either.
+		s.Options.Upload = func(o *upload.Options) { o.Poll = time.Hour }
 	})
 	h.url, h.db, h.users, h.tokens = a.AdminURL, a.DB, a.Users, a.Tokens
 	h.settings, h.notices, h.feed, h.uploads = a.Settings, a.Notices, a.Feed, a.Uploads
