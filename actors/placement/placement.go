@@ -46,6 +46,10 @@ const (
 
 const shardCount = 64
 
+// maxCachedPerShard bounds the PID cache: 64 shards of it hold a quarter
+// of a million grains' PIDs.
+const maxCachedPerShard = 4096
+
 // DefaultTimeout bounds one request to another node's placement actors: an
 // activation spawns the grain and answers at once, so a second is long; a
 // node that died mid-request costs that much before the caller looks
@@ -194,6 +198,22 @@ func (l *Lookup) onTopology(ct *cluster.ClusterTopology) {
 	if t.self {
 		l.readyOnce.Do(func() { close(l.ready) })
 	}
+	// Cached PIDs of grains that moved would send the next request to the
+	// old owner (protoactor's own cache drops entries only for members that
+	// left, PROTOACTOR.md trap 16): forget them, joins included, before the
+	// grains that moved from here stop, so that this node's next requests
+	// go to the new owner rather than to a grain behind its poison pill.
+	for i := range l.cache {
+		c := &l.cache[i]
+		c.mu.Lock()
+		for key, pid := range c.m {
+			kind, id := splitKey(key)
+			if t.owner(cluster.NewClusterIdentity(id, kind)) != pid.Address {
+				delete(c.m, key)
+			}
+		}
+		c.mu.Unlock()
+	}
 	// Grains whose owner is now another node stop here; the next request
 	// activates them on their new owner, where they reload from the
 	// database. Requests already in their mailboxes are answered first (the
@@ -213,25 +233,12 @@ func (l *Lookup) onTopology(ct *cluster.ClusterTopology) {
 	for _, pid := range moved {
 		l.cluster.ActorSystem.Root.Poison(pid)
 	}
-	// Cached PIDs of grains that moved would send the next request to the
-	// old owner (protoactor's own cache drops entries only for members that
-	// left, PROTOACTOR.md trap 16): forget them, joins included.
-	for i := range l.cache {
-		c := &l.cache[i]
-		c.mu.Lock()
-		for key, pid := range c.m {
-			kind, id := splitKey(key)
-			if t.owner(cluster.NewClusterIdentity(id, kind)) != pid.Address {
-				delete(c.m, key)
-			}
-		}
-		c.mu.Unlock()
-	}
 }
 
 // Resolve returns the PID of the grain from the cache, or places it (see
-// Get) and caches the answer; nil if it cannot be placed now.
-func (l *Lookup) Resolve(ci *cluster.ClusterIdentity) *actor.PID {
+// Get; a request to another node waits until deadline at most) and caches
+// the answer; nil if it cannot be placed now.
+func (l *Lookup) Resolve(ci *cluster.ClusterIdentity, deadline time.Time) *actor.PID {
 	if l.fence.Load() != nil {
 		return nil
 	}
@@ -243,15 +250,20 @@ func (l *Lookup) Resolve(ci *cluster.ClusterIdentity) *actor.PID {
 	if pid != nil {
 		return pid
 	}
-	if pid = l.Get(ci); pid == nil {
+	if pid = l.get(ci, min(l.Timeout, time.Until(deadline))); pid == nil {
 		return nil
 	}
-	t := l.topo.Load()
 	c.mu.Lock()
-	// Cached only if its owner has not changed meanwhile: a topology
-	// change between the placement and here would otherwise leave a stale
-	// entry behind its purge.
-	if t != nil && t.owner(ci) == pid.Address && l.fence.Load() == nil {
+	// Cached only if its owner has not changed meanwhile, read under the
+	// lock that the purge on a topology change takes after the new
+	// topology is in: a change between the placement and here would
+	// otherwise leave a stale entry behind its purge.
+	if t := l.topo.Load(); t != nil && t.owner(ci) == pid.Address && l.fence.Load() == nil {
+		if len(c.m) >= maxCachedPerShard {
+			// Entries of grains that went idle elsewhere are never told
+			// of: bound the cache by starting the shard afresh.
+			clear(c.m)
+		}
 		c.m[key] = pid
 	}
 	c.mu.Unlock()
@@ -297,6 +309,10 @@ func (l *Lookup) Owner(ci *cluster.ClusterIdentity) string {
 // or nil if it cannot now (fenced, no topology yet, owner unreachable or
 // refusing because it sees another owner: the caller looks again).
 func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
+	return l.get(ci, l.Timeout)
+}
+
+func (l *Lookup) get(ci *cluster.ClusterIdentity, timeout time.Duration) *actor.PID {
 	if l.fence.Load() != nil {
 		return nil
 	}
@@ -310,7 +326,10 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 	case l.self:
 		return l.activate(ci)
 	default:
-		return l.ask(owner, activatorName, ci)
+		if timeout <= 0 {
+			return nil
+		}
+		return l.ask(owner, activatorName, ci, timeout)
 	}
 }
 
@@ -331,14 +350,14 @@ func (l *Lookup) ActivePID(ci *cluster.ClusterIdentity) *actor.PID {
 	case l.self:
 		return l.Local(ci)
 	default:
-		return l.ask(owner, activeName, ci)
+		return l.ask(owner, activeName, ci, l.Timeout)
 	}
 }
 
 // ask sends an activation request to owner's placement actor name.
-func (l *Lookup) ask(owner, name string, ci *cluster.ClusterIdentity) *actor.PID {
+func (l *Lookup) ask(owner, name string, ci *cluster.ClusterIdentity, timeout time.Duration) *actor.PID {
 	res, err := l.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(owner, name),
-		&cluster.ActivationRequest{ClusterIdentity: ci}, l.Timeout).Result()
+		&cluster.ActivationRequest{ClusterIdentity: ci}, timeout).Result()
 	if err != nil {
 		l.cluster.Logger().Debug("placement: request to owner failed", slog.String("owner", owner), slog.String("identity", ci.Identity), slog.Any("err", err))
 		return nil
@@ -450,6 +469,13 @@ func (l *Lookup) activate(ci *cluster.ClusterIdentity) *actor.PID {
 		return pid
 	}
 	if l.fence.Load() != nil {
+		return nil
+	}
+	// Owned here under the topology now in force, read under the shard's
+	// lock: a topology change installs the new one before it scans the
+	// shards for grains that moved, so a grain spawned here either passes
+	// this check against the new topology or is found by that scan.
+	if t := l.topo.Load(); t == nil || t.owner(ci) != l.self {
 		return nil
 	}
 	kind, ok := l.cluster.TryGetClusterKind(ci.Kind)

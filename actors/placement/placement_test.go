@@ -168,20 +168,32 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// TestOwnership checks that a node activates only what it owns: its
+// TestPlacement runs its parts on one member: a second actor system in
+// the same test process races the first one's gRPC goroutines on the
+// process-wide gRPC logger (PROTOACTOR.md trap 8). The fence comes last.
+func TestPlacement(t *testing.T) {
+	n := start(t)
+	if !t.Run("ownership", func(t *testing.T) { testOwnership(t, n) }) {
+		return
+	}
+	n.publish(n.self)
+	waitFor(t, "this node back in its topology", n.lookup.SelfInTopology)
+	t.Run("fence", func(t *testing.T) { testFence(t, n) })
+}
+
+// testOwnership checks that a node activates only what it owns: its
 // activator refuses a grain another member owns (a caller whose topology
 // differs looks again rather than making a second activation), and a
 // grain active here stops, and its cached PID is dropped, when a member
 // joins and takes it.
-func TestOwnership(t *testing.T) {
-	n := start(t)
+func testOwnership(t *testing.T, n *node) {
 	other := member("127.0.0.1:1") // nothing listens: never asked here
 	mine, theirs := n.split(t, other, 20)
 
 	// Alone, the node owns all: activate both sets through Resolve (which
 	// caches them).
 	for _, ci := range append(append([]*cluster.ClusterIdentity(nil), mine...), theirs...) {
-		if pid := n.lookup.Resolve(ci); pid == nil || pid.Address != n.self.Address() {
+		if pid := n.lookup.Resolve(ci, time.Now().Add(5*time.Second)); pid == nil || pid.Address != n.self.Address() {
 			t.Fatalf("alone, %s resolved to %v, want a local PID", ci.Identity, pid)
 		}
 	}
@@ -229,7 +241,7 @@ func TestOwnership(t *testing.T) {
 	// The cached PIDs of moved grains were dropped: Resolve now asks the
 	// other member (unreachable here), and gets nothing rather than the
 	// stopped local PID.
-	if pid := n.lookup.Resolve(theirs[0]); pid != nil {
+	if pid := n.lookup.Resolve(theirs[0], time.Now().Add(5*time.Second)); pid != nil {
 		t.Fatalf("a moved grain resolved to %v, want nil (its owner cannot be reached)", pid)
 	}
 	if pid := n.lookup.ActivePID(theirs[0]); pid != nil {
@@ -256,7 +268,7 @@ func TestOwnership(t *testing.T) {
 	if !n.lookup.SelfInTopology() {
 		t.Fatal("SelfInTopology false with this node in the topology")
 	}
-	if pid := n.lookup.Resolve(theirs[0]); pid == nil || pid.Address != n.self.Address() {
+	if pid := n.lookup.Resolve(theirs[0], time.Now().Add(5*time.Second)); pid == nil || pid.Address != n.self.Address() {
 		t.Fatalf("once the other left, a grain it owned resolved to %v, want local", pid)
 	}
 
@@ -268,12 +280,11 @@ func TestOwnership(t *testing.T) {
 	}
 }
 
-// TestFence checks that a fenced node stops its grains, activates nothing
+// testFence checks that a fenced node stops its grains, activates nothing
 // more, refuses other nodes and says why.
-func TestFence(t *testing.T) {
-	n := start(t)
+func testFence(t *testing.T, n *node) {
 	for i := range 10 {
-		if n.lookup.Resolve(cluster.NewClusterIdentity(fmt.Sprint(i), kind)) == nil {
+		if n.lookup.Resolve(cluster.NewClusterIdentity(fmt.Sprint(i), kind), time.Now().Add(5*time.Second)) == nil {
 			t.Fatal("no activation before the fence")
 		}
 	}
@@ -285,7 +296,7 @@ func TestFence(t *testing.T) {
 	}
 	waitFor(t, "every grain stops once fenced", func() bool { return n.lookup.Count(kind) == 0 })
 	ci := cluster.NewClusterIdentity("1", kind)
-	if pid := n.lookup.Resolve(ci); pid != nil {
+	if pid := n.lookup.Resolve(ci, time.Now().Add(5*time.Second)); pid != nil {
 		t.Fatalf("fenced, Resolve gave %v", pid)
 	}
 	if pid := n.lookup.Get(ci); pid != nil {

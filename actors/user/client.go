@@ -62,13 +62,21 @@ func (c *Client) callDeadline(ctx context.Context) time.Time {
 	return deadline
 }
 
+// gate fails a call at once when the node serves none (Gate).
+func (c *Client) gate() error {
+	if c.Gate != nil {
+		if err := c.Gate(); err != nil {
+			return swiper.Unavailable("user.call", err)
+		}
+	}
+	return nil
+}
+
 // callPID is call, also returning the PID of the activation that answered.
 func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any, *actor.PID, error) {
 	deadline := c.callDeadline(ctx)
-	if c.Gate != nil {
-		if err := c.Gate(); err != nil {
-			return nil, nil, swiper.Unavailable("user.call", err)
-		}
+	if err := c.gate(); err != nil {
+		return nil, nil, err
 	}
 	b := c.Backoff
 	if b.Base <= 0 {
@@ -96,14 +104,17 @@ func (c *Client) callPID(ctx context.Context, uid int64, req proto.Message) (any
 //
 // Each attempt may take perAttempt (0: all the time left). A timed-out
 // attempt is retried only with a perAttempt set: such callers send
-// messages that are safe to deliver twice, while a call's request (a
-// swipe) may still be processed after its caller stopped waiting. A call
-// waiting on an actor on another node gives up that attempt as soon as
-// the node leaves the topology (with p set), and tries the grain's new
-// owner: the request was either processed before the node died, which the
-// store then knows (a retried swipe answers already_swiped), or never, so
-// a call toward a node that just died fails over instead of eating its
-// deadline (PROTOACTOR.md trap 17).
+// messages that are safe to deliver twice, while a call's request may
+// still be processed after its caller stopped waiting.
+//
+// With p set, a call waiting on an actor on another node stops waiting
+// soon after that node leaves the topology, or the grain moves to another
+// owner (PROTOACTOR.md trap 17: otherwise it eats its whole deadline; a
+// moved grain drops what reaches it after its poison pill, unanswered).
+// Then a request that is safe to run twice (rerunnable: a swipe, whose
+// retry replays its stored outcome; reads; registrations) is tried on the
+// grain's new owner, and one that is not (a rewind, an unmatch: a second
+// run would undo another swipe, or fail) answers 503.
 func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Backoff, uid int64, req proto.Message, deadline time.Time, perAttempt time.Duration) (any, *actor.PID, error) {
 	const op = "user.call"
 	id := strconv.FormatInt(uid, 10)
@@ -137,7 +148,7 @@ func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Back
 		}
 		var pid *actor.PID
 		if p != nil {
-			pid = p.Resolve(ci)
+			pid = p.Resolve(ci, deadline)
 		} else if pid, _ = c.PidCache.Get(id, Kind); pid == nil {
 			if pid = c.Get(id, Kind); pid != nil {
 				c.PidCache.Set(id, Kind, pid)
@@ -162,7 +173,7 @@ func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Back
 		var res any
 		gone := false
 		if p != nil && pid.Address != self {
-			res, err, gone = waitOrGone(f, p, pid.Address)
+			res, err, gone = waitOrGone(f, p, ci, pid.Address, deadline)
 		} else {
 			res, err = f.Result()
 		}
@@ -181,8 +192,11 @@ func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Back
 			c.PidCache.RemoveByValue(id, Kind, pid)
 		}
 		if gone {
-			err = errors.New("the actor's node left the cluster")
-			continue
+			err = errors.New("the actor's node left the cluster, or the actor moved")
+			if perAttempt > 0 || rerunnable(req) {
+				continue
+			}
+			break
 		}
 		deadLetter := errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter)
 		timedOut := errors.Is(err, actor.ErrTimeout) || errors.Is(err, remote.ErrTimeout)
@@ -196,10 +210,17 @@ func request(ctx context.Context, c *cluster.Cluster, p Placement, b swiper.Back
 	return nil, nil, swiper.Unavailable(op, err)
 }
 
-// waitOrGone waits for f's result, or until the member at addr leaves p's
-// topology (gone), whichever comes first. An abandoned future still ends at
-// its own timeout; the goroutine waiting on it ends then.
-func waitOrGone(f *actor.Future, p Placement, addr string) (res any, err error, gone bool) {
+// movedGrace is how long a call keeps waiting for a reply after the
+// actor's node left or the actor moved: a node that leaves on purpose, or
+// an actor stopping behind its queue, answers within milliseconds what it
+// had taken in.
+const movedGrace = 250 * time.Millisecond
+
+// waitOrGone waits for f's result, or until the member at addr has left
+// p's topology or no longer owns the grain ci (gone), and then movedGrace
+// more, whichever comes first, never past deadline. An abandoned future
+// still ends at its own timeout; the goroutine waiting on it ends then.
+func waitOrGone(f *actor.Future, p Placement, ci *cluster.ClusterIdentity, addr string, deadline time.Time) (res any, err error, gone bool) {
 	type result struct {
 		res any
 		err error
@@ -211,12 +232,13 @@ func waitOrGone(f *actor.Future, p Placement, addr string) (res any, err error, 
 	}()
 	for {
 		in, next := p.HasMember(addr)
-		if !in {
-			// Its answer may have come in already.
+		if !in || p.Owner(ci) != addr {
+			grace := time.NewTimer(min(movedGrace, max(time.Until(deadline), 0)))
+			defer grace.Stop()
 			select {
 			case r := <-done:
 				return r.res, r.err, false
-			default:
+			case <-grace.C:
 				return nil, nil, true
 			}
 		}
@@ -226,6 +248,16 @@ func waitOrGone(f *actor.Future, p Placement, addr string) (res any, err error, 
 		case <-next:
 		}
 	}
+}
+
+// rerunnable reports whether req may be run a second time by another
+// activation when its caller cannot tell whether the first ran.
+func rerunnable(req proto.Message) bool {
+	switch req.(type) {
+	case *actorpb.RewindRequest, *actorpb.UnmatchRequest:
+		return false
+	}
+	return true
 }
 
 // DeadlineHeader is the message header in which a call tells the actor
@@ -319,6 +351,9 @@ func (c *Client) Rewind(ctx context.Context, uid int64) (*swiper.Rewound, error)
 // when c.Reads is set, else through uid's actor.
 func (c *Client) Recommendations(ctx context.Context, uid int64, limit int) ([]swiper.Candidate, error) {
 	if c.Reads != nil {
+		if err := c.gate(); err != nil {
+			return nil, err
+		}
 		return c.Reads.recommendations(ctx, c.callDeadline(ctx), uid, limit)
 	}
 	r, err := ask[*actorpb.RecommendationsReply](c, ctx, uid, &actorpb.RecommendationsRequest{Limit: int32(limit)})
@@ -352,6 +387,9 @@ func (c *Client) LikedMe(ctx context.Context, uid int64, page swiper.Page) ([]sw
 // uid's actor.
 func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
 	if c.Reads != nil {
+		if err := c.gate(); err != nil {
+			return nil, nil, err
+		}
 		return c.Reads.friends(ctx, c.callDeadline(ctx), uid, page)
 	}
 	r, err := ask[*actorpb.FriendsReply](c, ctx, uid, &actorpb.FriendsRequest{Limit: int32(page.Limit), After: actorpb.FromPageKey(page.After)})
@@ -369,6 +407,9 @@ func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]sw
 // else through uid's actor.
 func (c *Client) Friend(ctx context.Context, uid, fid int64) (*swiper.User, error) {
 	if c.Reads != nil {
+		if err := c.gate(); err != nil {
+			return nil, err
+		}
 		return c.Reads.friend(ctx, c.callDeadline(ctx), uid, fid)
 	}
 	r, err := ask[*actorpb.FriendReply](c, ctx, uid, &actorpb.FriendRequest{Id: fid})

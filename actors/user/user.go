@@ -78,8 +78,11 @@ type Placement interface {
 	// RemovePid forgets an activation, so new requests activate afresh.
 	RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID)
 	// Resolve returns the grain's PID, cached or placed (activating it
-	// on its owner), or nil if it cannot be placed now.
-	Resolve(ci *cluster.ClusterIdentity) *actor.PID
+	// on its owner, asking it no later than deadline), or nil if it cannot
+	// be placed now.
+	Resolve(ci *cluster.ClusterIdentity, deadline time.Time) *actor.PID
+	// Owner returns the address of the grain's owner, or "".
+	Owner(ci *cluster.ClusterIdentity) string
 	// Forget drops a cached PID found dead.
 	Forget(ci *cluster.ClusterIdentity, pid *actor.PID)
 	// ActivePID returns the grain's PID if it is active on its owner,

@@ -66,6 +66,11 @@ const (
 	// change notice arrives; PruneEvery how often old events are deleted.
 	SettingsPoll = time.Second
 	PruneEvery   = time.Hour
+	// DrainDelay is how long a cluster node's /readyz fails, on SIGTERM,
+	// before its sockets close: a load balancer polling it stops sending
+	// the reconnecting phones back here. Not in single mode: there is no
+	// other node to send them to.
+	DrainDelay = time.Second
 	// ShutdownTimeout bounds Close: sockets, then listeners, share it.
 	ShutdownTimeout = 15 * time.Second
 	// MaxHeaderBytes bounds a request's header and URL on both listeners:
@@ -188,9 +193,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		log.Warn("no SWIPER_ADMIN_TOKEN set: generated one for this run (dev mode)", "admin_token", cfg.AdminToken)
 	}
 	a = &App{Config: cfg, Clock: o.Clock, Log: log}
+	// A failed start closes what it opened. Not through a: each
+	// `return nil, err` has set it to nil before this runs.
+	opened := a
 	defer func() {
 		if err != nil {
-			a.closeAll()
+			opened.closeAll()
 			a = nil
 		}
 	}()
@@ -202,6 +210,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		return nil, err
 	}
 	a.onClose(func() { a.DB.Close() })
+	if cfg.DatabaseMaxConns > 0 { // zero in a Config not from config.Load
+		a.DB.SetPoolSize(cfg.DatabaseMaxConns)
+	}
 	if err := a.DB.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -278,7 +289,8 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Clock: o.Clock, Location: cfg.Location, Log: log,
 		Host: cfg.ClusterHost, Port: cfg.ClusterPort, Provider: cfg.ClusterProvider,
 		ClusterName: cfg.ClusterName, Advertise: cfg.ClusterAdvertise, EtcdEndpoints: cfg.EtcdEndpoints,
-		Idle: cfg.UserIdle, CallTimeout: CallTimeout,
+		LeaseTTL: cfg.ClusterLeaseTTL,
+		Idle:     cfg.UserIdle, CallTimeout: CallTimeout,
 		RegisterEvery: o.RegisterEvery, SessionHold: o.SessionHold,
 		Upload: uo,
 	}); err != nil {
@@ -386,6 +398,14 @@ func (a *App) Close(ctx context.Context) error {
 		a.draining.Store(true)
 		ctx, cancel := context.WithTimeout(ctx, ShutdownTimeout)
 		defer cancel()
+		if a.Config.ClusterProvider == "etcd" && a.Node.Err() == nil {
+			// Give load balancers polling /readyz a moment to stop sending
+			// phones here before the sockets close and reconnect.
+			select {
+			case <-time.After(DrainDelay):
+			case <-ctx.Done():
+			}
+		}
 		if e := a.Sockets.Shutdown(ctx); e != nil {
 			a.Log.Warn("shutdown", "listener", "websocket", "err", e)
 			err = fmt.Errorf("websocket: %w", e)

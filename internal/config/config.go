@@ -73,10 +73,18 @@ type Config struct {
 	// EtcdEndpoints are the etcd client endpoints (host:port or
 	// http(s)://host:port), parsed from the comma-separated setting.
 	EtcdEndpoints []string
+	// ClusterLeaseTTL is how long a node's etcd membership outlives its
+	// last renewal: how soon a killed node is dropped, and how long a
+	// stalled one may go unheard before it fences itself.
+	ClusterLeaseTTL time.Duration
 	// UserIdle is how long an idle user actor lives.
 	UserIdle time.Duration
 	// SwipeFlushers is how many batches of swipes a node writes at once.
 	SwipeFlushers int
+	// DatabaseMaxConns is the size of the node's PostgreSQL pool: the
+	// nodes of a cluster together must stay under the server's
+	// max_connections.
+	DatabaseMaxConns int
 	// RankingRebuild is how often the node rebuilds the hot ranking from
 	// the database (0: never).
 	RankingRebuild time.Duration
@@ -147,8 +155,10 @@ type raw struct {
 	// ClusterAdvertise empty: the listen address (ClusterAddr).
 	ClusterAdvertise string `yaml:"cluster_advertise"`
 	EtcdEndpoints    string `yaml:"etcd_endpoints"`
+	ClusterLeaseTTL  string `yaml:"cluster_lease_ttl"`
 	UserIdle         string `yaml:"user_idle"`
 	SwipeFlushers    string `yaml:"swipe_flushers"`
+	DatabaseMaxConns string `yaml:"database_max_conns"`
 	RankingRebuild   string `yaml:"ranking_rebuild"`
 
 	// Abuse limits of logins (empty: the default in parseAbuse).
@@ -183,31 +193,33 @@ func Defaults() Config {
 // environment: the one place a node's defaults are set.
 func defaults() raw {
 	return raw{
-		Node:            "single",
-		Env:             "dev",
-		HTTPAddr:        "127.0.0.1:8080",
-		AdminAddr:       "127.0.0.1:9090",
-		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable",
-		RedisURL:        "redis://127.0.0.1:6379/0",
-		RedisPrefix:     "swiper:",
-		Timezone:        "Asia/Shanghai",
-		SMSProvider:     "console",
-		Storage:         "local",
-		ClusterProvider: "single",
-		ClusterAddr:     "127.0.0.1:0",
-		ClusterName:     "swiper",
-		EtcdEndpoints:   "127.0.0.1:2379",
-		UserIdle:        "10m",
-		MediaDir:        "./data/media",
-		MediaBaseURL:    "http://127.0.0.1:8080/media",
-		StorageTimeout:  "30s",
-		UploadLease:     "20s",
-		UploadBackoff:   "1s",
-		UploadAttempts:  "8",
-		SwipeFlushers:   "1",
-		RankingRebuild:  "1h",
-		LogLevel:        "info",
-		LogFormat:       "text",
+		Node:             "single",
+		Env:              "dev",
+		HTTPAddr:         "127.0.0.1:8080",
+		AdminAddr:        "127.0.0.1:9090",
+		DatabaseURL:      "postgres://postgres@127.0.0.1:5432/swiper?sslmode=disable",
+		RedisURL:         "redis://127.0.0.1:6379/0",
+		RedisPrefix:      "swiper:",
+		Timezone:         "Asia/Shanghai",
+		SMSProvider:      "console",
+		Storage:          "local",
+		ClusterProvider:  "single",
+		ClusterAddr:      "127.0.0.1:0",
+		ClusterName:      "swiper",
+		EtcdEndpoints:    "127.0.0.1:2379",
+		ClusterLeaseTTL:  "3s",
+		UserIdle:         "10m",
+		MediaDir:         "./data/media",
+		MediaBaseURL:     "http://127.0.0.1:8080/media",
+		StorageTimeout:   "30s",
+		UploadLease:      "20s",
+		UploadBackoff:    "1s",
+		UploadAttempts:   "8",
+		SwipeFlushers:    "1",
+		DatabaseMaxConns: "32",
+		RankingRebuild:   "1h",
+		LogLevel:         "info",
+		LogFormat:        "text",
 	}
 }
 
@@ -235,12 +247,14 @@ func (c *raw) envVars() map[string]*string {
 		"SWIPER_UPLOAD_BACKOFF":      &c.UploadBackoff,
 		"SWIPER_UPLOAD_ATTEMPTS":     &c.UploadAttempts,
 		"SWIPER_SWIPE_FLUSHERS":      &c.SwipeFlushers,
+		"SWIPER_DATABASE_MAX_CONNS":  &c.DatabaseMaxConns,
 		"SWIPER_RANKING_REBUILD":     &c.RankingRebuild,
 		"SWIPER_CLUSTER_PROVIDER":    &c.ClusterProvider,
 		"SWIPER_CLUSTER_ADDR":        &c.ClusterAddr,
 		"SWIPER_CLUSTER_NAME":        &c.ClusterName,
 		"SWIPER_CLUSTER_ADVERTISE":   &c.ClusterAdvertise,
 		"SWIPER_ETCD_ENDPOINTS":      &c.EtcdEndpoints,
+		"SWIPER_CLUSTER_LEASE_TTL":   &c.ClusterLeaseTTL,
 		"SWIPER_USER_IDLE":           &c.UserIdle,
 		"SWIPER_TRUSTED_PROXIES":     &c.TrustedProxies,
 		"SWIPER_CODES_PER_ADDRESS":   &c.CodesPerAddress,
@@ -509,6 +523,14 @@ func (c *raw) parse() (Config, error) {
 	} else {
 		out.EtcdEndpoints = eps
 	}
+	// etcd grants whole seconds, and raises a TTL below its minimum (1.5 s
+	// with its default timings); over a minute would leave a dead node's
+	// users unserved that long.
+	if d, err := time.ParseDuration(c.ClusterLeaseTTL); err != nil || d < 2*time.Second || d > time.Minute || d%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_LEASE_TTL must be whole seconds from 2s to 1m, such as 3s, not %q", c.ClusterLeaseTTL))
+	} else {
+		out.ClusterLeaseTTL = d
+	}
 	if d, err := time.ParseDuration(c.UserIdle); err != nil || d < time.Second {
 		errs = append(errs, fmt.Errorf("SWIPER_USER_IDLE must be a duration of at least 1s, such as 10m, not %q", c.UserIdle))
 	} else {
@@ -527,6 +549,13 @@ func (c *raw) parse() (Config, error) {
 		} else {
 			*d.dst = v
 		}
+	}
+	// Fewer than 4 would starve the swipe flushers and the actors' loads
+	// of each other.
+	if n, err := strconv.Atoi(c.DatabaseMaxConns); err != nil || n < 4 || n > 1000 {
+		errs = append(errs, fmt.Errorf("SWIPER_DATABASE_MAX_CONNS must be 4–1000, not %q", c.DatabaseMaxConns))
+	} else {
+		out.DatabaseMaxConns = n
 	}
 	if n, err := strconv.Atoi(c.SwipeFlushers); err != nil || n < 1 || n > 64 {
 		errs = append(errs, fmt.Errorf("SWIPER_SWIPE_FLUSHERS must be 1–64, not %q", c.SwipeFlushers))

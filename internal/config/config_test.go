@@ -194,6 +194,8 @@ cluster_addr: 10.0.0.1:7000
 cluster_name: dating-eu
 cluster_advertise: node1.internal:7000
 etcd_endpoints: "10.0.0.5:2379, https://10.0.0.6:2379"
+cluster_lease_ttl: 5s
+database_max_conns: 20
 user_idle: 90s
 swipe_flushers: "3"
 ranking_rebuild: 30m
@@ -233,8 +235,10 @@ log_format: json
 		ClusterName:      "dating-eu",
 		ClusterAdvertise: "node1.internal:7000",
 		EtcdEndpoints:    []string{"10.0.0.5:2379", "https://10.0.0.6:2379"},
+		ClusterLeaseTTL:  5 * time.Second,
 		UserIdle:         90 * time.Second,
 		SwipeFlushers:    3,
+		DatabaseMaxConns: 20,
 		RankingRebuild:   30 * time.Minute,
 		Abuse:            config.Defaults().Abuse,
 		LogLevel:         "warn",
@@ -630,6 +634,18 @@ func TestLoadClusterFields(t *testing.T) {
 		{"endpoint with path", map[string]string{"SWIPER_ETCD_ENDPOINTS": "http://etcd:2379/v3"}, nil},
 		{"endpoint with credentials", map[string]string{"SWIPER_ETCD_ENDPOINTS": "http://root:pw@etcd:2379"}, nil},
 		{"one bad endpoint among good", map[string]string{"SWIPER_ETCD_ENDPOINTS": "10.0.0.5:2379,nope"}, nil},
+
+		{"lease 5s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "5s"}, 5 * time.Second},
+		{"lease 1m", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "1m"}, time.Minute},
+		{"lease 1s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "1s"}, nil},
+		{"lease 2500ms", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "2500ms"}, nil},
+		{"lease 61s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "61s"}, nil},
+		{"lease garbage", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "soon"}, nil},
+
+		{"pool 12", map[string]string{"SWIPER_DATABASE_MAX_CONNS": "12"}, 12},
+		{"pool 3", map[string]string{"SWIPER_DATABASE_MAX_CONNS": "3"}, nil},
+		{"pool 1001", map[string]string{"SWIPER_DATABASE_MAX_CONNS": "1001"}, nil},
+		{"pool many", map[string]string{"SWIPER_DATABASE_MAX_CONNS": "many"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -653,9 +669,11 @@ func TestLoadClusterFields(t *testing.T) {
 				t.Fatalf("Load(%v): %v", tt.vars, err)
 			}
 			got := map[string]any{
-				"SWIPER_CLUSTER_NAME":      c.ClusterName,
-				"SWIPER_CLUSTER_ADVERTISE": c.ClusterAdvertise,
-				"SWIPER_ETCD_ENDPOINTS":    c.EtcdEndpoints,
+				"SWIPER_CLUSTER_NAME":       c.ClusterName,
+				"SWIPER_CLUSTER_ADVERTISE":  c.ClusterAdvertise,
+				"SWIPER_ETCD_ENDPOINTS":     c.EtcdEndpoints,
+				"SWIPER_CLUSTER_LEASE_TTL":  c.ClusterLeaseTTL,
+				"SWIPER_DATABASE_MAX_CONNS": c.DatabaseMaxConns,
 			}[name]
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("with %v: %s gives %#v; want %#v", tt.vars, name, got, tt.want)

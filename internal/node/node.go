@@ -147,11 +147,26 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 			remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(o.Advertise))
 		}
 	}
-	cfg := cluster.Configure(o.ClusterName, provider, lookup,
-		remote.Configure(o.Host, o.Port, remoteOpts...),
+	rcfg := remote.Configure(o.Host, o.Port, remoteOpts...)
+	// A connection to a node that does not answer is tried once, not five
+	// times two seconds apart with the endpoint's queue held meanwhile:
+	// its messages turn into dead letters at once, and the callers'
+	// own backoff and the topology decide what next (PROTOACTOR.md trap
+	// 17).
+	rcfg.MaxRetryCount = 1
+	cfg := cluster.Configure(o.ClusterName, provider, lookup, rcfg,
 		cluster.WithKinds(kind),
 		cluster.WithRequestTimeout(o.CallTimeout),
 	)
+	// Nothing here uses protoactor's gossip: membership comes from the
+	// provider, placement is ours, and topology consensus never completes
+	// in this version (trap 14). Its state is mutated while the transport
+	// marshals it (a data race between nodes, seen under -race), and with
+	// member ids that match the actor systems' (ours do) it blocks a
+	// member for good after 20 s without heartbeats. So it gossips once
+	// an hour and never expires a heartbeat.
+	cfg.GossipInterval = time.Hour
+	cfg.HeartbeatExpiration = 100 * 365 * 24 * time.Hour
 	c := cluster.New(system, cfg)
 	n.Cluster = c
 	// abort undoes a start that failed: the transport listens already and
@@ -160,6 +175,15 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 		if n.provider != nil {
 			_ = n.provider.Shutdown(false) // the lease expires by itself
 		}
+		// Cluster.Shutdown panics (in Gossiper.SetState) on a member whose
+		// start failed before its gossip began, as when the transport's
+		// port is taken; the start's own error is the one to report, and
+		// nothing was left running then.
+		defer func() {
+			if v := recover(); v != nil {
+				o.Log.Debug("shutting down a member that did not start", "panic", v)
+			}
+		}()
 		c.Shutdown(false)
 	}
 	// StartMember sets the member up, registers it with the provider and
@@ -286,13 +310,12 @@ func (n *Node) Ready() error {
 // sees a topology without it, by when the lookup has stopped the grains
 // the others own now. A fenced node has no membership left to revoke.
 func (n *Node) Leave(ctx context.Context) error {
-	if n.provider == nil {
+	if n.provider == nil || n.Err() != nil {
+		// A fenced node's lease is gone already, and so is its place in
+		// the others' topology: nothing to revoke, nothing to wait for.
 		return nil
 	}
 	err := n.provider.Leave()
-	if n.Err() != nil {
-		err = nil // the lease is gone already: nothing to revoke
-	}
 	ctx, cancel := context.WithTimeout(ctx, LeaveTimeout)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)

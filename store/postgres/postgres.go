@@ -34,14 +34,24 @@ type DB struct {
 	*sqlx.DB
 }
 
-// Open connects to the database at dsn and checks that it answers.
+// DefaultPoolSize is how many connections Open's pool holds at most.
+const DefaultPoolSize = 32
+
+// SetPoolSize bounds the pool to n connections, open and idle.
+func (db *DB) SetPoolSize(n int) {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+}
+
+// Open connects to the database at dsn and checks that it answers. Its
+// pool holds up to DefaultPoolSize connections (see SetPoolSize).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	db, err := sqlx.Open("postgres", withBinaryParameters(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	db.SetMaxOpenConns(DefaultPoolSize)
+	db.SetMaxIdleConns(DefaultPoolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

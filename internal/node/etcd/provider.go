@@ -218,6 +218,16 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 			return fail(fmt.Errorf("etcd provider: grant lease: %w", err))
 		}
 		p.lease = grant.ID
+		// A member at this very address is a previous process of this
+		// node, killed within its lease: this process holds the port now.
+		// Left until its lease expires, its key's deletion would end, on
+		// every other node, the connections to this address, this
+		// process's included (protoactor terminates a departed member's
+		// endpoint by address). So it goes now, before this one joins.
+		if err := p.dropStale(ctx, client, prefix, self); err != nil {
+			_ = p.revoke(client) // best effort: the lease expires anyway
+			return fail(err)
+		}
 		cctx, ccancel = context.WithTimeout(ctx, p.opts.Timeout)
 		_, err = client.Put(cctx, p.selfKey, string(value), clientv3.WithLease(grant.ID))
 		ccancel()
@@ -300,13 +310,55 @@ func (p *Provider) keepAlive(ctx context.Context, ka <-chan *clientv3.LeaseKeepA
 			if resp.TTL > 0 {
 				ttl = time.Duration(resp.TTL) * time.Second
 			}
-		case now := <-tick.C:
-			if now.Sub(last) >= ttl {
+		case <-tick.C:
+			// After a stall of the whole process, renewals may be waiting
+			// beside the tick: take them first, not a loss that was not.
+		drain:
+			for {
+				select {
+				case resp, ok := <-ka:
+					if !ok {
+						if ctx.Err() == nil {
+							p.reportLost(ErrLeaseLost)
+						}
+						return
+					}
+					last = time.Now()
+					if resp.TTL > 0 {
+						ttl = time.Duration(resp.TTL) * time.Second
+					}
+				default:
+					break drain
+				}
+			}
+			if time.Since(last) >= ttl {
 				p.reportLost(ErrLeaseLost)
 				return
 			}
 		}
 	}
+}
+
+// dropStale deletes the keys of members other than self advertised at
+// self's address.
+func (p *Provider) dropStale(ctx context.Context, client *clientv3.Client, prefix string, self *Member) error {
+	members, _, err := p.list(ctx, client, prefix)
+	if err != nil {
+		return err
+	}
+	for key, m := range members {
+		if m.ID == self.ID || m.Host != self.Host || m.Port != self.Port {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+		_, err := client.Delete(cctx, key)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("etcd provider: drop the stale member at this address: %w", err)
+		}
+		p.opts.Log.Info("etcd provider: dropped a previous member at this address", "id", m.ID, "node", m.Node)
+	}
+	return nil
 }
 
 // list reads every member under prefix and the revision it was read at.

@@ -72,7 +72,8 @@ func join(t *testing.T, endpoint, clusterName, id string, ttl time.Duration) mem
 		t.Fatal(err)
 	}
 	m := member{p: p, topo: &topology{}}
-	self := etcd.Member{ID: id, Node: "node-" + id, Host: "127.0.0.1", Port: 9000, Kinds: []string{"user"}}
+	// A port per id: a member at another's address would drop it.
+	self := etcd.Member{ID: id, Node: "node-" + id, Host: "127.0.0.1", Port: 9000 + int(id[0]), Kinds: []string{"user"}}
 	if err := p.Join(clusterName, self, m.topo.update); err != nil {
 		t.Fatalf("Join(%s): %v", id, err)
 	}
@@ -109,7 +110,7 @@ func TestMemberValue(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("get member key: %v, %d keys", err, len(resp.Kvs))
 	}
-	want := `{"id":"a","node":"node-a","host":"127.0.0.1","port":9000,"kinds":["user"]}`
+	want := `{"id":"a","node":"node-a","host":"127.0.0.1","port":9097,"kinds":["user"]}`
 	if got := string(resp.Kvs[0].Value); got != want {
 		t.Errorf("member value = %s; want %s", got, want)
 	}
@@ -186,6 +187,42 @@ func TestRevokedLeaseIsReported(t *testing.T) {
 	case <-a.p.Lost():
 		t.Errorf("a lost: %v", a.p.Err())
 	default:
+	}
+}
+
+// TestRestartAtSameAddressDropsTheOldMember: a node killed and started
+// again within its lease joins at the same address under a new id; its old
+// key goes at once rather than at the old lease's expiry (which would end
+// the other nodes' connections to that address, the new process's
+// included), and a member elsewhere is left alone.
+func TestRestartAtSameAddressDropsTheOldMember(t *testing.T) {
+	srv := etcdtest.Start(t)
+	start := func(id string, port int, lost func(error)) (*etcd.Provider, *topology) {
+		p, err := etcd.New(etcd.Options{Endpoints: []string{srv.Endpoint}, TTL: 30 * time.Second, OnLost: lost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topo := &topology{}
+		if err := p.Join("swiper", etcd.Member{ID: id, Host: "127.0.0.1", Port: port}, topo.update); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Shutdown(true) })
+		return p, topo
+	}
+	oldLost := make(chan error, 1)
+	start("old", 7101, func(err error) { oldLost <- err })
+	_, other := start("other", 7102, nil)
+	waitFor(t, 5*time.Second, "both members seen", is(other, "old", "other"))
+	_, fresh := start("new", 7101, nil)
+	waitFor(t, 5*time.Second, "the old member dropped, well within its 30 s lease", is(fresh, "new", "other"))
+	waitFor(t, 5*time.Second, "the other member sees the same", is(other, "new", "other"))
+	select {
+	case err := <-oldLost:
+		if !errors.Is(err, etcd.ErrNotMember) {
+			t.Errorf("the old member's OnLost(%v); want ErrNotMember", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the old member (here still running, as a zombie would be) was not told it is no longer a member")
 	}
 }
 
