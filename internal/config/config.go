@@ -49,6 +49,11 @@ type Config struct {
 	// cluster shares (a network file system): local storage in a cluster
 	// needs it, so prod refuses local storage without it.
 	MediaShared bool
+	// ClusterTrustedNetwork says that the cluster transport's listen
+	// address is reachable only by the cluster's nodes (a private network
+	// or a firewall): the transport is plaintext and unauthenticated, so
+	// prod refuses to listen beyond the loopback without it.
+	ClusterTrustedNetwork bool
 
 	Upload Upload
 
@@ -137,12 +142,13 @@ type raw struct {
 	SMSProvider   string `yaml:"sms_provider"`
 	SMSWebhookURL string `yaml:"sms_webhook_url"`
 
-	Storage      string `yaml:"storage"`
-	MediaDir     string `yaml:"media_dir"`
-	MediaBaseURL string `yaml:"media_base_url"`
-	COSBucketURL string `yaml:"cos_bucket_url"`
-	CDNBaseURL   string `yaml:"cdn_base_url"`
-	MediaShared  string `yaml:"media_shared"`
+	Storage               string `yaml:"storage"`
+	MediaDir              string `yaml:"media_dir"`
+	MediaBaseURL          string `yaml:"media_base_url"`
+	COSBucketURL          string `yaml:"cos_bucket_url"`
+	CDNBaseURL            string `yaml:"cdn_base_url"`
+	MediaShared           string `yaml:"media_shared"`
+	ClusterTrustedNetwork string `yaml:"cluster_trusted_network"`
 
 	StorageTimeout string `yaml:"storage_timeout"`
 	UploadLease    string `yaml:"upload_lease"`
@@ -226,49 +232,50 @@ func defaults() raw {
 // envVars maps each environment variable to the field it sets.
 func (c *raw) envVars() map[string]*string {
 	return map[string]*string{
-		"SWIPER_NODE":                &c.Node,
-		"SWIPER_ENV":                 &c.Env,
-		"SWIPER_HTTP_ADDR":           &c.HTTPAddr,
-		"SWIPER_ADMIN_ADDR":          &c.AdminAddr,
-		"SWIPER_DATABASE_URL":        &c.DatabaseURL,
-		"SWIPER_REDIS_URL":           &c.RedisURL,
-		"SWIPER_REDIS_PREFIX":        &c.RedisPrefix,
-		"SWIPER_TIMEZONE":            &c.Timezone,
-		"SWIPER_SMS_PROVIDER":        &c.SMSProvider,
-		"SWIPER_SMS_WEBHOOK_URL":     &c.SMSWebhookURL,
-		"SWIPER_STORAGE":             &c.Storage,
-		"SWIPER_MEDIA_DIR":           &c.MediaDir,
-		"SWIPER_MEDIA_BASE_URL":      &c.MediaBaseURL,
-		"SWIPER_COS_BUCKET_URL":      &c.COSBucketURL,
-		"SWIPER_CDN_BASE_URL":        &c.CDNBaseURL,
-		"SWIPER_MEDIA_SHARED":        &c.MediaShared,
-		"SWIPER_STORAGE_TIMEOUT":     &c.StorageTimeout,
-		"SWIPER_UPLOAD_LEASE":        &c.UploadLease,
-		"SWIPER_UPLOAD_BACKOFF":      &c.UploadBackoff,
-		"SWIPER_UPLOAD_ATTEMPTS":     &c.UploadAttempts,
-		"SWIPER_SWIPE_FLUSHERS":      &c.SwipeFlushers,
-		"SWIPER_DATABASE_MAX_CONNS":  &c.DatabaseMaxConns,
-		"SWIPER_RANKING_REBUILD":     &c.RankingRebuild,
-		"SWIPER_CLUSTER_PROVIDER":    &c.ClusterProvider,
-		"SWIPER_CLUSTER_ADDR":        &c.ClusterAddr,
-		"SWIPER_CLUSTER_NAME":        &c.ClusterName,
-		"SWIPER_CLUSTER_ADVERTISE":   &c.ClusterAdvertise,
-		"SWIPER_ETCD_ENDPOINTS":      &c.EtcdEndpoints,
-		"SWIPER_CLUSTER_LEASE_TTL":   &c.ClusterLeaseTTL,
-		"SWIPER_USER_IDLE":           &c.UserIdle,
-		"SWIPER_TRUSTED_PROXIES":     &c.TrustedProxies,
-		"SWIPER_CODES_PER_ADDRESS":   &c.CodesPerAddress,
-		"SWIPER_LOGINS_PER_ADDRESS":  &c.LoginsPerAddress,
-		"SWIPER_CODES_PER_PHONE":     &c.CodesPerPhone,
-		"SWIPER_SMS_PER_HOUR":        &c.SMSPerHour,
-		"SWIPER_SMS_PER_DAY":         &c.SMSPerDay,
-		"SWIPER_WRONG_CODES_PER_DAY": &c.WrongCodes,
-		"SWIPER_LOGIN_LOCKOUT":       &c.LoginLockout,
-		"SWIPER_LOG_LEVEL":           &c.LogLevel,
-		"SWIPER_LOG_FORMAT":          &c.LogFormat,
-		"SWIPER_ADMIN_TOKEN":         &c.AdminToken,
-		"SWIPER_COS_SECRET_ID":       &c.COSSecretID,
-		"SWIPER_COS_SECRET_KEY":      &c.COSSecretKey,
+		"SWIPER_NODE":                    &c.Node,
+		"SWIPER_ENV":                     &c.Env,
+		"SWIPER_HTTP_ADDR":               &c.HTTPAddr,
+		"SWIPER_ADMIN_ADDR":              &c.AdminAddr,
+		"SWIPER_DATABASE_URL":            &c.DatabaseURL,
+		"SWIPER_REDIS_URL":               &c.RedisURL,
+		"SWIPER_REDIS_PREFIX":            &c.RedisPrefix,
+		"SWIPER_TIMEZONE":                &c.Timezone,
+		"SWIPER_SMS_PROVIDER":            &c.SMSProvider,
+		"SWIPER_SMS_WEBHOOK_URL":         &c.SMSWebhookURL,
+		"SWIPER_STORAGE":                 &c.Storage,
+		"SWIPER_MEDIA_DIR":               &c.MediaDir,
+		"SWIPER_MEDIA_BASE_URL":          &c.MediaBaseURL,
+		"SWIPER_COS_BUCKET_URL":          &c.COSBucketURL,
+		"SWIPER_CDN_BASE_URL":            &c.CDNBaseURL,
+		"SWIPER_MEDIA_SHARED":            &c.MediaShared,
+		"SWIPER_CLUSTER_TRUSTED_NETWORK": &c.ClusterTrustedNetwork,
+		"SWIPER_STORAGE_TIMEOUT":         &c.StorageTimeout,
+		"SWIPER_UPLOAD_LEASE":            &c.UploadLease,
+		"SWIPER_UPLOAD_BACKOFF":          &c.UploadBackoff,
+		"SWIPER_UPLOAD_ATTEMPTS":         &c.UploadAttempts,
+		"SWIPER_SWIPE_FLUSHERS":          &c.SwipeFlushers,
+		"SWIPER_DATABASE_MAX_CONNS":      &c.DatabaseMaxConns,
+		"SWIPER_RANKING_REBUILD":         &c.RankingRebuild,
+		"SWIPER_CLUSTER_PROVIDER":        &c.ClusterProvider,
+		"SWIPER_CLUSTER_ADDR":            &c.ClusterAddr,
+		"SWIPER_CLUSTER_NAME":            &c.ClusterName,
+		"SWIPER_CLUSTER_ADVERTISE":       &c.ClusterAdvertise,
+		"SWIPER_ETCD_ENDPOINTS":          &c.EtcdEndpoints,
+		"SWIPER_CLUSTER_LEASE_TTL":       &c.ClusterLeaseTTL,
+		"SWIPER_USER_IDLE":               &c.UserIdle,
+		"SWIPER_TRUSTED_PROXIES":         &c.TrustedProxies,
+		"SWIPER_CODES_PER_ADDRESS":       &c.CodesPerAddress,
+		"SWIPER_LOGINS_PER_ADDRESS":      &c.LoginsPerAddress,
+		"SWIPER_CODES_PER_PHONE":         &c.CodesPerPhone,
+		"SWIPER_SMS_PER_HOUR":            &c.SMSPerHour,
+		"SWIPER_SMS_PER_DAY":             &c.SMSPerDay,
+		"SWIPER_WRONG_CODES_PER_DAY":     &c.WrongCodes,
+		"SWIPER_LOGIN_LOCKOUT":           &c.LoginLockout,
+		"SWIPER_LOG_LEVEL":               &c.LogLevel,
+		"SWIPER_LOG_FORMAT":              &c.LogFormat,
+		"SWIPER_ADMIN_TOKEN":             &c.AdminToken,
+		"SWIPER_COS_SECRET_ID":           &c.COSSecretID,
+		"SWIPER_COS_SECRET_KEY":          &c.COSSecretKey,
 	}
 }
 
@@ -488,6 +495,13 @@ func (c *raw) parse() (Config, error) {
 			out.MediaShared = b
 		}
 	}
+	if c.ClusterTrustedNetwork != "" {
+		if b, err := strconv.ParseBool(c.ClusterTrustedNetwork); err != nil {
+			errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_TRUSTED_NETWORK must be true or false, not %q", c.ClusterTrustedNetwork))
+		} else {
+			out.ClusterTrustedNetwork = b
+		}
+	}
 	etcd := c.ClusterProvider == "etcd"
 	if c.ClusterProvider != "single" && !etcd {
 		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_PROVIDER must be single or etcd, not %q", c.ClusterProvider))
@@ -524,10 +538,11 @@ func (c *raw) parse() (Config, error) {
 		out.EtcdEndpoints = eps
 	}
 	// etcd grants whole seconds, and raises a TTL below its minimum (1.5 s
-	// with its default timings); over a minute would leave a dead node's
-	// users unserved that long.
-	if d, err := time.ParseDuration(c.ClusterLeaseTTL); err != nil || d < 2*time.Second || d > time.Minute || d%time.Second != 0 {
-		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_LEASE_TTL must be whole seconds from 2s to 1m, such as 3s, not %q", c.ClusterLeaseTTL))
+	// with its default timings); over 4 s a dead node would not be dropped
+	// within API.md's 5 s.
+	if d, err := time.ParseDuration(c.ClusterLeaseTTL); err != nil || d < 2*time.Second || d > 4*time.Second || d%time.Second != 0 {
+		// API.md: a dead node is dropped within 5 s.
+		errs = append(errs, fmt.Errorf("SWIPER_CLUSTER_LEASE_TTL must be 2s, 3s or 4s, not %q", c.ClusterLeaseTTL))
 	} else {
 		out.ClusterLeaseTTL = d
 	}
@@ -601,6 +616,10 @@ func (c *raw) parse() (Config, error) {
 		if c.Storage == "local" && !out.MediaShared {
 			// Each node would serve only the avatars it stored itself.
 			errs = append(errs, errors.New("prod refuses local storage unless every node shares SWIPER_MEDIA_DIR: set SWIPER_MEDIA_SHARED=true once it is one shared directory, or use SWIPER_STORAGE=cos"))
+		}
+		if ip := net.ParseIP(out.ClusterHost); (ip == nil || !ip.IsLoopback()) && out.ClusterHost != "localhost" && !out.ClusterTrustedNetwork {
+			// Anyone who reaches it can send any user's actor a swipe.
+			errs = append(errs, fmt.Errorf("prod refuses a cluster transport beyond the loopback (SWIPER_CLUSTER_ADDR %s): it is plaintext and unauthenticated; firewall it to the cluster's nodes and set SWIPER_CLUSTER_TRUSTED_NETWORK=true", c.ClusterAddr))
 		}
 	}
 	return out, errors.Join(errs...)

@@ -185,6 +185,7 @@ media_base_url: https://example.com/media
 cos_bucket_url: https://bucket.cos.example
 cdn_base_url: https://cdn.example
 media_shared: "true"
+cluster_trusted_network: true
 storage_timeout: 10s
 upload_lease: 1m
 upload_backoff: 2s
@@ -194,7 +195,7 @@ cluster_addr: 10.0.0.1:7000
 cluster_name: dating-eu
 cluster_advertise: node1.internal:7000
 etcd_endpoints: "10.0.0.5:2379, https://10.0.0.6:2379"
-cluster_lease_ttl: 5s
+cluster_lease_ttl: 4s
 database_max_conns: 20
 user_idle: 90s
 swipe_flushers: "3"
@@ -210,42 +211,43 @@ log_format: json
 	}
 	c := mustLoad(t, path, vars)
 	want := config.Config{
-		Node:             "n1",
-		Env:              "prod",
-		HTTPAddr:         "0.0.0.0:80",
-		AdminAddr:        "10.0.0.1:9000",
-		DatabaseURL:      "postgres://db/swiper",
-		RedisURL:         "redis://cache:6379/2",
-		RedisPrefix:      "p:",
-		Timezone:         "UTC",
-		Location:         time.UTC,
-		SMSProvider:      "webhook",
-		SMSWebhookURL:    "https://sms.example/send",
-		Storage:          "cos",
-		MediaDir:         "/var/media",
-		MediaBaseURL:     "https://example.com/media",
-		COSBucketURL:     "https://bucket.cos.example",
-		CDNBaseURL:       "https://cdn.example",
-		MediaShared:      true,
-		Upload:           config.Upload{StorageTimeout: 10 * time.Second, Lease: time.Minute, Backoff: 2 * time.Second, Attempts: 5},
-		ClusterProvider:  "single",
-		ClusterAddr:      "10.0.0.1:7000",
-		ClusterHost:      "10.0.0.1",
-		ClusterPort:      7000,
-		ClusterName:      "dating-eu",
-		ClusterAdvertise: "node1.internal:7000",
-		EtcdEndpoints:    []string{"10.0.0.5:2379", "https://10.0.0.6:2379"},
-		ClusterLeaseTTL:  5 * time.Second,
-		UserIdle:         90 * time.Second,
-		SwipeFlushers:    3,
-		DatabaseMaxConns: 20,
-		RankingRebuild:   30 * time.Minute,
-		Abuse:            config.Defaults().Abuse,
-		LogLevel:         "warn",
-		LogFormat:        "json",
-		AdminToken:       "0123456789abcdef0123",
-		COSSecretID:      "id",
-		COSSecretKey:     "key",
+		Node:                  "n1",
+		Env:                   "prod",
+		HTTPAddr:              "0.0.0.0:80",
+		AdminAddr:             "10.0.0.1:9000",
+		DatabaseURL:           "postgres://db/swiper",
+		RedisURL:              "redis://cache:6379/2",
+		RedisPrefix:           "p:",
+		Timezone:              "UTC",
+		Location:              time.UTC,
+		SMSProvider:           "webhook",
+		SMSWebhookURL:         "https://sms.example/send",
+		Storage:               "cos",
+		MediaDir:              "/var/media",
+		MediaBaseURL:          "https://example.com/media",
+		COSBucketURL:          "https://bucket.cos.example",
+		CDNBaseURL:            "https://cdn.example",
+		MediaShared:           true,
+		ClusterTrustedNetwork: true,
+		Upload:                config.Upload{StorageTimeout: 10 * time.Second, Lease: time.Minute, Backoff: 2 * time.Second, Attempts: 5},
+		ClusterProvider:       "single",
+		ClusterAddr:           "10.0.0.1:7000",
+		ClusterHost:           "10.0.0.1",
+		ClusterPort:           7000,
+		ClusterName:           "dating-eu",
+		ClusterAdvertise:      "node1.internal:7000",
+		EtcdEndpoints:         []string{"10.0.0.5:2379", "https://10.0.0.6:2379"},
+		ClusterLeaseTTL:       4 * time.Second,
+		UserIdle:              90 * time.Second,
+		SwipeFlushers:         3,
+		DatabaseMaxConns:      20,
+		RankingRebuild:        30 * time.Minute,
+		Abuse:                 config.Defaults().Abuse,
+		LogLevel:              "warn",
+		LogFormat:             "json",
+		AdminToken:            "0123456789abcdef0123",
+		COSSecretID:           "id",
+		COSSecretKey:          "key",
 	}
 	if !same(c, want) {
 		t.Errorf("Load(file with every key):\ngot  %+v\nwant %+v", c, want)
@@ -512,6 +514,11 @@ func TestLoadChecks(t *testing.T) {
 		{"prod with local storage not shared", with(prodEnv(), map[string]string{"SWIPER_MEDIA_SHARED": "false"}), false},
 		{"prod with cos not shared", with(prodEnv(), map[string]string{"SWIPER_MEDIA_SHARED": "", "SWIPER_STORAGE": "cos", "SWIPER_COS_BUCKET_URL": "https://b.cos.example", "SWIPER_COS_SECRET_ID": "id", "SWIPER_COS_SECRET_KEY": "key"}), true},
 		{"dev with local storage not shared", map[string]string{"SWIPER_MEDIA_SHARED": "false"}, true},
+		{"prod with the cluster transport on the loopback", prodEnv(), true},
+		{"prod with the cluster transport on a network", with(prodEnv(), map[string]string{"SWIPER_CLUSTER_ADDR": "10.0.0.7:7101"}), false},
+		{"prod with the cluster transport on every address", with(prodEnv(), map[string]string{"SWIPER_CLUSTER_ADDR": "0.0.0.0:7101", "SWIPER_CLUSTER_ADVERTISE": "10.0.0.7:7101"}), false},
+		{"prod with the cluster transport on a trusted network", with(prodEnv(), map[string]string{"SWIPER_CLUSTER_ADDR": "10.0.0.7:7101", "SWIPER_CLUSTER_TRUSTED_NETWORK": "true"}), true},
+		{"dev with the cluster transport on a network", map[string]string{"SWIPER_CLUSTER_ADDR": "10.0.0.7:7101"}, true},
 		{"media shared not a bool", map[string]string{"SWIPER_MEDIA_SHARED": "yes"}, false},
 	}
 	for _, tt := range tests {
@@ -635,8 +642,8 @@ func TestLoadClusterFields(t *testing.T) {
 		{"endpoint with credentials", map[string]string{"SWIPER_ETCD_ENDPOINTS": "http://root:pw@etcd:2379"}, nil},
 		{"one bad endpoint among good", map[string]string{"SWIPER_ETCD_ENDPOINTS": "10.0.0.5:2379,nope"}, nil},
 
-		{"lease 5s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "5s"}, 5 * time.Second},
-		{"lease 1m", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "1m"}, time.Minute},
+		{"lease 4s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "4s"}, 4 * time.Second},
+		{"lease 5s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "5s"}, nil},
 		{"lease 1s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "1s"}, nil},
 		{"lease 2500ms", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "2500ms"}, nil},
 		{"lease 61s", map[string]string{"SWIPER_CLUSTER_LEASE_TTL": "61s"}, nil},
@@ -747,6 +754,7 @@ func TestClusterConfigNodes(t *testing.T) {
 			want.ClusterAdvertise = want.ClusterAddr
 			want.ClusterName = "swiper"
 			want.EtcdEndpoints = []string{"127.0.0.1:2379"}
+			want.DatabaseMaxConns = 24
 			if !same(c, want) {
 				t.Errorf("Load(%s):\ngot  %+v\nwant %+v", path, c, want)
 			}
