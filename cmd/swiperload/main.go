@@ -14,6 +14,13 @@
 //	swiperload match -users 2000 -rate 1000 -d 10s
 //	                                    match pairs of connected users at a
 //	                                    steady rate; time both match frames
+//	swiperload failover -etcd 127.0.0.1:23790 -kills 5
+//	                                    run three nodes on etcd, kill -9 one
+//	                                    at a time and time until its users
+//	                                    are served by the others
+//	swiperload split -cluster 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
+//	                                    where users 1..100000's actors go
+//	                                    among those members (the pure hash)
 //
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
@@ -45,7 +52,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|failover|split [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -62,6 +69,10 @@ func main() {
 		err = wsLoad(os.Args[2:])
 	case "match":
 		err = matchLoad(os.Args[2:])
+	case "failover":
+		err = failoverLoad(os.Args[2:])
+	case "split":
+		err = splitLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
