@@ -433,3 +433,50 @@ func splitLoad(args []string) error {
 	}
 	return nil
 }
+
+// actorsLoad activates users 1..users through the admin APIs given (user
+// u through the (u mod n)-th), as GET /admin/v1/users/{id}/actor does, and
+// reports which node each landed on and each node's own actor counts.
+func actorsLoad(args []string) error {
+	fs := flag.NewFlagSet("actors", flag.ExitOnError)
+	admins := fs.String("admin", "http://127.0.0.1:9090", "the nodes' admin APIs, comma-separated")
+	adminToken := fs.String("admin-token", os.Getenv("SWIPER_ADMIN_TOKEN"), "admin token")
+	users := fs.Int("users", 30000, "activate users 1..users")
+	c := fs.Int("c", 32, "concurrent calls")
+	fs.Parse(args)
+	addrs := strings.Split(*admins, ",")
+	placed := map[string]int{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, *c)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for u := 1; u <= *users; u++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var a struct{ Node string }
+			st, err := getJSON(fmt.Sprintf("%s/admin/v1/users/%d/actor", addrs[u%len(addrs)], u), *adminToken, &a)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || st != 200 {
+				placed[failure(st, nil, err)]++
+				return
+			}
+			placed[a.Node]++
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("activated users 1..%d in %s; hosted by: %v\n", *users, time.Since(start).Round(time.Millisecond), placed)
+	for _, a := range addrs {
+		var r struct {
+			Node            string
+			Users, Sessions int
+		}
+		if st, err := getJSON(a+"/admin/v1/actors", *adminToken, &r); err != nil || st != 200 {
+			return fmt.Errorf("%s/admin/v1/actors: %d %v", a, st, err)
+		}
+		fmt.Printf("%s (%s): %d user actors (%.2f %% of %d)\n", r.Node, a, r.Users, 100*float64(r.Users)/float64(*users), *users)
+	}
+	return nil
+}

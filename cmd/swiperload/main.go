@@ -21,6 +21,9 @@
 //	swiperload split -cluster 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
 //	                                    where users 1..100000's actors go
 //	                                    among those members (the pure hash)
+//	swiperload actors -users 30000 -admin http://127.0.0.1:9091,…
+//	                                    activate users 1..30000 through the
+//	                                    nodes and count each node's actors
 //
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
@@ -52,7 +55,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|failover|split [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|failover|split|actors [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -73,6 +76,8 @@ func main() {
 		err = failoverLoad(os.Args[2:])
 	case "split":
 		err = splitLoad(os.Args[2:])
+	case "actors":
+		err = actorsLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
