@@ -241,6 +241,7 @@ func failoverLoad(args []string) error {
 		}
 		// Which users the victim hosts: asking activates each on its owner.
 		var mine []int
+		findFails := map[string]int{} // calls that failed while the cluster was whole
 		var mu sync.Mutex
 		sem := make(chan struct{}, 32)
 		var wg sync.WaitGroup
@@ -250,17 +251,29 @@ func failoverLoad(args []string) error {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				var a struct{ Node string }
-				st, err := getJSON(fmt.Sprintf("%s/admin/v1/users/%d/actor", nodes[u%3].admin, u), *adminToken, &a)
-				if err == nil && st == 200 && a.Node == victim.name {
-					mu.Lock()
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/admin/v1/users/%d/actor", nodes[u%3].admin, u), nil)
+				req.Header.Set("Authorization", "Bearer "+*adminToken)
+				st, body, err := send(req)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || st != 200 {
+					findFails[failure(st, body, err)]++
+					return
+				}
+				if json.Unmarshal(body, &a) == nil && a.Node == victim.name {
 					mine = append(mine, u)
-					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
 		slices.Sort(mine)
 		hosted := len(mine)
+		if len(findFails) > 0 {
+			fmt.Printf("kill %d: before it, with three members, %d of %d admin actor views failed: %v\n", k+1, sum(findFails), *users, findFails)
+			for c, n := range findFails {
+				codes["before the kill: "+c] += n
+			}
+		}
 		mine = mine[:min(len(mine), *probes)]
 		if len(mine) == 0 {
 			return fmt.Errorf("kill %d: %s hosts none of users 1..%d", k+1, victim.name, *users)
@@ -389,6 +402,14 @@ func failoverLoad(args []string) error {
 	fmt.Printf("failover over %d kills: all of a dead node's probed users served again p50 %.2fs max %.2fs (first 200 per user: p50 %.2fs max %.2fs); failed probes by status/code: %v\n",
 		len(gaps), gaps[len(gaps)/2].Seconds(), gaps[len(gaps)-1].Seconds(), firsts[len(firsts)/2].Seconds(), firsts[len(firsts)-1].Seconds(), codes)
 	return nil
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // failure names a failed call: its HTTP status and Swiper error code, or
