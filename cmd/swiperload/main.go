@@ -6,7 +6,9 @@
 //	                                    GET /api/v1/me as 1000 seeded users
 //	swiperload swipe -users 10000 -targets 100000 -c 256 -d 10s
 //	                                    POST /api/v1/swipes: each of the
-//	                                    users likes or dislikes targets in turn
+//	                                    users likes or dislikes targets in turn;
+//	                                    -cpu swiperd:PID,… -cpu postgres:PID,…
+//	                                    adds those processes' CPU per swipe
 //	swiperload recs -users 1000 -c 8 -d 10s
 //	                                    GET /api/v1/recommendations
 //	swiperload ws -users 10000          hold a WebSocket per user idle and
@@ -237,8 +239,9 @@ func meLoad(args []string) error {
 
 // drive runs c workers for d. Worker w makes requests i = w, w+c, w+2c…
 // (next returns nil to skip one) and times each; a reply other than 200 is
-// an error. ok, if set, sees every successful body.
-func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) {
+// an error. ok, if set, sees every successful body. It returns how many
+// requests succeeded.
+func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
 	var rec recorder
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -272,6 +275,7 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 	}
 	wg.Wait()
 	rec.report(what, time.Since(start))
+	return len(rec.lat)
 }
 
 // userRun is what the commands that act as seeded users share: where the
@@ -340,6 +344,8 @@ func swipeLoad(args []string) error {
 	run := asUsers(fs, 10000, 256)
 	targets := fs.Int("targets", 100000, "swipe users 1..targets")
 	start0 := fs.Int("start", 1, "the first target offset (use a new one per run on the same database)")
+	var cpu cpuGroups
+	fs.Var(&cpu, "cpu", "NAME:PID,PID…: report these processes' CPU time per swipe (repeatable; Linux /proc)")
 	fs.Parse(args)
 	tokens, err := run.tokens()
 	if err != nil {
@@ -347,7 +353,8 @@ func swipeLoad(args []string) error {
 	}
 	var matches atomic.Int64
 	c := min(*run.c, len(tokens))
-	drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+	cpu0 := cpu.sample()
+	ok := drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
 		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
 		// k-th target after each, so no pair repeats.
 		mine := (len(tokens)-w-1)/c + 1
@@ -372,6 +379,7 @@ func swipeLoad(args []string) error {
 		}
 	})
 	fmt.Printf("matches: %d\n", matches.Load())
+	cpu.report(cpu0, ok, "swipe")
 	return nil
 }
 
