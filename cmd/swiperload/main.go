@@ -6,7 +6,9 @@
 //	                                    GET /api/v1/me as 1000 seeded users
 //	swiperload swipe -users 10000 -targets 100000 -c 256 -d 10s
 //	                                    POST /api/v1/swipes: each of the
-//	                                    users likes or dislikes targets in turn
+//	                                    users likes or dislikes targets in turn;
+//	                                    -cpu swiperd:PID,… -cpu postgres:PID,…
+//	                                    adds those processes' CPU per swipe
 //	swiperload recs -users 1000 -c 8 -d 10s
 //	                                    GET /api/v1/recommendations
 //	swiperload ws -users 10000          hold a WebSocket per user idle and
@@ -14,6 +16,16 @@
 //	swiperload match -users 2000 -rate 1000 -d 10s
 //	                                    match pairs of connected users at a
 //	                                    steady rate; time both match frames
+//	swiperload failover -etcd 127.0.0.1:23790 -kills 5
+//	                                    run three nodes on etcd, kill -9 one
+//	                                    at a time and time until its users
+//	                                    are served by the others
+//	swiperload split -cluster 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
+//	                                    where users 1..100000's actors go
+//	                                    among those members (the pure hash)
+//	swiperload actors -users 30000 -admin http://127.0.0.1:9091,…
+//	                                    activate users 1..30000 through the
+//	                                    nodes and count each node's actors
 //
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
@@ -45,7 +57,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|failover|split|actors [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -62,6 +74,12 @@ func main() {
 		err = wsLoad(os.Args[2:])
 	case "match":
 		err = matchLoad(os.Args[2:])
+	case "failover":
+		err = failoverLoad(os.Args[2:])
+	case "split":
+		err = splitLoad(os.Args[2:])
+	case "actors":
+		err = actorsLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -221,8 +239,9 @@ func meLoad(args []string) error {
 
 // drive runs c workers for d. Worker w makes requests i = w, w+c, w+2c…
 // (next returns nil to skip one) and times each; a reply other than 200 is
-// an error. ok, if set, sees every successful body.
-func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) {
+// an error. ok, if set, sees every successful body. It returns how many
+// requests succeeded.
+func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
 	var rec recorder
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -256,6 +275,7 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 	}
 	wg.Wait()
 	rec.report(what, time.Since(start))
+	return len(rec.lat)
 }
 
 // userRun is what the commands that act as seeded users share: where the
@@ -324,6 +344,8 @@ func swipeLoad(args []string) error {
 	run := asUsers(fs, 10000, 256)
 	targets := fs.Int("targets", 100000, "swipe users 1..targets")
 	start0 := fs.Int("start", 1, "the first target offset (use a new one per run on the same database)")
+	var cpu cpuGroups
+	fs.Var(&cpu, "cpu", "NAME:PID,PID…: report these processes' CPU time per swipe (repeatable; Linux /proc)")
 	fs.Parse(args)
 	tokens, err := run.tokens()
 	if err != nil {
@@ -331,7 +353,8 @@ func swipeLoad(args []string) error {
 	}
 	var matches atomic.Int64
 	c := min(*run.c, len(tokens))
-	drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+	cpu0 := cpu.sample()
+	ok := drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
 		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
 		// k-th target after each, so no pair repeats.
 		mine := (len(tokens)-w-1)/c + 1
@@ -356,6 +379,7 @@ func swipeLoad(args []string) error {
 		}
 	})
 	fmt.Printf("matches: %d\n", matches.Load())
+	cpu.report(cpu0, ok, "swipe")
 	return nil
 }
 
