@@ -153,7 +153,7 @@ func (n *clusterNode) spawn() {
 		"GORACE=exitcode=0",
 		// Three nodes and the other packages' tests share one PostgreSQL
 		// (max_connections 100 by default): the default 32 each ran it out.
-		"SWIPER_DATABASE_MAX_CONNS=16",
+		"SWIPER_DATABASE_MAX_CONNS=12",
 	}
 	env = append(env, n.c.env...)
 	p := startProcess(n.c.t, n.c.dbURL, n.c.prefix, env...)

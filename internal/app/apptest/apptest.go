@@ -56,6 +56,9 @@ func MustOpen(tb testing.TB, overrides ...func(*Setup)) *App {
 	// Uploads fail and retry fast.
 	cfg.Upload = config.Upload{StorageTimeout: 5 * time.Second, Lease: 10 * time.Second, Backoff: 10 * time.Millisecond, Attempts: cfg.Upload.Attempts}
 	cfg.RankingRebuild = 0
+	// Many nodes of the suite's packages share one PostgreSQL at once
+	// (100 connections where the machine's own serves them).
+	cfg.DatabaseMaxConns = 16
 
 	logs := &testkit.LogBuffer{}
 	clock := testkit.NewClock(time.Now().UTC())
