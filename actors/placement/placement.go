@@ -250,6 +250,13 @@ func (l *Lookup) Resolve(ci *cluster.ClusterIdentity, deadline time.Time) *actor
 	if pid != nil {
 		return pid
 	}
+	if l.OwnedHere(ci) {
+		// Local grains are not cached: the shard map is as cheap, and a
+		// PID cached after its grain answered and stopped (an unknown
+		// user's actor leaves at once) would send the next call to a grain
+		// behind its poison pill, which drops it unanswered.
+		return l.activate(ci)
+	}
 	if pid = l.get(ci, min(l.Timeout, time.Until(deadline))); pid == nil {
 		return nil
 	}
