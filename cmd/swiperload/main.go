@@ -48,11 +48,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 func main() {
@@ -117,30 +118,51 @@ func send(req *http.Request) (int, []byte, error) {
 	return resp.StatusCode, raw, err
 }
 
-// recorder collects latencies from many goroutines.
+// recorder collects latencies from many goroutines into an HDR histogram
+// (1 µs to 5 min at three significant digits: a fixed 200 KB whatever the
+// run's length, where a slice of every latency grew with it).
 type recorder struct {
 	mu     sync.Mutex
-	lat    []time.Duration
+	hist   *hdrhistogram.Histogram
 	errors atomic.Int64
 }
 
 func (r *recorder) add(d time.Duration) {
 	r.mu.Lock()
-	r.lat = append(r.lat, d)
+	if r.hist == nil {
+		r.hist = hdrhistogram.New(1, int64(5*time.Minute/time.Microsecond), 3)
+	}
+	// A latency past the top is recorded as the top, never dropped.
+	_ = r.hist.RecordValue(min(max(d.Microseconds(), 1), r.hist.HighestTrackableValue()))
 	r.mu.Unlock()
 }
 
+// count returns how many latencies were recorded.
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hist == nil {
+		return 0
+	}
+	return int(r.hist.TotalCount())
+}
+
 func (r *recorder) report(what string, elapsed time.Duration) {
-	slices.Sort(r.lat)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	q := func(p float64) time.Duration {
-		if len(r.lat) == 0 {
+		if r.hist == nil {
 			return 0
 		}
-		return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+		return time.Duration(r.hist.ValueAtQuantile(p)) * time.Microsecond
 	}
-	fmt.Printf("%s: %d ok, %d errors in %s: %.0f/s; latency p50 %s p90 %s p99 %s max %s\n",
-		what, len(r.lat), r.errors.Load(), elapsed.Round(time.Millisecond), float64(len(r.lat))/elapsed.Seconds(),
-		q(0.50).Round(time.Microsecond), q(0.90).Round(time.Microsecond), q(0.99).Round(time.Microsecond), q(1).Round(time.Microsecond))
+	var n int64
+	if r.hist != nil {
+		n = r.hist.TotalCount()
+	}
+	fmt.Printf("%s: %d ok, %d errors in %s: %.0f/s; latency p50 %s p90 %s p99 %s p99.9 %s max %s\n",
+		what, n, r.errors.Load(), elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(),
+		q(50), q(90), q(99), q(99.9), q(100))
 }
 
 func loginLoad(args []string) error {
@@ -208,7 +230,7 @@ func loginLoad(args []string) error {
 	elapsed := time.Since(start)
 	codeRec.report("POST /auth/code ", elapsed)
 	loginRec.report("POST /auth/login", elapsed)
-	fmt.Printf("phones logged in: %.0f/s (a code and a login each)\n", float64(len(loginRec.lat))/elapsed.Seconds())
+	fmt.Printf("phones logged in: %.0f/s (a code and a login each)\n", float64(loginRec.count())/elapsed.Seconds())
 	return nil
 }
 
@@ -228,7 +250,7 @@ func meLoad(args []string) error {
 	if err != nil {
 		return err
 	}
-	drive(*run.c, *run.d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
+	driveAt(*run.rate, *run.c, *run.d, "GET /me", func(ctx context.Context, w, i int) *http.Request {
 		u := i%len(tokens) + 1
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, run.at(u)+"/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
@@ -237,11 +259,100 @@ func meLoad(args []string) error {
 	return nil
 }
 
-// drive runs c workers for d. Worker w makes requests i = w, w+c, w+2c…
-// (next returns nil to skip one) and times each; a reply other than 200 is
-// an error. ok, if set, sees every successful body. It returns how many
-// requests succeeded.
+// drive runs c clients for d in a closed loop (see closedLoop); a reply
+// other than 200 is an error. ok, if set, sees every successful body. It
+// returns how many requests succeeded.
 func drive(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
+	return driveAt(0, c, d, what, next, ok)
+}
+
+// driveAt is drive, open-loop when rate > 0: request i is due at
+// start + i/rate whatever became of the others, c clients take the due
+// requests in turn, and each latency is measured from when its request was
+// due, not from when a client got to it. A slow server therefore shows
+// as the queue it causes (the correction for coordinated omission: a
+// closed loop, which waits for each answer before asking again, would
+// slow down with the server and report only the fast answers). Request i
+// goes out as if from client i mod c, so next sees the same (w, i) as in
+// a closed loop. Requests not yet sent when d ends are counted as
+// missed.
+func driveAt(rate, c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
+	if rate <= 0 {
+		return closedLoop(c, d, what, next, ok)
+	}
+	start := time.Now()
+	rec, missed := openLoop(rate, c, d, what, next, ok)
+	rec.report(fmt.Sprintf("%s (open loop at %d/s)", what, rate), time.Since(start))
+	if missed > 0 {
+		fmt.Printf("%s: %d requests not answered by the end of the run (due, but queued or in flight)\n", what, missed)
+	}
+	return rec.count()
+}
+
+// openLoop is driveAt's open loop: it returns the latencies and how many
+// requests fell due but were not answered within d.
+func openLoop(rate, c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) (*recorder, int64) {
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	type due struct {
+		i  int
+		at time.Time
+	}
+	queue := make(chan due, rate) // a second of arrivals; beyond it the pacer waits and the lag shows in the latencies
+	var missed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range queue {
+				if ctx.Err() != nil {
+					missed.Add(1)
+					continue
+				}
+				req := next(ctx, r.i%c, r.i)
+				if req == nil {
+					continue
+				}
+				st, body, err := send(req)
+				if ctx.Err() != nil {
+					missed.Add(1)
+					continue
+				}
+				if err != nil || st != 200 {
+					rec.errors.Add(1)
+					logOnce(fmt.Sprintf("%s: %d %s %v", what, st, body, err))
+					continue
+				}
+				rec.add(time.Since(r.at))
+				if ok != nil {
+					ok(body)
+				}
+			}
+		}()
+	}
+	// The pacer: by the clock, so a late wake-up sends what fell due at
+	// once, each with the time it was due.
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if at.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(at))
+		queue <- due{i, at}
+	}
+	close(queue)
+	wg.Wait()
+	return rec, missed.Load()
+}
+
+// closedLoop runs c clients for d, each sending its next request when the
+// last is answered: worker w makes requests i = w, w+c, w+2c… (next
+// returns nil to skip one). Its latencies flatter a slow server (see
+// driveAt); it measures the most a fixed number of clients get through.
+func closedLoop(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
 	var rec recorder
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -274,8 +385,8 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 		}()
 	}
 	wg.Wait()
-	rec.report(what, time.Since(start))
-	return len(rec.lat)
+	rec.report(what+" (closed loop)", time.Since(start))
+	return rec.count()
 }
 
 // userRun is what the commands that act as seeded users share: where the
@@ -283,7 +394,7 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 // how long.
 type userRun struct {
 	addr, adminAddr, adminToken *string
-	users, c                    *int
+	users, c, rate              *int
 	d                           *time.Duration
 }
 
@@ -295,6 +406,7 @@ func asUsers(fs *flag.FlagSet, users, c int) *userRun {
 		users:      fs.Int("users", users, "act as users 1..users"),
 		c:          fs.Int("c", c, "concurrent clients"),
 		d:          fs.Duration("d", 10*time.Second, "how long to run"),
+		rate:       fs.Int("rate", 0, "open loop: requests per second, each timed from when it was due (0: a closed loop of -c clients; match: matches per second)"),
 	}
 }
 
@@ -354,7 +466,7 @@ func swipeLoad(args []string) error {
 	var matches atomic.Int64
 	c := min(*run.c, len(tokens))
 	cpu0 := cpu.sample()
-	ok := drive(c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+	ok := driveAt(*run.rate, c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
 		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
 		// k-th target after each, so no pair repeats.
 		mine := (len(tokens)-w-1)/c + 1
@@ -393,7 +505,7 @@ func recsLoad(args []string) error {
 	if err != nil {
 		return err
 	}
-	drive(*run.c, *run.d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
+	driveAt(*run.rate, *run.c, *run.d, "GET /recommendations", func(ctx context.Context, w, i int) *http.Request {
 		u := i%len(tokens) + 1
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/recommendations?limit=%d", run.at(u), *limit), nil)
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])

@@ -158,9 +158,12 @@ func matchLoad(args []string) error {
 	fs := flag.NewFlagSet("match", flag.ExitOnError)
 	run := asUsers(fs, 2000, 64)
 	wsAddr := fs.String("ws-addr", "", "where the sockets go (default: each user's -addr); with likes sent to another node's -addr, every match push crosses nodes")
-	rate := fs.Int("rate", 1000, "matches per second")
+	rate := run.rate // matches per second: the second likes are paced open-loop
 	start0 := fs.Int("start", 0, "the first round (use a new one per run on the same database)")
 	fs.Parse(args)
+	if *rate <= 0 {
+		*rate = 1000
+	}
 	tokens, err := run.tokens()
 	if err != nil {
 		return err
