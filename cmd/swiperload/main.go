@@ -13,9 +13,12 @@
 //	                                    GET /api/v1/recommendations
 //	swiperload ws -users 10000          hold a WebSocket per user idle and
 //	                                    report what each costs the node
-//	swiperload match -users 2000 -rate 1000 -d 10s
+//	swiperload match -users 2000 -rate 1000 -d 10s [-interleave]
 //	                                    match pairs of connected users at a
 //	                                    steady rate; time both match frames
+//	                                    (-interleave: both likes in the run,
+//	                                    the second as soon as the first is
+//	                                    answered, as a real day has them)
 //	swiperload failover -etcd 127.0.0.1:23790 -kills 5
 //	                                    run three nodes on etcd, kill -9 one
 //	                                    at a time and time until its users
@@ -30,7 +33,9 @@
 // login needs the node to send codes to swiperload's own SMS webhook:
 // start swiperd with SWIPER_SMS_PROVIDER=webhook and
 // SWIPER_SMS_WEBHOOK_URL=http://127.0.0.1:7070/sms (see -sms). me needs the
-// admin token, to log in on the users' behalf. Against a cluster, -addr
+// admin token, to log in on the users' behalf. me, swipe and recs run a
+// closed loop of -c clients unless -rate sets an open loop's arrivals.
+// Against a cluster, -addr
 // takes every node's client API, comma-separated, and spreads the users
 // over them; match -ws-addr puts every socket on one node while the likes
 // go through the others. Every run is bounded by -n

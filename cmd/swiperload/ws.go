@@ -160,6 +160,7 @@ func matchLoad(args []string) error {
 	wsAddr := fs.String("ws-addr", "", "where the sockets go (default: each user's -addr); with likes sent to another node's -addr, every match push crosses nodes")
 	rate := run.rate // matches per second: the second likes are paced open-loop
 	start0 := fs.Int("start", 0, "the first round (use a new one per run on the same database)")
+	interleave := fs.Bool("interleave", false, "a real day's matches: no likes set up beforehand; each pair's first like is sent in the run, at -rate, and the second as soon as the first is answered (2 × rate swipes/s)")
 	fs.Parse(args)
 	if *rate <= 0 {
 		*rate = 1000
@@ -176,7 +177,11 @@ func matchLoad(args []string) error {
 		i := k % half
 		return i + 1, half + (i+k/half+*start0)%half + 1
 	}
-	fmt.Printf("setting up %d likes (%d rounds of %d pairs)\n", total, rounds, half)
+	if *interleave {
+		fmt.Printf("%d pairs (%d rounds of %d), both likes in the run\n", total, rounds, half)
+	} else {
+		fmt.Printf("setting up %d likes (%d rounds of %d pairs)\n", total, rounds, half)
+	}
 	var setupErr atomic.Int64
 	var next atomic.Int64
 	var swg sync.WaitGroup
@@ -184,7 +189,7 @@ func matchLoad(args []string) error {
 		swg.Add(1)
 		go func() {
 			defer swg.Done()
-			for k := int(next.Add(1) - 1); k < total; k = int(next.Add(1) - 1) {
+			for k := int(next.Add(1) - 1); k < total && !*interleave; k = int(next.Add(1) - 1) {
 				l, r := pair(k)
 				st, body, err := post(run.at(l)+"/api/v1/swipes", tokens[l-1], map[string]any{"sid": r, "mark": "like"})
 				if err != nil || st != 200 {
@@ -210,7 +215,7 @@ func matchLoad(args []string) error {
 	time.Sleep(2 * time.Second) // let the sessions register: this measures, it does not synchronise
 
 	type pending struct {
-		sent time.Time
+		sent atomic.Int64 // unix nanoseconds the second like was sent
 		seen atomic.Int32
 	}
 	var inflight sync.Map // "a,b" with a < b -> *pending
@@ -237,7 +242,7 @@ func matchLoad(args []string) error {
 				if p, ok := inflight.Load(key(me, f.Data.Friend.ID)); ok {
 					p := p.(*pending)
 					if p.seen.Add(1) == 2 {
-						rec.add(time.Since(p.sent))
+						rec.add(time.Since(time.Unix(0, p.sent.Load())))
 						done.Done()
 					}
 				}
@@ -251,12 +256,23 @@ func matchLoad(args []string) error {
 		// Paced by the clock, not a ticker, so a late start catches up.
 		time.Sleep(time.Until(start.Add(time.Duration(k) * time.Second / time.Duration(*rate))))
 		l, r := pair(k)
-		p := &pending{sent: time.Now()}
+		p := &pending{}
+		p.sent.Store(time.Now().UnixNano())
 		inflight.Store(key(int64(l), int64(r)), p)
 		sem <- struct{}{}
 		senders.Add(1)
 		go func() {
 			defer func() { <-sem; senders.Done() }()
+			if *interleave {
+				st, body, err := post(run.at(l)+"/api/v1/swipes", tokens[l-1], map[string]any{"sid": r, "mark": "like"})
+				if err != nil || st != 200 {
+					rec.errors.Add(1)
+					logOnce(fmt.Sprintf("first like: %d %s %v", st, body, err))
+					done.Done()
+					return
+				}
+				p.sent.Store(time.Now().UnixNano())
+			}
 			st, body, err := post(run.at(r)+"/api/v1/swipes", tokens[r-1], map[string]any{"sid": l, "mark": "like"})
 			if err != nil || st != 200 || !strings.Contains(string(body), `"matched":true`) {
 				rec.errors.Add(1)
@@ -264,7 +280,7 @@ func matchLoad(args []string) error {
 				done.Done()
 				return
 			}
-			replies.add(time.Since(p.sent))
+			replies.add(time.Since(time.Unix(0, p.sent.Load())))
 		}()
 	}
 	sent := time.Since(start)
