@@ -432,12 +432,19 @@ func (l *Lookup) StopAll(timeout time.Duration) {
 		}
 		s.mu.Unlock()
 	}
-	deadline := time.Now().Add(timeout)
-	for _, f := range futures {
-		if time.Now().After(deadline) {
-			break
+	// Each future waits up to its own 10 s; the bound is for them all.
+	done := make(chan struct{})
+	go func() { // ends when the last future has, within its own timeout
+		for _, f := range futures {
+			f.Wait()
 		}
-		f.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 
