@@ -320,30 +320,20 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 }
 
 func (l *Lookup) get(ci *cluster.ClusterIdentity, timeout time.Duration) *actor.PID {
-	if l.fence.Load() != nil {
-		return nil
-	}
-	t := l.topo.Load()
-	if t == nil {
-		return nil
-	}
-	switch owner := t.owner(ci); owner {
-	case "":
-		return nil
-	case l.self:
-		return l.activate(ci)
-	default:
-		if timeout <= 0 {
-			return nil
-		}
-		return l.ask(owner, activatorName, ci, timeout)
-	}
+	return l.find(ci, l.activate, activatorName, timeout)
 }
 
 // ActivePID returns the PID of the grain if it is active on its owner now,
 // without activating it; nil if it is not (or its owner cannot say within
 // Timeout).
 func (l *Lookup) ActivePID(ci *cluster.ClusterIdentity) *actor.PID {
+	return l.find(ci, l.Local, activeName, l.Timeout)
+}
+
+// find asks the grain's owner under the current topology: here, through
+// local; elsewhere, its placement actor name, waiting up to timeout. Nil
+// when fenced, before a topology, or when no member hosts the kind.
+func (l *Lookup) find(ci *cluster.ClusterIdentity, local func(*cluster.ClusterIdentity) *actor.PID, name string, timeout time.Duration) *actor.PID {
 	if l.fence.Load() != nil {
 		return nil
 	}
@@ -355,9 +345,12 @@ func (l *Lookup) ActivePID(ci *cluster.ClusterIdentity) *actor.PID {
 	case "":
 		return nil
 	case l.self:
-		return l.Local(ci)
+		return local(ci)
 	default:
-		return l.ask(owner, activeName, ci, l.Timeout)
+		if timeout <= 0 {
+			return nil
+		}
+		return l.ask(owner, name, ci, timeout)
 	}
 }
 

@@ -291,24 +291,32 @@ func (p *Provider) start(clusterName string, self *Member, update func(cluster.M
 func (p *Provider) keepAlive(ctx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse, last time.Time, ttl time.Duration) {
 	tick := time.NewTicker(max(ttl/20, 20*time.Millisecond))
 	defer tick.Stop()
+	// renewed takes a keep-alive response, reporting false when the
+	// channel closed: the lease was revoked or expired.
+	renewed := func(resp *clientv3.LeaseKeepAliveResponse, ok bool) bool {
+		if !ok {
+			if ctx.Err() == nil {
+				p.reportLost(ErrLeaseLost)
+			}
+			return false
+		}
+		// The server renewed the lease a round trip ago at most; on the
+		// loopback or a LAN that is close enough to now. The others see
+		// the member leave no sooner than the server's expiry, so the
+		// fence lands at about the same time.
+		last = time.Now()
+		if resp.TTL > 0 {
+			ttl = time.Duration(resp.TTL) * time.Second
+		}
+		return true
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case resp, ok := <-ka:
-			if !ok {
-				if ctx.Err() == nil {
-					p.reportLost(ErrLeaseLost)
-				}
+			if !renewed(resp, ok) {
 				return
-			}
-			// The server renewed the lease a round trip ago at most; on
-			// the loopback or a LAN that is close enough to now. The
-			// others see the member leave no sooner than the server's
-			// expiry, so the fence lands at about the same time.
-			last = time.Now()
-			if resp.TTL > 0 {
-				ttl = time.Duration(resp.TTL) * time.Second
 			}
 		case <-tick.C:
 			// After a stall of the whole process, renewals may be waiting
@@ -317,15 +325,8 @@ func (p *Provider) keepAlive(ctx context.Context, ka <-chan *clientv3.LeaseKeepA
 			for {
 				select {
 				case resp, ok := <-ka:
-					if !ok {
-						if ctx.Err() == nil {
-							p.reportLost(ErrLeaseLost)
-						}
+					if !renewed(resp, ok) {
 						return
-					}
-					last = time.Now()
-					if resp.TTL > 0 {
-						ttl = time.Duration(resp.TTL) * time.Second
 					}
 				default:
 					break drain
