@@ -148,6 +148,9 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	fmt.Printf("seeded %d users in %s (%.0f users/s); phones %s … %s\n",
 		res.Users, res.Elapsed.Round(time.Millisecond), float64(res.Users)/res.Elapsed.Seconds(), res.FirstPhone, res.LastPhone)
+	for _, ph := range res.Phases {
+		fmt.Printf("  %-8s %s\n", ph.Name, ph.Elapsed.Round(time.Millisecond))
+	}
 	if res.Swipes > 0 {
 		fmt.Printf("seeded %d swipes\n", res.Swipes)
 	}

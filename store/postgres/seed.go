@@ -37,6 +37,27 @@ type SeedResult struct {
 	Swipes                int // swipes made by the seeded users
 	Friendships           int // friendships their mutual likes made
 	Elapsed               time.Duration
+	// Phases is where Elapsed went, in order: "copy", "index", "swipes",
+	// "commit", "analyze" (those that ran).
+	Phases []SeedPhase
+}
+
+// SeedPhase is one step of a seed and how long it took.
+type SeedPhase struct {
+	Name    string
+	Elapsed time.Duration
+}
+
+// phaseClock cuts a run into SeedPhases.
+type phaseClock struct {
+	last   time.Time
+	phases []SeedPhase
+}
+
+func (c *phaseClock) done(name string) {
+	now := time.Now()
+	c.phases = append(c.phases, SeedPhase{name, now.Sub(c.last)})
+	c.last = now
 }
 
 // Seeded phones are +999 followed by ten digits, numbered from 0 so each
@@ -60,6 +81,7 @@ func SeedPhone(n int) string { return fmt.Sprintf("%s%0*d", seedPhonePrefix, see
 // opt.Swipers of them then swipe, in SQL, set-wise (see seedSwipes).
 func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	start := time.Now()
+	clock := phaseClock{last: start}
 	today := opt.Today
 	if today.IsZero() {
 		today = time.Now().UTC()
@@ -133,6 +155,7 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	if err := stmt.Close(); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: copy: %w", err)
 	}
+	clock.done("copy")
 	if len(rebuild) > 0 {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
 			return SeedResult{}, fmt.Errorf("seed: %w", err)
@@ -143,6 +166,7 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 			}
 		}
 	}
+	clock.done("index")
 	res := SeedResult{
 		FirstPhone: SeedPhone(first), LastPhone: SeedPhone(first + opt.Users - 1),
 		Users: opt.Users,
@@ -156,9 +180,13 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 			return SeedResult{}, err
 		}
 	}
+	if res.Swipes > 0 {
+		clock.done("swipes")
+	}
 	if err := tx.Commit(); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: commit: %w", err)
 	}
+	clock.done("commit")
 	analyze := `ANALYZE users`
 	if res.Swipes > 0 {
 		analyze = `ANALYZE users, swipes, friendships`
@@ -166,7 +194,9 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	if _, err := db.ExecContext(ctx, analyze); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: analyze: %w", err)
 	}
+	clock.done("analyze")
 	res.Elapsed = time.Since(start)
+	res.Phases = clock.phases
 	return res, nil
 }
 
