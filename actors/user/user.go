@@ -142,7 +142,7 @@ type grain struct {
 	vip         swiper.VIP     // as read from the database, and when
 	rewinds     swiper.Rewinds // used today
 	times       swiper.SwipeTimes
-	swiped      []int64 // ascending
+	swiped      swipeSet
 	friends     []int64 // ascending
 	pending     []pendingLike
 	activatedAt int64
@@ -434,7 +434,7 @@ func (g *grain) load() error {
 		return err
 	}
 	g.vip = swiper.VIP{Level: st.VIPLevel, At: g.d.Clock.Now()}
-	g.swiped = st.Swiped
+	g.swiped = newSwipeSet(st.Swiped)
 	g.friends = st.Friends
 	g.times.Stored(st.LastAt)
 	g.pending = make([]pendingLike, 0, len(st.Pending))
@@ -485,7 +485,7 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	// A swipe this actor knows of is not refused from memory: another
 	// activation may have rewound it, and the same swipe again (a retry
 	// after a lost reply) is answered as it was first. The store decides.
-	_, known := slices.BinarySearch(g.swiped, m.Sid)
+	known := g.swiped.has(m.Sid)
 	now := g.d.Clock.Now()
 	s := swiper.Swipe{UID: g.uid, SID: m.Sid, Mark: mark, At: g.times.Next(now)}
 	if mark == swiper.Superlike {
@@ -503,13 +503,13 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	case e.Code == swiper.EAlreadySwiped:
 		// Another activation of this user got there first: the database
 		// is the truth.
-		g.swiped = insertSorted(g.swiped, m.Sid)
+		g.swiped.add(m.Sid)
 		err = swiper.AlreadySwiped(op)
 	}
 	if err != nil {
 		return &actorpb.SwipeReply{Error: errorPB(err)}
 	}
-	g.swiped = insertSorted(g.swiped, m.Sid)
+	g.swiped.add(m.Sid)
 	g.dropPending(m.Sid)
 	switch {
 	case !out.Replayed:
@@ -595,7 +595,7 @@ func (g *grain) rewind() *actorpb.RewindReply {
 		return &actorpb.RewindReply{Error: errorPB(err)}
 	}
 	g.rewinds.Used = out.Used
-	g.swiped = removeSorted(g.swiped, last.SID)
+	g.swiped.remove(last.SID)
 	if l := out.TheirLike; l != nil {
 		g.dropPending(l.From)
 		g.pending = append(g.pending, pendingLike{from: l.From, at: l.At.UnixMicro(), super: l.Mark == swiper.Superlike})
@@ -696,7 +696,7 @@ func (g *grain) inspect() *actorpb.InspectReply {
 	g.today()
 	return &actorpb.InspectReply{
 		UserId: g.uid, Node: g.d.Node,
-		Swiped: int32(len(g.swiped)), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
+		Swiped: int32(g.swiped.len()), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
 		RewindsToday: int32(g.rewinds.Used), ActivatedAtUnixMicro: g.activatedAt,
 		Sessions: int32(len(g.sessions)),
 	}
@@ -764,7 +764,7 @@ func (g *grain) poke(ctx actor.Context) {
 }
 
 func (g *grain) onLiked(m *actorpb.Liked) {
-	if _, found := slices.BinarySearch(g.swiped, m.From); found {
+	if g.swiped.has(m.From) {
 		return // answered already
 	}
 	g.dropPending(m.From)
