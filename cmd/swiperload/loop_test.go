@@ -25,7 +25,7 @@ func TestOpenLoopCountsTheQueue(t *testing.T) {
 		return req
 	}
 	const d = 2 * time.Second
-	rec, missed := openLoop(200, 1, d, "GET", next, nil)
+	rec, missed := openLoop(200, 1, d, "GET", httpCall(next), nil)
 	n := rec.count()
 	if n == 0 || n > 100 {
 		t.Fatalf("%d answered in %v by one client at 20 ms each; want 1..100", n, d)

@@ -6,7 +6,8 @@
 //	                                    GET /api/v1/me as 1000 seeded users
 //	swiperload swipe -users 10000 -targets 100000 -c 256 -d 10s
 //	                                    POST /api/v1/swipes: each of the
-//	                                    users likes or dislikes targets in turn;
+//	                                    users likes or dislikes targets in turn
+//	                                    (-ws: as swipe requests over sockets);
 //	                                    -cpu swiperd:PID,… -cpu postgres:PID,…
 //	                                    adds those processes' CPU per swipe
 //	swiperload recs -users 1000 -c 8 -d 10s
@@ -19,6 +20,12 @@
 //	                                    (-interleave: both likes in the run,
 //	                                    the second as soon as the first is
 //	                                    answered, as a real day has them)
+//	swiperload mixed -users 2000 -rate 2000 -d 30s
+//	                                    a day in small, open-loop: logins,
+//	                                    recommendations, swipes (a share of
+//	                                    likes answered a moment later, the
+//	                                    match push timed), most users on
+//	                                    sockets
 //	swiperload failover -etcd 127.0.0.1:23790 -kills 5
 //	                                    run three nodes on etcd, kill -9 one
 //	                                    at a time and time until its users
@@ -63,7 +70,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|failover|split|actors [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|mixed|failover|split|actors [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -80,6 +87,8 @@ func main() {
 		err = wsLoad(os.Args[2:])
 	case "match":
 		err = matchLoad(os.Args[2:])
+	case "mixed":
+		err = mixedLoad(os.Args[2:])
 	case "failover":
 		err = failoverLoad(os.Args[2:])
 	case "split":
@@ -112,6 +121,8 @@ func post(url, token string, body any) (int, []byte, error) {
 	}
 	return send(req)
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func send(req *http.Request) (int, []byte, error) {
 	resp, err := client.Do(req)
@@ -271,22 +282,49 @@ func drive(c int, d time.Duration, what string, next func(ctx context.Context, w
 	return driveAt(0, c, d, what, next, ok)
 }
 
-// driveAt is drive, open-loop when rate > 0: request i is due at
-// start + i/rate whatever became of the others, c clients take the due
-// requests in turn, and each latency is measured from when its request was
-// due, not from when a client got to it. A slow server therefore shows
-// as the queue it causes (the correction for coordinated omission: a
-// closed loop, which waits for each answer before asking again, would
-// slow down with the server and report only the fast answers). Request i
-// goes out as if from client i mod c, so next sees the same (w, i) as in
-// a closed loop. Requests not yet sent when d ends are counted as
-// missed.
+// driveAt is drive, open-loop when rate > 0 (see runAt).
 func driveAt(rate, c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
+	return runAt(rate, c, d, what, httpCall(next), ok)
+}
+
+// A call is one operation of a load: the i-th, made by client w. It
+// returns the reply's body, or errSkip to make none this time.
+type call func(ctx context.Context, w, i int) ([]byte, error)
+
+var errSkip = errors.New("skipped")
+
+// httpCall makes the requests next returns (nil: skip); a reply other
+// than 200 is an error.
+func httpCall(next func(ctx context.Context, w, i int) *http.Request) call {
+	return func(ctx context.Context, w, i int) ([]byte, error) {
+		req := next(ctx, w, i)
+		if req == nil {
+			return nil, errSkip
+		}
+		st, body, err := send(req)
+		if err == nil && st != 200 {
+			err = fmt.Errorf("HTTP %d: %s", st, body)
+		}
+		return body, err
+	}
+}
+
+// runAt runs do as c clients for d: in a closed loop if rate is 0 (see
+// closedLoop), else open-loop: call i is due at start + i/rate whatever
+// became of the others, c clients take the due calls in turn, and each
+// latency is measured from when its call was due, not from when a client
+// got to it. A slow server therefore shows as the queue it causes (the
+// correction for coordinated omission: a closed loop, which waits for
+// each answer before asking again, would slow down with the server and
+// report only the fast answers). Call i goes out as if from client
+// i mod c, so do sees the same (w, i) as in a closed loop. Calls not yet
+// made when d ends are counted as missed. It returns how many succeeded.
+func runAt(rate, c int, d time.Duration, what string, do call, ok func(body []byte)) int {
 	if rate <= 0 {
-		return closedLoop(c, d, what, next, ok)
+		return closedLoop(c, d, what, do, ok)
 	}
 	start := time.Now()
-	rec, missed := openLoop(rate, c, d, what, next, ok)
+	rec, missed := openLoop(rate, c, d, what, do, ok)
 	rec.report(fmt.Sprintf("%s (open loop at %d/s)", what, rate), time.Since(start))
 	if missed > 0 {
 		fmt.Printf("%s: %d requests not answered by the end of the run (due, but queued or in flight)\n", what, missed)
@@ -294,9 +332,9 @@ func driveAt(rate, c int, d time.Duration, what string, next func(ctx context.Co
 	return rec.count()
 }
 
-// openLoop is driveAt's open loop: it returns the latencies and how many
-// requests fell due but were not answered within d.
-func openLoop(rate, c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) (*recorder, int64) {
+// openLoop is runAt's open loop: it returns the latencies and how many
+// calls fell due but were not answered within d.
+func openLoop(rate, c int, d time.Duration, what string, do call, ok func(body []byte)) (*recorder, int64) {
 	rec := &recorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -317,18 +355,17 @@ func openLoop(rate, c int, d time.Duration, what string, next func(ctx context.C
 					missed.Add(1)
 					continue
 				}
-				req := next(ctx, r.i%c, r.i)
-				if req == nil {
+				body, err := do(ctx, r.i%c, r.i)
+				if err == errSkip {
 					continue
 				}
-				st, body, err := send(req)
 				if ctx.Err() != nil {
 					missed.Add(1)
 					continue
 				}
-				if err != nil || st != 200 {
+				if err != nil {
 					rec.errors.Add(1)
-					logOnce(fmt.Sprintf("%s: %d %s %v", what, st, body, err))
+					logOnce(fmt.Sprintf("%s: %v", what, err))
 					continue
 				}
 				rec.add(time.Since(r.at))
@@ -353,11 +390,11 @@ func openLoop(rate, c int, d time.Duration, what string, next func(ctx context.C
 	return rec, missed.Load()
 }
 
-// closedLoop runs c clients for d, each sending its next request when the
-// last is answered: worker w makes requests i = w, w+c, w+2c… (next
-// returns nil to skip one). Its latencies flatter a slow server (see
-// driveAt); it measures the most a fixed number of clients get through.
-func closedLoop(c int, d time.Duration, what string, next func(ctx context.Context, w, i int) *http.Request, ok func(body []byte)) int {
+// closedLoop runs c clients for d, each making its next call when the
+// last is answered: worker w makes calls i = w, w+c, w+2c… Its latencies
+// flatter a slow server (see runAt); it measures the most a fixed number
+// of clients get through.
+func closedLoop(c int, d time.Duration, what string, do call, ok func(body []byte)) int {
 	var rec recorder
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -368,18 +405,17 @@ func closedLoop(c int, d time.Duration, what string, next func(ctx context.Conte
 		go func() {
 			defer wg.Done()
 			for i := w; ctx.Err() == nil; i += c {
-				req := next(ctx, w, i)
-				if req == nil {
+				t0 := time.Now()
+				body, err := do(ctx, w, i)
+				if err == errSkip {
 					continue
 				}
-				t0 := time.Now()
-				st, body, err := send(req)
 				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 					return
 				}
-				if err != nil || st != 200 {
+				if err != nil {
 					rec.errors.Add(1)
-					logOnce(fmt.Sprintf("%s: %d %s %v", what, st, body, err))
+					logOnce(fmt.Sprintf("%s: %v", what, err))
 					continue
 				}
 				rec.add(time.Since(t0))
@@ -455,12 +491,14 @@ func adminTokens(adminAddr, adminToken string, n int) ([]string, error) {
 
 // swipeLoad has users 1..users swipe targets 1..targets: worker w plays
 // the users w, w+c, …, each swiping the next target it has not swiped
-// (like or dislike, at random), as one phone per user would.
+// (like or dislike, at random), as one phone per user would; over HTTP,
+// or with -ws as swipe requests over a socket per user.
 func swipeLoad(args []string) error {
 	fs := flag.NewFlagSet("swipe", flag.ExitOnError)
 	run := asUsers(fs, 10000, 256)
 	targets := fs.Int("targets", 100000, "swipe users 1..targets")
 	start0 := fs.Int("start", 1, "the first target offset (use a new one per run on the same database)")
+	overWS := fs.Bool("ws", false, "swipe over each user's socket (request frames) instead of HTTP")
 	var cpu cpuGroups
 	fs.Var(&cpu, "cpu", "NAME:PID,PID…: report these processes' CPU time per swipe (repeatable; Linux /proc)")
 	fs.Parse(args)
@@ -468,10 +506,20 @@ func swipeLoad(args []string) error {
 	if err != nil {
 		return err
 	}
+	var socks []*sock
+	what := "POST /swipes"
+	if *overWS {
+		t0 := time.Now()
+		if socks, err = dialSocks(run, "", tokens, nil); err != nil {
+			return err
+		}
+		fmt.Printf("opened %d sockets in %s\n", len(socks), time.Since(t0).Round(time.Millisecond))
+		what = "swipe over the socket"
+	}
 	var matches atomic.Int64
 	c := min(*run.c, len(tokens))
 	cpu0 := cpu.sample()
-	ok := driveAt(*run.rate, c, *run.d, "POST /swipes", func(ctx context.Context, w, i int) *http.Request {
+	ok := runAt(*run.rate, c, *run.d, what, func(ctx context.Context, w, i int) ([]byte, error) {
 		// Worker w plays users w+1, w+1+c, …; round k of them swipes the
 		// k-th target after each, so no pair repeats.
 		mine := (len(tokens)-w-1)/c + 1
@@ -480,16 +528,23 @@ func swipeLoad(args []string) error {
 		k := j/mine + *start0
 		sid := (u+k-1)%*targets + 1
 		if sid == u {
-			return nil
+			return nil, errSkip
 		}
 		mark := "like"
 		if (u+k)%3 == 0 {
 			mark = "dislike"
 		}
+		if socks != nil {
+			return socks[u-1].request(ctx, "swipe", map[string]any{"sid": sid, "mark": mark})
+		}
 		data := fmt.Sprintf(`{"sid":%d,"mark":%q}`, sid, mark)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, run.at(u)+"/api/v1/swipes", bytes.NewReader([]byte(data)))
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
-		return req
+		st, body, err := send(req)
+		if err == nil && st != 200 {
+			err = fmt.Errorf("HTTP %d: %s", st, body)
+		}
+		return body, err
 	}, func(body []byte) {
 		if bytes.Contains(body, []byte(`"matched":true`)) {
 			matches.Add(1)
