@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,6 +69,11 @@ func TestDecodeJSONHostile(t *testing.T) {
 		{"duplicate key", "", `{"sid": 1, "sid": 2}`, swiper.EBadRequest, "sid"},
 		{"duplicate key by escape", "", `{"sid": 1, "\u0073id": 2}`, swiper.EBadRequest, "sid"},
 		{"duplicate key nested", "", `{"extra": {"a": 1, "a": 2}}`, swiper.EBadRequest, "extra"},
+		{"duplicate key in a large object", "", `{"extra": {` + manyKeys(40) + `, "k7": 0}}`, swiper.EBadRequest, "extra"},
+		{"duplicate key by escape in a large object", "", `{"extra": {` + manyKeys(40) + `, "\u006b39": 0}}`, swiper.EBadRequest, "extra"},
+		{"a large object without duplicates", "", `{"extra": {` + manyKeys(40) + `}}`, 0, ""},
+		{"the first unknown field is named", "", `{"zeta": 1, "phone": "x", "alpha": 2}`, swiper.EBadRequest, "zeta"},
+		{"a case-folded field among others", "", `{"code": "1", "Phone": "x", "CODE": "2"}`, swiper.EBadRequest, "CODE"},
 		{"invalid UTF-8", "", "{\"phone\": \"a\xffb\"}", swiper.EBadRequest, "phone"},
 		{"overlong UTF-8", "", "{\"phone\": \"\xc0\xaf\"}", swiper.EBadRequest, "phone"},
 		{"UTF-8 surrogate", "", "{\"phone\": \"\xed\xa0\x80\"}", swiper.EBadRequest, "phone"},
@@ -107,6 +113,16 @@ func TestDecodeJSONHostile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyKeys returns n distinct keys "k0": 0, … "k<n-1>": 0, past the size at
+// which duplicates are looked for in a map.
+func manyKeys(n int) string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf(`"k%d": 0`, i)
+	}
+	return strings.Join(keys, ", ")
 }
 
 // TestDecodeObjectHostile: the raw-object decoder of PATCH /me and PUT
@@ -239,3 +255,22 @@ func FuzzParams(f *testing.F) {
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// BenchmarkDecodeBytes decodes a swipe's params, as every swipe request
+// over the socket does (the frame, then its params).
+//
+//	go test -run '^$' -bench DecodeBytes ./internal/httpapi/
+func BenchmarkDecodeBytes(b *testing.B) {
+	type swipeParams struct {
+		SID  json.Number `json:"sid"`
+		Mark string      `json:"mark"`
+	}
+	data := []byte(`{"sid":123456,"mark":"like"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var p swipeParams
+		if err := httpapi.DecodeBytes(data, &p, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,9 +10,10 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/swiperhq/swiper"
 )
@@ -98,8 +99,11 @@ func DecodeBytes(data []byte, dst any, emptyOK bool) error {
 	// than what was sent. Checked first, so that an unknown field is never
 	// named by a mangled key; malformed JSON is left to the decoder to
 	// describe.
-	if json.Valid(data) {
-		if err := checkText(data); err != nil {
+	valid := json.Valid(data)
+	var keys []string
+	if valid {
+		var err error
+		if keys, err = checkText(data); err != nil {
 			return err
 		}
 	}
@@ -108,21 +112,46 @@ func DecodeBytes(data []byte, dst any, emptyOK bool) error {
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return swiper.Errorf(swiper.EBadRequest, "the body must hold exactly one JSON value")
+	// Valid JSON is one value: only other text can hold more.
+	if !valid {
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return swiper.Errorf(swiper.EBadRequest, "the body must hold exactly one JSON value")
+		}
 	}
-	return exactFields(data, dst)
+	return exactFields(keys, dst)
 }
 
-// exactFields rejects an object key that matched one of dst's fields only
-// by ignoring case ("PHONE" for "phone").
-func exactFields(data []byte, dst any) error {
+// exactFields rejects an object key, of those sent (keys), that matched
+// one of dst's fields only by ignoring case ("PHONE" for "phone").
+func exactFields(keys []string, dst any) error {
 	t := reflect.TypeOf(dst)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
+	if t.Kind() != reflect.Struct || len(keys) == 0 {
 		return nil
+	}
+	known := fieldNames(t)
+	var unknown []string
+	for _, name := range keys {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		name := slices.Min(unknown) // the same one whatever the order sent
+		return swiper.FieldError(swiper.EBadRequest, name, "unknown field %q", name)
+	}
+	return nil
+}
+
+// namesByType caches fieldNames: request types are few and fixed.
+var namesByType sync.Map // reflect.Type -> map[string]bool
+
+// fieldNames returns the JSON names of struct type t's fields.
+func fieldNames(t reflect.Type) map[string]bool {
+	if v, ok := namesByType.Load(t); ok {
+		return v.(map[string]bool)
 	}
 	known := make(map[string]bool, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
@@ -130,21 +159,8 @@ func exactFields(data []byte, dst any) error {
 			known[name] = true
 		}
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil // not an object ("null"): decoding already judged it
-	}
-	names := make([]string, 0, len(obj))
-	for name := range obj {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if !known[name] {
-			return swiper.FieldError(swiper.EBadRequest, name, "unknown field %q", name)
-		}
-	}
-	return nil
+	namesByType.Store(t, known)
+	return known
 }
 
 func decodeError(err error) error {

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/swiperhq/swiper"
@@ -18,16 +20,17 @@ const MaxJSONDepth = 32
 // twice (it keeps the last), a string that is not valid UTF-8 or holds a
 // lone surrogate escape (it makes them U+FFFD), and nesting past
 // MaxJSONDepth. The error is an EBadRequest naming the top-level key under
-// which the fault lies, if there is one.
-func checkText(data []byte) error {
+// which the fault lies, if there is one. It returns the top-level object's
+// keys, as sent.
+func checkText(data []byte) ([]string, error) {
 	s := textScanner{data: data}
 	if err := s.value(0); err != nil {
 		if s.field != "" {
-			return swiper.FieldError(swiper.EBadRequest, s.field, "%s %s", s.field, err.msg)
+			return nil, swiper.FieldError(swiper.EBadRequest, s.field, "%s %s", s.field, err.msg)
 		}
-		return swiper.Errorf(swiper.EBadRequest, "the body %s", err.msg)
+		return nil, swiper.Errorf(swiper.EBadRequest, "the body %s", err.msg)
 	}
-	return nil
+	return s.keys, nil
 }
 
 type textError struct{ msg string }
@@ -37,8 +40,13 @@ type textError struct{ msg string }
 type textScanner struct {
 	data  []byte
 	i     int
-	field string // the top-level key being scanned, once known
+	field string   // the top-level key being scanned, once known
+	keys  []string // the top-level object's keys
 }
+
+// smallObject is how many keys an object may have before duplicates are
+// looked for in a map rather than by a walk over the keys seen.
+const smallObject = 16
 
 func (s *textScanner) space() {
 	for s.i < len(s.data) {
@@ -62,7 +70,11 @@ func (s *textScanner) value(depth int) *textError {
 			return &textError{"is nested too deeply"}
 		}
 		s.i++
-		seen := map[string]bool{}
+		var (
+			few  [smallObject]string
+			seen = few[:0]
+			many map[string]bool
+		)
 		for {
 			s.space()
 			if s.i >= len(s.data) {
@@ -83,18 +95,33 @@ func (s *textScanner) value(depth int) *textError {
 				}
 				return err
 			}
-			var key string
-			json.Unmarshal(s.data[start:s.i], &key) // valid: checked by str
+			key := s.key(start)
 			if depth == 0 {
 				s.field = key
 			}
-			if seen[key] {
+			dup := false
+			if many != nil {
+				dup = many[key]
+				many[key] = true
+			} else {
+				dup = slices.Contains(seen, key)
+				seen = append(seen, key)
+				if len(seen) > smallObject {
+					many = make(map[string]bool, 2*len(seen))
+					for _, k := range seen {
+						many[k] = true
+					}
+				}
+			}
+			if dup {
 				if depth == 0 {
 					return &textError{"appears more than once"}
 				}
 				return &textError{fmt.Sprintf("holds the key %q more than once", key)}
 			}
-			seen[key] = true
+			if depth == 0 {
+				s.keys = append(s.keys, key)
+			}
 			s.space()
 			if s.i < len(s.data) && s.data[s.i] == ':' {
 				s.i++
@@ -137,6 +164,18 @@ func (s *textScanner) value(depth int) *textError {
 		s.i++
 	}
 	return nil
+}
+
+// key returns the text of the string just scanned from start, its opening
+// quote: as it stands unless it holds an escape.
+func (s *textScanner) key(start int) string {
+	raw := s.data[start:s.i]
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var key string
+	json.Unmarshal(raw, &key) // valid: checked by str
+	return key
 }
 
 // step scans a value inside a container, making progress even on input
