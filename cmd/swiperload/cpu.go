@@ -9,10 +9,13 @@ import (
 )
 
 // cpuGroups is the -cpu flag: named groups of processes whose CPU time a
-// run reports per request, e.g. -cpu swiperd:101,102,103 -cpu postgres:201,202.
+// run reports per request, e.g. -cpu swiperd:101,102,103 -cpu postgres:201,202,
+// or by command name, looked up at each sample, -cpu postgres:comm=postgres
+// (so that the backends a restarted node connects to during the run count).
 type cpuGroups struct {
 	names []string
 	pids  [][]int
+	comms []string // "" for a group of fixed pids
 }
 
 func (g *cpuGroups) String() string { return "" }
@@ -22,6 +25,13 @@ func (g *cpuGroups) Set(v string) error {
 	if !ok || name == "" {
 		return fmt.Errorf("want NAME:PID,PID…, not %q", v)
 	}
+	if comm, ok := strings.CutPrefix(list, "comm="); ok {
+		if comm == "" {
+			return fmt.Errorf("%q: comm= needs a command name", v)
+		}
+		g.names, g.pids, g.comms = append(g.names, name), append(g.pids, nil), append(g.comms, comm)
+		return nil
+	}
 	var pids []int
 	for _, f := range strings.Split(list, ",") {
 		pid, err := strconv.Atoi(strings.TrimSpace(f))
@@ -30,8 +40,26 @@ func (g *cpuGroups) Set(v string) error {
 		}
 		pids = append(pids, pid)
 	}
-	g.names, g.pids = append(g.names, name), append(g.pids, pids)
+	g.names, g.pids, g.comms = append(g.names, name), append(g.pids, pids), append(g.comms, "")
 	return nil
+}
+
+// byComm returns the processes whose command name is comm. One that starts
+// after a sample counts in full at the next (it ran only since); one that
+// ends between samples loses its time.
+func byComm(comm string) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(raw)) == comm {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // clockTick is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
@@ -42,6 +70,9 @@ const clockTick = 10 * time.Millisecond
 func (g *cpuGroups) sample() []time.Duration {
 	out := make([]time.Duration, len(g.pids))
 	for i, pids := range g.pids {
+		if g.comms[i] != "" {
+			pids = byComm(g.comms[i])
+		}
 		for _, pid := range pids {
 			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 			if err != nil {
