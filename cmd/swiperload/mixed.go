@@ -26,12 +26,12 @@ func mixedLoad(args []string) error {
 	run := asUsers(fs, 2000, 512)
 	sockets := fs.Float64("sockets", 0.8, "share of the users holding a socket (their calls go over it)")
 	recs := fs.Float64("recs", 0.2, "share of actions that ask for recommendations")
-	logins := fs.Float64("logins", 0.01, "share of actions that are a new phone logging in (needs dev mode's dev_code or -sms)")
+	logins := fs.Float64("logins", 0.01, "share of actions that are a new phone logging in (the node must send codes to -sms)")
 	likes := fs.Float64("likes", 0.4, "share of swipes that are likes (the rest are dislikes)")
 	answer := fs.Float64("answer", 0.3, "share of likes the liked user answers with a like")
 	answerAfter := fs.Duration("answer-after", time.Second, "mean wait before an answer (uniform over twice this)")
 	start0 := fs.Int("start", 1, "the first round of targets (use a new one per run on the same database)")
-	smsAddr := fs.String("sms", "", "serve an SMS webhook here for the login codes (the node's SWIPER_SMS_WEBHOOK_URL); empty: use dev_code")
+	smsAddr := fs.String("sms", "127.0.0.1:7070", "serve an SMS webhook here for the login codes: start the node with SWIPER_SMS_PROVIDER=webhook and SWIPER_SMS_WEBHOOK_URL=http://<this>/sms")
 	var cpu cpuGroups
 	fs.Var(&cpu, "cpu", "NAME:PID,PID…: report these processes' CPU time per action (repeatable; Linux /proc)")
 	fs.Parse(args)
@@ -46,7 +46,7 @@ func mixedLoad(args []string) error {
 	withSocket := int(float64(n) * *sockets)
 
 	var codes sync.Map // phone -> code, from the webhook
-	if *smsAddr != "" {
+	if *logins > 0 {
 		ln, err := net.Listen("tcp", *smsAddr)
 		if err != nil {
 			return err
@@ -162,18 +162,12 @@ func mixedLoad(args []string) error {
 		if err != nil || st != 200 {
 			return fmt.Errorf("code: %d %s %v", st, body, err)
 		}
-		var c struct {
-			DevCode string `json:"dev_code"`
+		// The node sends the code before it answers.
+		v, ok := codes.Load(phone)
+		if !ok {
+			return fmt.Errorf("no code for %s came to -sms: start the node with SWIPER_SMS_PROVIDER=webhook", phone)
 		}
-		json.Unmarshal(body, &c)
-		code := c.DevCode
-		if code == "" {
-			v, ok := codes.Load(phone)
-			if !ok {
-				return fmt.Errorf("no code for %s: run the node in dev mode or pass -sms", phone)
-			}
-			code = v.(string)
-		}
+		code := v.(string)
 		st, body, err = post(run.at(0)+"/api/v1/auth/login", "", map[string]string{"phone": phone, "code": code})
 		if err != nil || st != 200 {
 			return fmt.Errorf("login: %d %s %v", st, body, err)
