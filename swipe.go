@@ -116,6 +116,13 @@ type RewindOutcome struct {
 	TheirLike *PendingLike
 }
 
+// BlockOutcome is what a block ended: the swipes between the two users it
+// deleted (either way) and whether it ended their friendship.
+type BlockOutcome struct {
+	Removed   []Swipe
+	Unmatched bool
+}
+
 // SwipeOutcome is what storing a swipe did. A match appends a "match"
 // event to both users' streams, a superlike a "superliked" one to its
 // target's; their seqs come back with the users they show, so that the
@@ -169,6 +176,17 @@ type SocialStore interface {
 	Rewind(ctx context.Context, s Swipe, day time.Time, limit int) (RewindOutcome, error)
 	// Unmatch deletes the friendship of uid and fid (ENotFriend if none).
 	Unmatch(ctx context.Context, uid, fid int64) error
+	// Block records that uid blocked bid and deletes the swipes between
+	// them and their friendship, in one transaction (EInvalidSID if bid is
+	// no user). From then on swipes between the two are refused with
+	// EInvalidSID and neither is recommended to the other.
+	Block(ctx context.Context, uid, bid int64) (BlockOutcome, error)
+	// Unblock removes uid's block of bid, if any; nothing else comes back.
+	Unblock(ctx context.Context, uid, bid int64) error
+	// Blocks returns the users uid blocked, most recent first.
+	Blocks(ctx context.Context, uid int64) ([]User, error)
+	// BlockedWith returns the users uid blocked or was blocked by.
+	BlockedWith(ctx context.Context, uid int64) ([]int64, error)
 	// Recommendations returns up to limit users matching uid's preferences
 	// whom uid has not swiped: first those who superliked uid, newest first,
 	// then others. today is the date ages are reckoned on.

@@ -1090,6 +1090,95 @@ func (x *UnmatchReply) GetError() *Error {
 	return nil
 }
 
+// BlockRequest asks the user's actor to block a user (API.md, "Safety").
+type BlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockRequest) Reset() {
+	*x = BlockRequest{}
+	mi := &file_user_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockRequest) ProtoMessage() {}
+
+func (x *BlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
+func (*BlockRequest) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BlockRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type BlockReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockReply) Reset() {
+	*x = BlockReply{}
+	mi := &file_user_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockReply) ProtoMessage() {}
+
+func (x *BlockReply) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockReply.ProtoReflect.Descriptor instead.
+func (*BlockReply) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BlockReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // InspectRequest asks for the actor's state (admin API).
 type InspectRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1099,7 +1188,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_user_proto_msgTypes[19]
+	mi := &file_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1200,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[19]
+	mi := &file_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1213,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{19}
+	return file_user_proto_rawDescGZIP(), []int{21}
 }
 
 type InspectReply struct {
@@ -1143,7 +1232,7 @@ type InspectReply struct {
 
 func (x *InspectReply) Reset() {
 	*x = InspectReply{}
-	mi := &file_user_proto_msgTypes[20]
+	mi := &file_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1244,7 @@ func (x *InspectReply) String() string {
 func (*InspectReply) ProtoMessage() {}
 
 func (x *InspectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[20]
+	mi := &file_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1257,7 @@ func (x *InspectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectReply.ProtoReflect.Descriptor instead.
 func (*InspectReply) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{20}
+	return file_user_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *InspectReply) GetUserId() int64 {
@@ -1237,7 +1326,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_user_proto_msgTypes[21]
+	mi := &file_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1338,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[21]
+	mi := &file_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1351,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{21}
+	return file_user_proto_rawDescGZIP(), []int{23}
 }
 
 // Liked tells a user that someone liked them; for a superlike, with the
@@ -1281,7 +1370,7 @@ type Liked struct {
 
 func (x *Liked) Reset() {
 	*x = Liked{}
-	mi := &file_user_proto_msgTypes[22]
+	mi := &file_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1382,7 @@ func (x *Liked) String() string {
 func (*Liked) ProtoMessage() {}
 
 func (x *Liked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[22]
+	mi := &file_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1395,7 @@ func (x *Liked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Liked.ProtoReflect.Descriptor instead.
 func (*Liked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{22}
+	return file_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Liked) GetFrom() int64 {
@@ -1354,7 +1443,7 @@ type Unliked struct {
 
 func (x *Unliked) Reset() {
 	*x = Unliked{}
-	mi := &file_user_proto_msgTypes[23]
+	mi := &file_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1455,7 @@ func (x *Unliked) String() string {
 func (*Unliked) ProtoMessage() {}
 
 func (x *Unliked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[23]
+	mi := &file_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1468,7 @@ func (x *Unliked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unliked.ProtoReflect.Descriptor instead.
 func (*Unliked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{23}
+	return file_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Unliked) GetFrom() int64 {
@@ -1404,7 +1493,7 @@ type Matched struct {
 
 func (x *Matched) Reset() {
 	*x = Matched{}
-	mi := &file_user_proto_msgTypes[24]
+	mi := &file_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1505,7 @@ func (x *Matched) String() string {
 func (*Matched) ProtoMessage() {}
 
 func (x *Matched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[24]
+	mi := &file_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1518,7 @@ func (x *Matched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matched.ProtoReflect.Descriptor instead.
 func (*Matched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{24}
+	return file_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Matched) GetFriend() int64 {
@@ -1470,7 +1559,7 @@ type Unmatched struct {
 
 func (x *Unmatched) Reset() {
 	*x = Unmatched{}
-	mi := &file_user_proto_msgTypes[25]
+	mi := &file_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1571,7 @@ func (x *Unmatched) String() string {
 func (*Unmatched) ProtoMessage() {}
 
 func (x *Unmatched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[25]
+	mi := &file_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1584,7 @@ func (x *Unmatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unmatched.ProtoReflect.Descriptor instead.
 func (*Unmatched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{25}
+	return file_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Unmatched) GetFriend() int64 {
@@ -1503,6 +1592,60 @@ func (x *Unmatched) GetFriend() int64 {
 		return x.Friend
 	}
 	return 0
+}
+
+// Blocked tells a user that another blocked them: the swipes between the
+// two are gone, and so is their friendship if unmatched.
+type Blocked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	By            int64                  `protobuf:"varint,1,opt,name=by,proto3" json:"by,omitempty"`
+	Unmatched     bool                   `protobuf:"varint,2,opt,name=unmatched,proto3" json:"unmatched,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Blocked) Reset() {
+	*x = Blocked{}
+	mi := &file_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Blocked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Blocked) ProtoMessage() {}
+
+func (x *Blocked) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Blocked.ProtoReflect.Descriptor instead.
+func (*Blocked) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Blocked) GetBy() int64 {
+	if x != nil {
+		return x.By
+	}
+	return 0
+}
+
+func (x *Blocked) GetUnmatched() bool {
+	if x != nil {
+		return x.Unmatched
+	}
+	return false
 }
 
 type Ack struct {
@@ -1513,7 +1656,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_user_proto_msgTypes[26]
+	mi := &file_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1668,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[26]
+	mi := &file_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1681,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{26}
+	return file_user_proto_rawDescGZIP(), []int{29}
 }
 
 // PageKey is where a page of a list ended: the time and the user id of
@@ -1553,7 +1696,7 @@ type PageKey struct {
 
 func (x *PageKey) Reset() {
 	*x = PageKey{}
-	mi := &file_user_proto_msgTypes[27]
+	mi := &file_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1708,7 @@ func (x *PageKey) String() string {
 func (*PageKey) ProtoMessage() {}
 
 func (x *PageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[27]
+	mi := &file_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1721,7 @@ func (x *PageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageKey.ProtoReflect.Descriptor instead.
 func (*PageKey) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{27}
+	return file_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PageKey) GetAtUnixMicro() int64 {
@@ -1668,6 +1811,11 @@ const file_user_proto_rawDesc = "" +
 	"\x0eUnmatchRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"4\n" +
 	"\fUnmatchReply\x12$\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\"\x1e\n" +
+	"\fBlockRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"2\n" +
+	"\n" +
+	"BlockReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\"\x10\n" +
 	"\x0eInspectRequest\"\x8a\x02\n" +
 	"\fInspectReply\x12\x17\n" +
@@ -1694,7 +1842,10 @@ const file_user_proto_rawDesc = "" +
 	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\x12!\n" +
 	"\x04user\x18\x04 \x01(\v2\r.actorpb.UserR\x04user\"#\n" +
 	"\tUnmatched\x12\x16\n" +
-	"\x06friend\x18\x01 \x01(\x03R\x06friend\"\x05\n" +
+	"\x06friend\x18\x01 \x01(\x03R\x06friend\"7\n" +
+	"\aBlocked\x12\x0e\n" +
+	"\x02by\x18\x01 \x01(\x03R\x02by\x12\x1c\n" +
+	"\tunmatched\x18\x02 \x01(\bR\tunmatched\"\x05\n" +
 	"\x03Ack\"=\n" +
 	"\aPageKey\x12\"\n" +
 	"\rat_unix_micro\x18\x01 \x01(\x03R\vatUnixMicro\x12\x0e\n" +
@@ -1712,7 +1863,7 @@ func file_user_proto_rawDescGZIP() []byte {
 	return file_user_proto_rawDescData
 }
 
-var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_user_proto_goTypes = []any{
 	(*Error)(nil),                  // 0: actorpb.Error
 	(*User)(nil),                   // 1: actorpb.User
@@ -1733,15 +1884,18 @@ var file_user_proto_goTypes = []any{
 	(*FriendReply)(nil),            // 16: actorpb.FriendReply
 	(*UnmatchRequest)(nil),         // 17: actorpb.UnmatchRequest
 	(*UnmatchReply)(nil),           // 18: actorpb.UnmatchReply
-	(*InspectRequest)(nil),         // 19: actorpb.InspectRequest
-	(*InspectReply)(nil),           // 20: actorpb.InspectReply
-	(*RefreshRequest)(nil),         // 21: actorpb.RefreshRequest
-	(*Liked)(nil),                  // 22: actorpb.Liked
-	(*Unliked)(nil),                // 23: actorpb.Unliked
-	(*Matched)(nil),                // 24: actorpb.Matched
-	(*Unmatched)(nil),              // 25: actorpb.Unmatched
-	(*Ack)(nil),                    // 26: actorpb.Ack
-	(*PageKey)(nil),                // 27: actorpb.PageKey
+	(*BlockRequest)(nil),           // 19: actorpb.BlockRequest
+	(*BlockReply)(nil),             // 20: actorpb.BlockReply
+	(*InspectRequest)(nil),         // 21: actorpb.InspectRequest
+	(*InspectReply)(nil),           // 22: actorpb.InspectReply
+	(*RefreshRequest)(nil),         // 23: actorpb.RefreshRequest
+	(*Liked)(nil),                  // 24: actorpb.Liked
+	(*Unliked)(nil),                // 25: actorpb.Unliked
+	(*Matched)(nil),                // 26: actorpb.Matched
+	(*Unmatched)(nil),              // 27: actorpb.Unmatched
+	(*Blocked)(nil),                // 28: actorpb.Blocked
+	(*Ack)(nil),                    // 29: actorpb.Ack
+	(*PageKey)(nil),                // 30: actorpb.PageKey
 }
 var file_user_proto_depIdxs = []int32{
 	0,  // 0: actorpb.SwipeReply.error:type_name -> actorpb.Error
@@ -1750,26 +1904,27 @@ var file_user_proto_depIdxs = []int32{
 	1,  // 3: actorpb.Candidate.user:type_name -> actorpb.User
 	0,  // 4: actorpb.RecommendationsReply.error:type_name -> actorpb.Error
 	7,  // 5: actorpb.RecommendationsReply.users:type_name -> actorpb.Candidate
-	27, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
+	30, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
 	1,  // 7: actorpb.Liker.user:type_name -> actorpb.User
 	0,  // 8: actorpb.LikedMeReply.error:type_name -> actorpb.Error
 	10, // 9: actorpb.LikedMeReply.users:type_name -> actorpb.Liker
-	27, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
-	27, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
+	30, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
+	30, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
 	1,  // 12: actorpb.Friend.user:type_name -> actorpb.User
 	0,  // 13: actorpb.FriendsReply.error:type_name -> actorpb.Error
 	13, // 14: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
-	27, // 15: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
+	30, // 15: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
 	0,  // 16: actorpb.FriendReply.error:type_name -> actorpb.Error
 	1,  // 17: actorpb.FriendReply.user:type_name -> actorpb.User
 	0,  // 18: actorpb.UnmatchReply.error:type_name -> actorpb.Error
-	1,  // 19: actorpb.Liked.user:type_name -> actorpb.User
-	1,  // 20: actorpb.Matched.user:type_name -> actorpb.User
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	0,  // 19: actorpb.BlockReply.error:type_name -> actorpb.Error
+	1,  // 20: actorpb.Liked.user:type_name -> actorpb.User
+	1,  // 21: actorpb.Matched.user:type_name -> actorpb.User
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_user_proto_init() }
@@ -1783,7 +1938,7 @@ func file_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_proto_rawDesc), len(file_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -425,6 +425,13 @@ func (c *Client) Unmatch(ctx context.Context, uid, fid int64) error {
 	return err
 }
 
+// Block has uid block bid, through uid's actor (which ends their
+// friendship and tells bid's). Safe to run twice.
+func (c *Client) Block(ctx context.Context, uid, bid int64) error {
+	_, err := ask[*actorpb.BlockReply](c, ctx, uid, &actorpb.BlockRequest{Id: bid})
+	return err
+}
+
 // Inspect returns what uid's actor holds, activating it if needed.
 func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
 	r, err := ask[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})

@@ -25,6 +25,7 @@ type memStore struct {
 	friends map[pair]time.Time // uid < sid
 	rewinds map[int64]map[time.Time]int
 	stored  []swiper.Swipe // every swipe stored, in order
+	blocks  map[pair]bool  // uid blocked sid
 	// userReads counts the reads of a user (the VIP gate's re-reads).
 	userReads int
 }
@@ -185,6 +186,64 @@ func (m *memStore) Unmatch(_ context.Context, uid, fid int64) error {
 	}
 	delete(m.friends, friendKey(uid, fid))
 	return nil
+}
+
+func (m *memStore) Block(_ context.Context, uid, bid int64) (swiper.BlockOutcome, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out swiper.BlockOutcome
+	if _, ok := m.users[bid]; !ok || uid == bid {
+		return out, swiper.InvalidSID("mem.Block")
+	}
+	if m.blocks == nil {
+		m.blocks = map[pair]bool{}
+	}
+	m.blocks[pair{uid, bid}] = true
+	for _, k := range []pair{{uid, bid}, {bid, uid}} {
+		if s, ok := m.swipes[k]; ok {
+			out.Removed = append(out.Removed, s)
+			delete(m.swipes, k)
+		}
+	}
+	if _, ok := m.friends[friendKey(uid, bid)]; ok {
+		delete(m.friends, friendKey(uid, bid))
+		out.Unmatched = true
+	}
+	return out, nil
+}
+
+func (m *memStore) Unblock(_ context.Context, uid, bid int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.blocks, pair{uid, bid})
+	return nil
+}
+
+func (m *memStore) Blocks(_ context.Context, uid int64) ([]swiper.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []swiper.User
+	for k := range m.blocks {
+		if k.uid == uid {
+			out = append(out, *m.users[k.sid])
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) BlockedWith(_ context.Context, uid int64) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []int64
+	for k := range m.blocks {
+		switch uid {
+		case k.uid:
+			out = append(out, k.sid)
+		case k.sid:
+			out = append(out, k.uid)
+		}
+	}
+	return out, nil
 }
 
 func (m *memStore) Recommendations(_ context.Context, uid int64, _ time.Time, limit int) ([]swiper.Candidate, error) {

@@ -253,10 +253,10 @@ func (g *grain) Receive(ctx actor.Context) {
 	}
 	var reply any
 	switch m := ctx.Message().(type) {
-	case *actorpb.SwipeRequest, *actorpb.RewindRequest, *actorpb.UnmatchRequest,
+	case *actorpb.SwipeRequest, *actorpb.RewindRequest, *actorpb.UnmatchRequest, *actorpb.BlockRequest,
 		*actorpb.RecommendationsRequest, *actorpb.LikedMeRequest, *actorpb.FriendsRequest, *actorpb.FriendRequest:
 		reply = g.serveCall(ctx, m)
-	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched:
+	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched, *actorpb.Blocked:
 		reply = g.servePeer(ctx, m)
 	case *actorpb.Register:
 		reply = g.register(ctx, m)
@@ -355,6 +355,12 @@ func (g *grain) serveCall(ctx actor.Context, msg any) any {
 			g.poke(ctx)
 		}
 		return r
+	case *actorpb.BlockRequest:
+		r := g.block(m)
+		if r.Error == nil {
+			g.poke(ctx)
+		}
+		return r
 	case *actorpb.RecommendationsRequest:
 		return g.recommendations(m)
 	case *actorpb.LikedMeRequest:
@@ -388,6 +394,11 @@ func (g *grain) servePeer(ctx actor.Context, msg any) any {
 	case *actorpb.Unmatched:
 		g.friends = removeSorted(g.friends, m.Friend)
 		g.poke(ctx)
+	case *actorpb.Blocked:
+		g.forget(m.By)
+		if m.Unmatched {
+			g.poke(ctx)
+		}
 	default:
 		return unexpected(msg) // Receive's dispatch lists what comes here
 	}
@@ -690,6 +701,34 @@ func (g *grain) unmatch(m *actorpb.UnmatchRequest) *actorpb.UnmatchReply {
 	g.friends = removeSorted(g.friends, m.Id)
 	g.tell(m.Id, &actorpb.Unmatched{Friend: g.uid})
 	return &actorpb.UnmatchReply{}
+}
+
+// block has the user block m.Id: the store deletes the swipes between the
+// two and their friendship, the ranking loses those swipes' scores, and
+// the other side's actor, if active, forgets them too.
+func (g *grain) block(m *actorpb.BlockRequest) *actorpb.BlockReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	out, err := g.d.Social.Block(ctx, g.uid, m.Id)
+	if err != nil {
+		return &actorpb.BlockReply{Error: errorPB(err)}
+	}
+	g.forget(m.Id)
+	for _, s := range out.Removed {
+		if err := g.addScore(s.SID, -s.Mark.Score()); err != nil {
+			g.d.Log.Warn("ranking: take a blocked pair's score back", "user_id", g.uid, "sid", s.SID, "err", err)
+		}
+	}
+	g.tell(m.Id, &actorpb.Blocked{By: g.uid, Unmatched: out.Unmatched})
+	return &actorpb.BlockReply{}
+}
+
+// forget drops what the actor holds of another user whose swipes and
+// friendship with this one are gone (a block, either way).
+func (g *grain) forget(id int64) {
+	g.swiped.remove(id)
+	g.friends = removeSorted(g.friends, id)
+	g.dropPending(id)
 }
 
 func (g *grain) inspect() *actorpb.InspectReply {

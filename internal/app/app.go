@@ -324,7 +324,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Clock: o.Clock, Location: cfg.Location, Log: log, Metrics: ws.NewMetrics(a.Metrics), Options: o.WS,
 	}
 	a.Client = &swhttp.Server{
-		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Ranking: a.Ranking,
+		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Ranking: a.Ranking, Blocks: a.Social,
 		Clock: o.Clock, Location: cfg.Location, WebSocket: a.Sockets,
 		CodeTTL: CodeTTL, CodeResend: CodeResend,
 		// Per client address, in Redis so every node counts the same.

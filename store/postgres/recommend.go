@@ -61,6 +61,11 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 	// it) and checked against the preferences, so the work grows with the
 	// superlikes uid received, not with the size of the city.
 	//
+	// Blocks, either way, are two more probes per candidate: blocks'
+	// primary key (uid, blocked) and blocks_blocked (blocked, uid). A
+	// superliker is never blocked either way: a block deletes the swipes
+	// between the two, and swipe_batch refuses new ones.
+	//
 	// The others are walked along users_candidates (location, sex, birthday,
 	// id), one walk per sex merged in order; the scan stops as soon as limit
 	// candidates pass, so its cost is the number of candidates uid already
@@ -69,6 +74,8 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 		return fmt.Sprintf(`(SELECT c.id, c.birthday FROM users c
 			WHERE c.location = $2 AND c.sex = $%d AND c.birthday > $4::date AND c.birthday <= $5::date AND c.id <> $1
 				AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = c.id OFFSET 0)
+				AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = $1 AND k.blocked = c.id OFFSET 0)
+				AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = c.id AND k.blocked = $1 OFFSET 0)
 				AND NOT EXISTS (SELECT FROM sl WHERE sl.id = c.id)
 			ORDER BY c.birthday, c.id LIMIT $6)`, 7+i)
 	}

@@ -31,6 +31,8 @@ type Server struct {
 	SMS     swiper.SMSSender
 	Social  Social         // users' actors
 	Ranking swiper.Ranking // the hot ranking
+	// Blocks reads and undoes blocks (nil: no /api/v1/blocks).
+	Blocks Blocks
 	// WebSocket serves GET /api/v1/ws (transport/ws.Handler); nil: none.
 	WebSocket http.Handler
 	Clock     swiper.Clock
@@ -79,6 +81,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/friends", httpapi.Methods{http.MethodGet: s.authed(s.friends)})
 	mux.Handle("/api/v1/friends/{id}", httpapi.Methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
 	mux.Handle("/api/v1/ranking", httpapi.Methods{http.MethodGet: s.authed(s.ranking)})
+	if s.Blocks != nil {
+		mux.Handle("/api/v1/blocks", httpapi.Methods{http.MethodPost: s.authed(s.block), http.MethodGet: s.authed(s.listBlocks)})
+		mux.Handle("/api/v1/blocks/{id}", httpapi.Methods{http.MethodDelete: s.authed(s.unblock)})
+	}
 	if s.WebSocket != nil {
 		mux.Handle("/api/v1/ws", s.WebSocket)
 	}

@@ -24,6 +24,7 @@ type Social interface {
 	Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error)
 	Friend(ctx context.Context, uid, fid int64) (*swiper.User, error)
 	Unmatch(ctx context.Context, uid, fid int64) error
+	Block(ctx context.Context, uid, bid int64) error
 }
 
 // SwipeRequest is the body of POST /api/v1/swipes.
@@ -307,16 +308,39 @@ func (s *Server) unmatch(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// maxHiddenSkipped bounds how far past its limit a ranking page reads to
+// make up for the users it leaves out.
+const maxHiddenSkipped = 1000
+
 func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 	limit, err := httpapi.LimitParam(r, 10, 100)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	ids, scores, err := s.Ranking.Top(r.Context(), limit)
+	// Those the caller blocked or was blocked by are left out, and the
+	// ranks counted without them, so that no gap shows where they were.
+	hidden, err := s.hidden(r.Context(), callerID(r))
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
+	}
+	// At most maxHiddenSkipped are made up for: past that, the page may
+	// come out short rather than read a ranking as long as a block list.
+	ids, scores, err := s.Ranking.Top(r.Context(), limit+min(len(hidden), maxHiddenSkipped))
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if len(hidden) > 0 {
+		keep := 0
+		for i, id := range ids {
+			if !hidden[id] && keep < limit {
+				ids[keep], scores[keep] = id, scores[i]
+				keep++
+			}
+		}
+		ids, scores = ids[:keep], scores[:keep]
 	}
 	users, err := s.Users.Users(r.Context(), ids)
 	if err != nil {
