@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"github.com/lib/pq"
 	"os"
 	"slices"
 	"strconv"
@@ -87,6 +88,8 @@ func BenchmarkSwipe(b *testing.B) {
 // seeding them takes a while). SWIPER_BENCH_SWIPERS callers (default 200)
 // take turns. SWIPER_BENCH_VACUUM=0 skips the VACUUM after seeding that
 // autovacuum would soon do, leaving the visibility map unset.
+// SWIPER_BENCH_BLOCKS=100 gives each caller 100 blocks at the head of its
+// order (blockHeads), the issue 14 measure.
 //
 //	go test -run '^$' -bench Recommendations -benchtime 5s ./store/postgres/
 func BenchmarkRecommendations(b *testing.B) {
@@ -113,6 +116,9 @@ func BenchmarkRecommendations(b *testing.B) {
 	}
 	b.Logf("%d callers with 1,000 swipes each", len(callers))
 	s := openStores(b, db).social
+	if n := envInt(b, "SWIPER_BENCH_BLOCKS", 0); n > 0 {
+		blockHeads(b, s, db, callers, today, n)
+	}
 	lat := make([]time.Duration, 0, 1<<16)
 	i, short := 0, 0
 	for b.Loop() {
@@ -138,4 +144,43 @@ func BenchmarkRecommendations(b *testing.B) {
 	b.ReportMetric(ms(0.50), "p50-ms")
 	b.ReportMetric(ms(0.99), "p99-ms")
 	b.ReportMetric(ms(1), "max-ms")
+}
+
+// blockHeads gives each caller n blocks, the worst place for them: the
+// next n candidates of its recommendation order, half blocked by the
+// caller and half blocking it, so that every call walks past them (both
+// of the query's block probes) as well as past the 1,000 swiped.
+func blockHeads(b *testing.B, s *postgres.SocialStore, db *postgres.DB, callers []int64, today time.Time, n int) {
+	ctx := context.Background()
+	start := time.Now()
+	total := 0
+	for _, uid := range callers {
+		for blocked := 0; blocked < n; {
+			cands, err := s.Recommendations(ctx, uid, today, min(50, n-blocked))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(cands) == 0 {
+				break
+			}
+			var from, to []int64
+			for i, c := range cands {
+				if (blocked+i)%2 == 0 {
+					from, to = append(from, uid), append(to, c.ID)
+				} else {
+					from, to = append(from, c.ID), append(to, uid)
+				}
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO blocks (uid, blocked) SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING`,
+				pq.Int64Array(from), pq.Int64Array(to)); err != nil {
+				b.Fatal(err)
+			}
+			blocked += len(cands)
+			total += len(cands)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE blocks`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d blocks at the heads of %d callers' orders in %v", total, len(callers), time.Since(start).Round(time.Millisecond))
 }
