@@ -129,6 +129,7 @@ type App struct {
 	Redis    *goredis.Client
 	Users    *postgres.UserStore
 	Social   swiper.SocialStore
+	Reports  swiper.ReportStore
 	Events   *postgres.EventStore
 	Uploads  *postgres.UploadStore
 	Settings *postgres.SettingsStore
@@ -241,6 +242,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	social := postgres.NewSocialStore(a.DB, postgres.WithFlushers(cfg.SwipeFlushers))
 	a.onClose(social.Close)
 	a.Social = social
+	a.Reports = postgres.NewReports(a.DB)
 	if o.Social != nil {
 		a.Social = o.Social(social)
 	}
@@ -324,7 +326,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Clock: o.Clock, Location: cfg.Location, Log: log, Metrics: ws.NewMetrics(a.Metrics), Options: o.WS,
 	}
 	a.Client = &swhttp.Server{
-		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Ranking: a.Ranking, Blocks: a.Social,
+		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Ranking: a.Ranking, Blocks: a.Social, Reports: a.Reports,
 		Clock: o.Clock, Location: cfg.Location, WebSocket: a.Sockets,
 		CodeTTL: CodeTTL, CodeResend: CodeResend,
 		// Per client address, in Redis so every node counts the same.
@@ -341,7 +343,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Token: cfg.AdminToken, Users: a.Users, Tokens: a.Tokens, Settings: a.Settings,
 		Feed: a.Feed, Notices: a.Notices, Clock: o.Clock, Location: cfg.Location,
 		Metrics: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Actors: a.Node,
-		Uploads: a.Uploads, KickUploads: a.Node.Uploads.Kick,
+		Uploads: a.Uploads, KickUploads: a.Node.Uploads.Kick, Reports: a.Reports,
 	}
 	if o.Client != nil {
 		o.Client(a.Client)

@@ -109,3 +109,45 @@ type FriendsReply struct {
 	Friends    []Friend `json:"friends"`
 	NextCursor *string  `json:"next_cursor"` // null on the last page
 }
+
+// Report is a report as its reporter sees it (POST /api/v1/reports).
+type Report struct {
+	ID        int64     `json:"id"`
+	UserID    int64     `json:"user_id"`
+	Reason    string    `json:"reason"`
+	Note      string    `json:"note"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ReportOf is r in its wire form.
+func ReportOf(r swiper.Report) Report {
+	return Report{ID: r.ID, UserID: r.UserID, Reason: string(r.Reason), Note: r.Note, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// ReportReply is the body of POST /api/v1/reports.
+type ReportReply struct {
+	Report Report `json:"report"`
+}
+
+// QueuedReport is a report in the operators' queue (GET /admin/v1/reports).
+type QueuedReport struct {
+	Report
+	ReporterID int64   `json:"reporter_id"`
+	Status     string  `json:"status"`
+	Action     *string `json:"action"` // null while open
+}
+
+// QueuedReportOf is r as the queue shows it.
+func QueuedReportOf(r swiper.Report) QueuedReport {
+	q := QueuedReport{Report: ReportOf(r), ReporterID: r.ReporterID, Status: r.Status}
+	if r.Action != "" {
+		a := r.Action
+		q.Action = &a
+	}
+	return q
+}
+
+// ReportsReply is the body of GET /admin/v1/reports.
+type ReportsReply struct {
+	Reports []QueuedReport `json:"reports"`
+}

@@ -47,6 +47,8 @@ type Server struct {
 	// this node's upload manager that a job is due.
 	Uploads     swiper.UploadStore
 	KickUploads func()
+	// Reports is the users' reports, for the moderation queue (nil: none).
+	Reports swiper.ReportStore
 }
 
 // Actors is what the admin API asks of the node's actor system (cmd/swiperd
@@ -88,6 +90,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/cluster", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
 	mux.Handle("/admin/v1/uploads", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
 	mux.Handle("/admin/v1/uploads/{id}/retry", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.retryUpload}))
+	if s.Reports != nil {
+		mux.Handle("/admin/v1/reports", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getReports}))
+	}
 	mux.Handle("/metrics", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
 	// Go's profiler, for operators chasing CPU or memory; behind the token
 	// like everything here.

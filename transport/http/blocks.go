@@ -97,3 +97,58 @@ func (s *Server) hidden(ctx context.Context, uid int64) (map[int64]bool, error) 
 	}
 	return out, nil
 }
+
+// ReportRequest is the body of POST /api/v1/reports.
+type ReportRequest struct {
+	UserID *int64  `json:"user_id"`
+	Reason *string `json:"reason"`
+	Note   *string `json:"note"`
+}
+
+// Check validates the request for caller uid and returns its report.
+func (q *ReportRequest) Check(uid int64) (swiper.Report, error) {
+	id, err := (&BlockRequest{UserID: q.UserID}).Check(uid)
+	if err != nil {
+		return swiper.Report{}, err
+	}
+	if q.Reason == nil {
+		return swiper.Report{}, swiper.FieldError(swiper.EBadRequest, "reason", "reason is required")
+	}
+	reason, err := swiper.ParseReportReason(*q.Reason)
+	if err != nil {
+		return swiper.Report{}, err
+	}
+	var note string
+	if q.Note != nil {
+		note = *q.Note
+	}
+	if err := swiper.CheckReportNote(note); err != nil {
+		return swiper.Report{}, err
+	}
+	return swiper.Report{ReporterID: uid, UserID: id, Reason: reason, Note: note}, nil
+}
+
+// report stores a report, then blocks its subject (reporting also
+// blocks). The report comes first: it names an unknown user with 1004
+// before anything is written, and a retry after a failed block finds the
+// same open report and blocks again.
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	var q ReportRequest
+	if err := httpapi.DecodeJSON(w, r, &q, false); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	uid := callerID(r)
+	rep, err := q.Check(uid)
+	if err == nil {
+		rep, err = s.Reports.AddReport(r.Context(), rep)
+	}
+	if err == nil {
+		err = s.Social.Block(r.Context(), uid, rep.UserID)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, wire.ReportReply{Report: wire.ReportOf(rep)})
+}

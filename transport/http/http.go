@@ -33,6 +33,8 @@ type Server struct {
 	Ranking swiper.Ranking // the hot ranking
 	// Blocks reads and undoes blocks (nil: no /api/v1/blocks).
 	Blocks Blocks
+	// Reports keeps users' reports (nil: no /api/v1/reports).
+	Reports swiper.ReportStore
 	// WebSocket serves GET /api/v1/ws (transport/ws.Handler); nil: none.
 	WebSocket http.Handler
 	Clock     swiper.Clock
@@ -84,6 +86,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Blocks != nil {
 		mux.Handle("/api/v1/blocks", httpapi.Methods{http.MethodPost: s.authed(s.block), http.MethodGet: s.authed(s.listBlocks)})
 		mux.Handle("/api/v1/blocks/{id}", httpapi.Methods{http.MethodDelete: s.authed(s.unblock)})
+	}
+	if s.Blocks != nil && s.Reports != nil {
+		mux.Handle("/api/v1/reports", httpapi.Methods{http.MethodPost: s.authed(s.report)})
 	}
 	if s.WebSocket != nil {
 		mux.Handle("/api/v1/ws", s.WebSocket)

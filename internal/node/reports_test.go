@@ -1,0 +1,94 @@
+package node_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/internal/wire"
+	"github.com/swiperhq/swiper/internal/wire/wiretest"
+)
+
+// TestReportOverTheAPI: a report is stored for the operators' queue and
+// blocks its subject; the same report again (a retry) is the same report,
+// updated; bad reports are refused naming their field, with nothing
+// stored and nothing blocked.
+func TestReportOverTheAPI(t *testing.T) {
+	h := newHarness(t)
+	a, ta := h.user(person{})
+	b, tb := h.user(person{sex: swiper.Male})
+	h.mustSwipe(tb, a, swiper.Like)
+
+	for _, bad := range []struct {
+		name   string
+		body   any
+		status int
+		code   swiper.Code
+		field  string
+	}{
+		{"self", map[string]any{"user_id": a, "reason": "spam"}, 400, swiper.EBadRequest, "user_id"},
+		{"no such user", map[string]any{"user_id": 999999999, "reason": "spam"}, 404, swiper.EInvalidSID, "user_id"},
+		{"no reason", map[string]any{"user_id": b}, 400, swiper.EBadRequest, "reason"},
+		{"unknown reason", map[string]any{"user_id": b, "reason": "rude"}, 400, swiper.EBadRequest, "reason"},
+		{"note too long", map[string]any{"user_id": b, "reason": "other", "note": strings.Repeat("é", 501)}, 400, swiper.EBadRequest, "note"},
+		{"control character in the note", map[string]any{"user_id": b, "reason": "other", "note": "a\u202eb"}, 400, swiper.EBadRequest, "note"},
+		{"unknown field", map[string]any{"user_id": b, "reason": "spam", "block": false}, 400, swiper.EBadRequest, "block"},
+	} {
+		r := h.do("POST", "/api/v1/reports", ta, bad.body)
+		wantError(t, r, bad.status, bad.code)
+		if got := errorBody(t, r).Field; got != bad.field {
+			t.Errorf("%s: field %q; want %q (%s)", bad.name, got, bad.field, r.Raw)
+		}
+	}
+	if n := h.count(`SELECT count(*) FROM reports`) + h.count(`SELECT count(*) FROM blocks`); n != 0 {
+		t.Fatalf("%d reports and blocks after only bad requests", n)
+	}
+
+	note := "line one\nline two: <b>as sent</b> 😀"
+	r := h.do("POST", "/api/v1/reports", ta, map[string]any{"user_id": b, "reason": "abuse", "note": "first note"})
+	if r.Status != 201 {
+		t.Fatalf("report: %d %s", r.Status, r.Raw)
+	}
+	first := wiretest.Decode[wire.ReportReply](t, r.Raw).Report
+	r = h.do("POST", "/api/v1/reports", ta, map[string]any{"user_id": b, "reason": "fake", "note": note})
+	if r.Status != 201 {
+		t.Fatalf("report again: %d %s", r.Status, r.Raw)
+	}
+	again := wiretest.Decode[wire.ReportReply](t, r.Raw).Report
+	if again.ID != first.ID || again.UserID != b || again.Reason != "fake" || again.Note != note {
+		t.Errorf("the report again = %+v; want report %d updated to fake with the note as sent", again, first.ID)
+	}
+	if n := h.count(`SELECT count(*) FROM reports`); n != 1 {
+		t.Errorf("%d reports; want the one", n)
+	}
+	// Reporting also blocks: b's like of a is gone, and b cannot swipe a.
+	if n := h.count(`SELECT count(*) FROM blocks WHERE uid = $1 AND blocked = $2`, a, b); n != 1 {
+		t.Errorf("report did not block (%d block rows)", n)
+	}
+	if n := h.count(`SELECT count(*) FROM swipes WHERE uid = $1 AND sid = $2`, b, a); n != 0 {
+		t.Errorf("b's like of a survived the report's block")
+	}
+	wantError(t, h.swipe(tb, a, swiper.Like), 404, swiper.EInvalidSID)
+
+	q := h.admin("GET", "/admin/v1/reports?status=open", nil)
+	if q.Status != 200 {
+		t.Fatalf("queue: %d %s", q.Status, q.Raw)
+	}
+	queue := wiretest.Decode[wire.ReportsReply](t, q.Raw).Reports
+	if len(queue) != 1 || queue[0].ID != first.ID || queue[0].ReporterID != a || queue[0].Status != "open" || queue[0].Action != nil || queue[0].Note != note {
+		t.Errorf("open queue = %s; want a's report of b, open, no action", q.Raw)
+	}
+	if q := h.admin("GET", "/admin/v1/reports?status=resolved", nil); len(wiretest.Decode[wire.ReportsReply](t, q.Raw).Reports) != 0 {
+		t.Errorf("resolved queue = %s; want none", q.Raw)
+	}
+	if q := h.admin("GET", fmt.Sprintf("/admin/v1/reports?after=%d", first.ID), nil); len(wiretest.Decode[wire.ReportsReply](t, q.Raw).Reports) != 0 {
+		t.Errorf("queue after the last = %s; want none", q.Raw)
+	}
+	for _, bad := range []string{"?status=closed", "?status=open&status=resolved", "?limit=0", "?limit=101", "?after=-1", "?after=01", "?after=x"} {
+		wantError(t, h.admin("GET", "/admin/v1/reports"+bad, nil), 400, swiper.EBadRequest)
+	}
+	if r, err := h.try(h.adm, "GET", "/admin/v1/reports", "", nil); err != nil || r.Status != 401 {
+		t.Errorf("queue without the admin token: %d %v; want 401", r.Status, err)
+	}
+}
