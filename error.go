@@ -35,6 +35,7 @@ const (
 	ERateLimited      Code = 1106
 	EInternal         Code = 1107
 	EUnavailable      Code = 1108
+	EBanned           Code = 1109
 )
 
 var codeNames = map[Code]string{
@@ -58,6 +59,7 @@ var codeNames = map[Code]string{
 	ERateLimited:      "rate_limited",
 	EInternal:         "internal",
 	EUnavailable:      "unavailable",
+	EBanned:           "banned",
 }
 
 // Name returns the code's stable name, such as "rewind_limit".
@@ -152,6 +154,11 @@ func BadSID(op string) *Error {
 // InvalidSID refuses a swipe on a user who does not exist (EInvalidSID).
 func InvalidSID(op string) *Error {
 	return &Error{Code: EInvalidSID, Op: op, Message: "no such user"}
+}
+
+// Banned refuses the login of a banned account (EBanned).
+func Banned(op string) *Error {
+	return &Error{Code: EBanned, Op: op, Message: "this account is banned"}
 }
 
 // NoSuchUser reports an unknown user id (ENotFound).
@@ -256,6 +263,7 @@ var statusOf = map[Code]int{
 	ERateLimited:      http.StatusTooManyRequests,
 	EInternal:         http.StatusInternalServerError,
 	EUnavailable:      http.StatusServiceUnavailable,
+	EBanned:           http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it

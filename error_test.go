@@ -36,6 +36,7 @@ var apiCodes = []struct {
 	{swiper.ERateLimited, 1106, "rate_limited"},
 	{swiper.EInternal, 1107, "internal"},
 	{swiper.EUnavailable, 1108, "unavailable"},
+	{swiper.EBanned, 1109, "banned"},
 }
 
 func TestCodeValues(t *testing.T) {
@@ -82,7 +83,7 @@ func TestCodes(t *testing.T) {
 }
 
 func TestCodeNameUnknown(t *testing.T) {
-	for _, c := range []swiper.Code{0, 999, 1011, 1099, 1109, -1} {
+	for _, c := range []swiper.Code{0, 999, 1011, 1099, 1110, -1} {
 		if got := c.Name(); got != "internal" {
 			t.Errorf("Code(%d).Name() = %q; want %q", c, got, "internal")
 		}
@@ -253,7 +254,7 @@ var apiStatuses = map[swiper.Code]int{
 	swiper.ENothingToRewind: 409, swiper.EVIPRequired: 403, swiper.EBadRequest: 400,
 	swiper.EForbidden: 403, swiper.ENotFound: 404, swiper.ENotFriend: 403,
 	swiper.ETooLarge: 413, swiper.EUnsupportedMedia: 415, swiper.ERateLimited: 429,
-	swiper.EInternal: 500, swiper.EUnavailable: 503,
+	swiper.EInternal: 500, swiper.EUnavailable: 503, swiper.EBanned: 403,
 }
 
 func TestStatusOf(t *testing.T) {

@@ -74,4 +74,15 @@ type ReportStore interface {
 	// Reports returns up to limit reports of a status, oldest first (the
 	// queue's order), after the id given (0 for the start).
 	Reports(ctx context.Context, status string, after int64, limit int) ([]Report, error)
+	// ResolveReport resolves report id with action (ReportDismiss or
+	// ReportBan; ENotFound if there is no such report). A ban marks the
+	// user banned and resolves its other open reports; banned says whether
+	// this call banned it. A resolved report is returned unchanged.
+	ResolveReport(ctx context.Context, id int64, action string) (r Report, banned bool, err error)
 }
+
+// The actions that resolve a report.
+const (
+	ReportDismiss = "dismiss"
+	ReportBan     = "ban"
+)

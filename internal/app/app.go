@@ -116,6 +116,8 @@ type TokenStore interface {
 	swiper.TokenStore
 	LookupToken(ctx context.Context, token string) (int64, time.Time, error)
 	ValidTokens(ctx context.Context, tokens []string) ([]bool, error)
+	// RevokeUserTokens revokes every token of uid and returns their hashes.
+	RevokeUserTokens(ctx context.Context, uid int64) ([]string, error)
 }
 
 // App is a running node. Its fields are its parts, for tests and
@@ -344,6 +346,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Feed: a.Feed, Notices: a.Notices, Clock: o.Clock, Location: cfg.Location,
 		Metrics: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Actors: a.Node,
 		Uploads: a.Uploads, KickUploads: a.Node.Uploads.Kick, Reports: a.Reports,
+		Ban: func(ctx context.Context, uid int64) error {
+			if err := tokens.RevokeUser(ctx, uid); err != nil {
+				return err
+			}
+			return a.Ranking.Remove(ctx, uid)
+		},
 	}
 	if o.Client != nil {
 		o.Client(a.Client)

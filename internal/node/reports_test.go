@@ -1,13 +1,17 @@
 package node_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/wire"
 	"github.com/swiperhq/swiper/internal/wire/wiretest"
+	"github.com/swiperhq/swiper/transport/ws"
 )
 
 // TestReportOverTheAPI: a report is stored for the operators' queue and
@@ -90,5 +94,91 @@ func TestReportOverTheAPI(t *testing.T) {
 	}
 	if r, err := h.try(h.adm, "GET", "/admin/v1/reports", "", nil); err != nil || r.Status != 401 {
 		t.Errorf("queue without the admin token: %d %v; want 401", r.Status, err)
+	}
+}
+
+// TestBanOverTheAPI: two reports of b; an operator dismisses one and bans
+// on the other. The ban resolves both, closes b's socket with 4001,
+// revokes its tokens, refuses its login with 1109 (after the right code),
+// takes it off the ranking and out of everyone's recommendations, and
+// makes it no one's to swipe. A retried resolve changes nothing.
+func TestBanOverTheAPI(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	_, ta := h.user(person{})
+	bPhone := fmt.Sprintf("+1555%07d", nextPhone())
+	b, tb := h.user(person{sex: swiper.Male, phone: bPhone})
+	_, tc := h.user(person{})
+	_, td := h.user(person{}) // sees b in recommendations, then not
+	wb := h.dial(tb)
+	h.online(b, 1)
+	h.mustSwipe(tc, b, swiper.Like) // b is ranked
+	eventually(t, settle, "b in the ranking", func() bool {
+		r := h.do("GET", "/api/v1/ranking?limit=100", td, nil)
+		return slices.Contains(idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users, ofRanked), b)
+	})
+	if got := recommended(t, h.do("GET", "/api/v1/recommendations?limit=50", td, nil)); !slices.Contains(got, b) {
+		t.Fatalf("d's recommendations %v lack b before the ban: the test's premise", got)
+	}
+	report := func(token string) wire.Report {
+		t.Helper()
+		r := h.do("POST", "/api/v1/reports", token, map[string]any{"user_id": b, "reason": "abuse"})
+		if r.Status != 201 {
+			t.Fatalf("report: %d %s", r.Status, r.Raw)
+		}
+		return wiretest.Decode[wire.ReportReply](t, r.Raw).Report
+	}
+	ra, rc := report(ta), report(tc)
+	resolve := func(id int64, action string) wire.QueuedReport {
+		t.Helper()
+		r := h.admin("POST", fmt.Sprintf("/admin/v1/reports/%d/resolve", id), map[string]any{"action": action})
+		if r.Status != 200 {
+			t.Fatalf("resolve %d %s: %d %s", id, action, r.Status, r.Raw)
+		}
+		return wiretest.Decode[struct {
+			Report wire.QueuedReport `json:"report"`
+		}](t, r.Raw).Report
+	}
+	for _, bad := range []any{map[string]any{}, map[string]any{"action": "warn"}, map[string]any{"action": "ban", "why": "x"}} {
+		wantError(t, h.admin("POST", fmt.Sprintf("/admin/v1/reports/%d/resolve", ra.ID), bad), 400, swiper.EBadRequest)
+	}
+	wantError(t, h.admin("POST", "/admin/v1/reports/999999999/resolve", map[string]any{"action": "ban"}), 404, swiper.ENotFound)
+	if n := h.count(`SELECT count(*) FROM reports WHERE status = 'open'`); n != 2 {
+		t.Fatalf("%d open reports after bad resolves; want 2", n)
+	}
+
+	if got := resolve(rc.ID, "dismiss"); got.Status != "resolved" || got.Action == nil || *got.Action != "dismiss" {
+		t.Errorf("dismissed = %+v", got)
+	}
+	if r := h.do("GET", "/api/v1/me", tb, nil); r.Status != 200 {
+		t.Fatalf("b after a dismissal: %d %s; want still logged in", r.Status, r.Raw)
+	}
+	if got := resolve(ra.ID, "ban"); got.Status != "resolved" || got.Action == nil || *got.Action != "ban" {
+		t.Errorf("banned = %+v", got)
+	}
+	if code := wb.closed(settle); code != ws.CloseTokenRevoked {
+		t.Errorf("b's socket closed with %d; want %d", code, ws.CloseTokenRevoked)
+	}
+	wantError(t, h.do("GET", "/api/v1/me", tb, nil), 401, swiper.ELoginRequired)
+	if err := h.direct.IssueCode(ctx, bPhone, "424242", time.Minute, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, h.do("POST", "/api/v1/auth/login", "", map[string]any{"phone": bPhone, "code": "424242"}), 403, swiper.EBanned)
+	if got := recommended(t, h.do("GET", "/api/v1/recommendations?limit=50", td, nil)); slices.Contains(got, b) {
+		t.Errorf("d's recommendations %v show banned b", got)
+	}
+	r := h.do("GET", "/api/v1/ranking?limit=100", td, nil)
+	if got := idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users, ofRanked); slices.Contains(got, b) {
+		t.Errorf("ranking %v shows banned b", got)
+	}
+	wantError(t, h.swipe(td, b, swiper.Like), 404, swiper.EInvalidSID)
+	// The other report was resolved already (dismissed); a resolve again
+	// returns the ban as it is.
+	if got := resolve(ra.ID, "dismiss"); got.Action == nil || *got.Action != "ban" {
+		t.Errorf("resolving the ban again as dismiss = %+v; want it unchanged", got)
+	}
+	q := h.admin("GET", "/admin/v1/reports?status=resolved", nil)
+	if got := wiretest.Decode[wire.ReportsReply](t, q.Raw).Reports; len(got) != 2 {
+		t.Errorf("resolved queue = %s; want both", q.Raw)
 	}
 }

@@ -271,7 +271,7 @@ func (s *SocialStore) flush(batch []*swipeReq) {
 // storedRow is what storedSwipes says of one swipe that was not inserted.
 type storedRow struct {
 	batchRow
-	known bool   // its sid is a user, and neither of the two blocked the other
+	known bool   // its sid is a user, not banned, and neither of the two blocked the other
 	mark  string // the stored swipe's mark, "" if there is none
 }
 
@@ -298,7 +298,7 @@ func (s *SocialStore) storedSwipes(ctx context.Context, rows []*swipeReq) ([]sto
 	err := retry(ctx, true, func() error {
 		got = got[:0]
 		return s.db.SelectContext(ctx, &got, `
-			SELECT EXISTS (SELECT FROM users u WHERE u.id = b.sid)
+			SELECT EXISTS (SELECT FROM users u WHERE u.id = b.sid AND u.banned_at IS NULL)
 					AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = b.uid AND k.blocked = b.sid)
 					AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = b.sid AND k.blocked = b.uid) AS known,
 				coalesce(s.mark, '') AS mark, coalesce(x.matched, false) AS matched,

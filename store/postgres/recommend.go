@@ -61,6 +61,9 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 	// it) and checked against the preferences, so the work grows with the
 	// superlikes uid received, not with the size of the city.
 	//
+	// Banned users are not in users_candidates at all (its predicate,
+	// which the walk's banned_at IS NULL matches).
+	//
 	// Blocks, either way, are two more probes per candidate: blocks'
 	// primary key (uid, blocked) and blocks_blocked (blocked, uid). A
 	// superliker is never blocked either way: a block deletes the swipes
@@ -73,6 +76,7 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 	branch := func(i int) string {
 		return fmt.Sprintf(`(SELECT c.id, c.birthday FROM users c
 			WHERE c.location = $2 AND c.sex = $%d AND c.birthday > $4::date AND c.birthday <= $5::date AND c.id <> $1
+				AND c.banned_at IS NULL
 				AND NOT EXISTS (SELECT FROM swipes m WHERE m.uid = $1 AND m.sid = c.id OFFSET 0)
 				AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = $1 AND k.blocked = c.id OFFSET 0)
 				AND NOT EXISTS (SELECT FROM blocks k WHERE k.uid = c.id AND k.blocked = $1 OFFSET 0)
@@ -96,7 +100,7 @@ func (s *SocialStore) Recommendations(ctx context.Context, uid int64, today time
 				SELECT s.uid, s.created_at FROM swipes s
 				CROSS JOIN LATERAL (
 					SELECT FROM users c
-					WHERE c.id = s.uid AND c.location = $2 AND c.sex = ANY($3::text[])
+					WHERE c.id = s.uid AND c.location = $2 AND c.sex = ANY($3::text[]) AND c.banned_at IS NULL
 						AND c.birthday > $4::date AND c.birthday <= $5::date
 					OFFSET 0) c
 				WHERE s.sid = $1 AND s.mark = 'superlike'

@@ -76,3 +76,50 @@ func (s *Reports) Reports(ctx context.Context, status string, after int64, limit
 	}
 	return out, nil
 }
+
+// ResolveReport resolves report id with action ("dismiss" or "ban"), in one
+// transaction: a ban also marks the reported user banned and resolves the
+// other open reports of that user as banned. A report resolved already is
+// returned as it is, whatever action is asked (ENotFound for no such
+// report). banned says whether this call banned the user.
+func (s *Reports) ResolveReport(ctx context.Context, id int64, action string) (rep swiper.Report, banned bool, err error) {
+	const op = "postgres.ResolveReport"
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return rep, false, wrap(op, err)
+	}
+	defer tx.Rollback()
+	var row reportRow
+	err = tx.GetContext(ctx, &row, `SELECT `+reportCols+` FROM reports WHERE id = $1 FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rep, false, &swiper.Error{Code: swiper.ENotFound, Op: op, Message: "no such report"}
+	} else if err != nil {
+		return rep, false, wrap(op, err)
+	}
+	if row.Status == swiper.ReportResolved {
+		return row.report(), false, nil
+	}
+	now := time.Now()
+	if err := tx.GetContext(ctx, &row, `
+		UPDATE reports SET status = 'resolved', action = $2, resolved_at = $3 WHERE id = $1
+		RETURNING `+reportCols, id, action, now); err != nil {
+		return rep, false, wrap(op, err)
+	}
+	if action == "ban" {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET banned_at = $2 WHERE id = $1 AND banned_at IS NULL`, row.UserID, now)
+		if err != nil {
+			return rep, false, wrap(op, err)
+		}
+		n, _ := res.RowsAffected()
+		banned = n > 0
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE reports SET status = 'resolved', action = 'ban', resolved_at = $2
+			WHERE user_id = $1 AND status = 'open'`, row.UserID, now); err != nil {
+			return rep, false, wrap(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return rep, false, wrap(op, err)
+	}
+	return row.report(), banned, nil
+}

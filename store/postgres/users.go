@@ -86,7 +86,14 @@ func (s *UserStore) LoginPhone(ctx context.Context, phone string) (*swiper.User,
 	const op = "postgres.LoginPhone"
 	// Most logins are returning users: a read, no write.
 	var r userRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE phone = $1`, phone)
+	var banned bool
+	err := s.db.QueryRowxContext(ctx, `SELECT banned_at IS NOT NULL FROM users WHERE phone = $1`, phone).Scan(&banned)
+	if err == nil && banned {
+		return nil, false, swiper.Banned(op)
+	}
+	if err == nil {
+		err = s.db.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE phone = $1`, phone)
+	}
 	if err == nil {
 		return r.user(), false, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {

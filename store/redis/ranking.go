@@ -308,3 +308,12 @@ func (r *Ranking) Rebuild(ctx context.Context, scores func(ctx context.Context, 
 	}
 	return n, nil
 }
+
+// Remove takes uid off the ranking (a ban). The periodic rebuild leaves
+// banned users out too.
+func (r *Ranking) Remove(ctx context.Context, uid int64) error {
+	if err := r.rdb.ZRem(ctx, r.key, strconv.FormatInt(uid, 10)).Err(); err != nil {
+		return unavailable("redis.RankingRemove", err)
+	}
+	return nil
+}

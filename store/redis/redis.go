@@ -294,10 +294,42 @@ func (s *Store) NewToken(ctx context.Context, uid int64) (string, error) {
 	var b [32]byte
 	rand.Read(b[:])
 	token := base64.RawURLEncoding.EncodeToString(b[:])
-	if err := s.rdb.Set(ctx, s.tokenKey(token), uid, TokenTTL).Err(); err != nil {
+	// The user's set of token hashes lets a ban revoke them all; it lives
+	// as long as the newest token, and may name tokens gone since.
+	users := s.userTokensKey(uid)
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, s.tokenKey(token), uid, TokenTTL)
+		p.SAdd(ctx, users, TokenHash(token))
+		p.PExpire(ctx, users, TokenTTL)
+		return nil
+	})
+	if err != nil {
 		return "", unavailable("redis.NewToken", err)
 	}
 	return token, nil
+}
+
+func (s *Store) userTokensKey(uid int64) string {
+	return s.prefix + "usertokens:" + strconv.FormatInt(uid, 10)
+}
+
+// RevokeUserTokens makes every token of uid stop working at once and
+// returns their hashes (TokenHash), for the other nodes to hear of.
+func (s *Store) RevokeUserTokens(ctx context.Context, uid int64) ([]string, error) {
+	const op = "redis.RevokeUserTokens"
+	users := s.userTokensKey(uid)
+	hashes, err := s.rdb.SMembers(ctx, users).Result()
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	keys := []string{users}
+	for _, h := range hashes {
+		keys = append(keys, s.prefix+"token:"+h)
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	return hashes, nil
 }
 
 // TokenUser returns the user a token belongs to.

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -163,4 +164,35 @@ func (c *TokenCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m)
+}
+
+// userRevoker is a TokenStore that can revoke all of a user's tokens
+// (Store).
+type userRevoker interface {
+	RevokeUserTokens(ctx context.Context, uid int64) ([]string, error)
+}
+
+// RevokeUser revokes every token of uid (a ban): here at once, in the
+// store, and on the other nodes when they hear of each (Announce). Like
+// RevokeToken it finishes even if ctx is cancelled.
+func (c *TokenCache) RevokeUser(ctx context.Context, uid int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	r, ok := c.Tokens.(userRevoker)
+	if !ok {
+		return swiper.Internal("redis.RevokeUser", errors.New("the token store cannot revoke a user's tokens"))
+	}
+	hashes, err := r.RevokeUserTokens(ctx, uid)
+	if err != nil {
+		return err
+	}
+	c.Forget(hashes...)
+	if c.Announce != nil {
+		for _, h := range hashes {
+			if err := c.Announce(ctx, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -49,6 +49,9 @@ type Server struct {
 	KickUploads func()
 	// Reports is the users' reports, for the moderation queue (nil: none).
 	Reports swiper.ReportStore
+	// Ban does what a ban does beyond the database: revokes the user's
+	// tokens on every node and takes it off the ranking. Idempotent.
+	Ban func(ctx context.Context, uid int64) error
 }
 
 // Actors is what the admin API asks of the node's actor system (cmd/swiperd
@@ -92,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/uploads/{id}/retry", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.retryUpload}))
 	if s.Reports != nil {
 		mux.Handle("/admin/v1/reports", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getReports}))
+		mux.Handle("/admin/v1/reports/{id}/resolve", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.resolveReport}))
 	}
 	mux.Handle("/metrics", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.Metrics.ServeHTTP}))
 	// Go's profiler, for operators chasing CPU or memory; behind the token

@@ -48,3 +48,38 @@ func (s *Server) getReports(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
+
+// resolveReport serves POST /admin/v1/reports/{id}/resolve
+// {"action": "dismiss"|"ban"}. A ban, once stored, revokes the user's
+// tokens everywhere (its sockets close with 4001) and takes it off the
+// ranking (Ban); a retry after Ban failed finds the report resolved and
+// runs Ban again.
+func (s *Server) resolveReport(w http.ResponseWriter, r *http.Request) {
+	id, err := httpapi.IDParam(r, "id")
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var q struct {
+		Action *string `json:"action"`
+	}
+	if err := httpapi.DecodeJSON(w, r, &q, false); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if q.Action == nil || (*q.Action != swiper.ReportDismiss && *q.Action != swiper.ReportBan) {
+		httpapi.WriteError(w, r, swiper.FieldError(swiper.EBadRequest, "action", "action must be dismiss or ban"))
+		return
+	}
+	rep, _, err := s.Reports.ResolveReport(r.Context(), id, *q.Action)
+	if err == nil && rep.Action == swiper.ReportBan && s.Ban != nil {
+		err = s.Ban(r.Context(), rep.UserID)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, struct {
+		Report wire.QueuedReport `json:"report"`
+	}{wire.QueuedReportOf(rep)})
+}
