@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -244,7 +245,8 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	social := postgres.NewSocialStore(a.DB, postgres.WithFlushers(cfg.SwipeFlushers))
 	a.onClose(social.Close)
 	a.Social = social
-	a.Reports = postgres.NewReports(a.DB)
+	reports := postgres.NewReports(a.DB)
+	a.Reports = reports
 	if o.Social != nil {
 		a.Social = o.Social(social)
 	}
@@ -257,6 +259,18 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "swiper_reports_open",
+		Help: "Reports waiting in the moderation queue (read from the database at each scrape; NaN when it cannot be).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := reports.OpenReports(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
 
 	// The listeners are bound before anything serves on them: the local
 	// avatar store names URLs on the client one, and a port in use fails

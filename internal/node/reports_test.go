@@ -129,6 +129,9 @@ func TestBanOverTheAPI(t *testing.T) {
 		return wiretest.Decode[wire.ReportReply](t, r.Raw).Report
 	}
 	ra, rc := report(ta), report(tc)
+	if got := h.metric("swiper_reports_open"); got != 2 {
+		t.Errorf("swiper_reports_open = %v; want 2", got)
+	}
 	resolve := func(id int64, action string) wire.QueuedReport {
 		t.Helper()
 		r := h.admin("POST", fmt.Sprintf("/admin/v1/reports/%d/resolve", id), map[string]any{"action": action})
@@ -176,6 +179,9 @@ func TestBanOverTheAPI(t *testing.T) {
 	// returns the ban as it is.
 	if got := resolve(ra.ID, "dismiss"); got.Action == nil || *got.Action != "ban" {
 		t.Errorf("resolving the ban again as dismiss = %+v; want it unchanged", got)
+	}
+	if got := h.metric("swiper_reports_open"); got != 0 {
+		t.Errorf("swiper_reports_open after both resolved = %v; want 0", got)
 	}
 	q := h.admin("GET", "/admin/v1/reports?status=resolved", nil)
 	if got := wiretest.Decode[wire.ReportsReply](t, q.Raw).Reports; len(got) != 2 {

@@ -123,3 +123,11 @@ func (s *Reports) ResolveReport(ctx context.Context, id int64, action string) (r
 	}
 	return row.report(), banned, nil
 }
+
+// OpenReports counts the reports waiting in the queue (the
+// swiper_reports_open gauge; an index-only count on reports_status).
+func (s *Reports) OpenReports(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM reports WHERE status = 'open'`)
+	return n, wrap("postgres.OpenReports", err)
+}
