@@ -31,7 +31,7 @@ func ParseReportReason(s string) (ReportReason, error) {
 }
 
 // CheckReportNote checks a report's note: at most MaxReportNote
-// characters of text, line breaks and tabs allowed, other control
+// characters of text, line breaks (LF or CRLF) and tabs allowed, other control
 // characters not (EBadRequest, field "note").
 func CheckReportNote(note string) error {
 	if !utf8.ValidString(note) {
@@ -40,7 +40,7 @@ func CheckReportNote(note string) error {
 	if utf8.RuneCountInString(note) > MaxReportNote {
 		return FieldError(EBadRequest, "note", "note must be at most %d characters", MaxReportNote)
 	}
-	if strings.IndexFunc(note, func(r rune) bool { return r != '\n' && r != '\t' && isControl(r) }) >= 0 {
+	if strings.IndexFunc(note, func(r rune) bool { return r != '\n' && r != '\r' && r != '\t' && isControl(r) }) >= 0 {
 		return FieldError(EBadRequest, "note", "note must not contain control characters other than line breaks and tabs")
 	}
 	return nil

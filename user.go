@@ -257,7 +257,7 @@ func isControl(r rune) bool {
 // EUnavailable when the database cannot be reached, EInternal otherwise.
 type UserStore interface {
 	// LoginPhone returns the user with this phone, registering it first if
-	// there is none; created says which.
+	// there is none; created says which. EBanned for a banned user.
 	LoginPhone(ctx context.Context, phone string) (u *User, created bool, err error)
 	// User returns the user with this id.
 	User(ctx context.Context, id int64) (*User, error)
@@ -269,4 +269,6 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, id int64, patch *UserPatch, today time.Time) (*User, error)
 	// SetVIP sets a user's VIP level (0–3; EBadRequest otherwise).
 	SetVIP(ctx context.Context, id int64, level int) (*User, error)
+	// IsBanned tells whether the user is banned (false for no such user).
+	IsBanned(ctx context.Context, id int64) (bool, error)
 }

@@ -336,6 +336,8 @@ func (m *memStore) reads() int {
 
 var errUnused = errors.New("not used by the user grain")
 
+func (m *memStore) IsBanned(context.Context, int64) (bool, error) { return false, nil }
+
 func (m *memStore) LoginPhone(context.Context, string) (*swiper.User, bool, error) {
 	return nil, false, errUnused
 }

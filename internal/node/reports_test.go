@@ -109,10 +109,23 @@ func TestBanOverTheAPI(t *testing.T) {
 	bPhone := fmt.Sprintf("+1555%07d", nextPhone())
 	b, tb := h.user(person{sex: swiper.Male, phone: bPhone})
 	_, tc := h.user(person{})
-	_, td := h.user(person{}) // sees b in recommendations, then not
+	_, td := h.user(person{})                       // sees b in recommendations, then not
+	e, te := h.user(person{vip: swiper.VIPLikedMe}) // sees b's like in liked-me, then not
 	wb := h.dial(tb)
 	h.online(b, 1)
 	h.mustSwipe(tc, b, swiper.Like) // b is ranked
+	h.mustSwipe(tb, e, swiper.Like)
+	likers := func() []int64 {
+		t.Helper()
+		r := h.do("GET", "/api/v1/liked-me", te, nil)
+		if r.Status != 200 {
+			t.Fatalf("liked-me: %d %s", r.Status, r.Raw)
+		}
+		return idsOf(wiretest.Decode[wire.LikedMeReply](t, r.Raw).Users, ofLiker)
+	}
+	if got := likers(); !slices.Contains(got, b) {
+		t.Fatalf("liked-me %v lacks b before the ban", got)
+	}
 	eventually(t, settle, "b in the ranking", func() bool {
 		r := h.do("GET", "/api/v1/ranking?limit=100", td, nil)
 		return slices.Contains(idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users, ofRanked), b)
@@ -175,6 +188,9 @@ func TestBanOverTheAPI(t *testing.T) {
 		t.Errorf("ranking %v shows banned b", got)
 	}
 	wantError(t, h.swipe(td, b, swiper.Like), 404, swiper.EInvalidSID)
+	if got := likers(); slices.Contains(got, b) {
+		t.Errorf("liked-me %v still shows banned b", got)
+	}
 	// The other report was resolved already (dismissed); a resolve again
 	// returns the ban as it is.
 	if got := resolve(ra.ID, "dismiss"); got.Action == nil || *got.Action != "ban" {

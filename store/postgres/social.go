@@ -327,7 +327,7 @@ func (s *SocialStore) LikedMe(ctx context.Context, uid int64, page swiper.Page) 
 	// on the few rows of the same microsecond).
 	err := s.db.SelectContext(ctx, &rows, `
 		SELECT `+userCols+`, s.mark AS like_mark, (extract(epoch FROM s.created_at) * 1000000)::int8 AS liked_at
-		FROM swipes s JOIN users u ON u.id = s.uid
+		FROM swipes s JOIN users u ON u.id = s.uid AND u.banned_at IS NULL
 		WHERE s.sid = $1 AND s.mark IN ('like', 'superlike')
 			AND ($2::int8 IS NULL OR s.created_at <= timestamptz 'epoch' + $2 * interval '1 microsecond'
 				AND (s.created_at < timestamptz 'epoch' + $2 * interval '1 microsecond' OR s.uid < $3))

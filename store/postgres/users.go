@@ -225,3 +225,13 @@ func (s *UserStore) SetVIP(ctx context.Context, id int64, level int) (*swiper.Us
 	}
 	return r.user(), nil
 }
+
+// IsBanned tells whether user id is banned.
+func (s *UserStore) IsBanned(ctx context.Context, id int64) (bool, error) {
+	var banned bool
+	err := s.db.GetContext(ctx, &banned, `SELECT banned_at IS NOT NULL FROM users WHERE id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return banned, wrap("postgres.IsBanned", err)
+}

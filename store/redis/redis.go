@@ -17,7 +17,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -313,23 +315,61 @@ func (s *Store) userTokensKey(uid int64) string {
 	return s.prefix + "usertokens:" + strconv.FormatInt(uid, 10)
 }
 
+// revokeUserTokens deletes, in one step, every token named in a user's
+// set (KEYS[1]; ARGV[1] is the token key prefix) and returns their hashes.
+// The set stays (it expires with the newest token): a retry after the
+// caller failed to announce the revocations finds the same hashes.
+var revokeUserTokens = goredis.NewScript(`
+local hashes = redis.call('SMEMBERS', KEYS[1])
+for _, h in ipairs(hashes) do
+	redis.call('DEL', ARGV[1] .. h)
+end
+return hashes
+`)
+
 // RevokeUserTokens makes every token of uid stop working at once and
-// returns their hashes (TokenHash), for the other nodes to hear of.
+// returns their hashes (TokenHash), for the other nodes to hear of. The
+// user's set names every token issued since it was kept; a sweep of all
+// tokens then catches any older one (a ban is rare; the sweep reads every
+// token key, a few seconds for a million).
 func (s *Store) RevokeUserTokens(ctx context.Context, uid int64) ([]string, error) {
 	const op = "redis.RevokeUserTokens"
-	users := s.userTokensKey(uid)
-	hashes, err := s.rdb.SMembers(ctx, users).Result()
-	if err != nil {
+	hashes, err := revokeUserTokens.Run(ctx, s.rdb, []string{s.userTokensKey(uid)}, s.prefix+"token:").StringSlice()
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, unavailable(op, err)
 	}
-	keys := []string{users}
-	for _, h := range hashes {
-		keys = append(keys, s.prefix+"token:"+h)
+	want := strconv.FormatInt(uid, 10)
+	prefix := s.prefix + "token:"
+	var cursor uint64
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		if len(keys) > 0 {
+			vals, err := s.rdb.MGet(ctx, keys...).Result()
+			if err != nil {
+				return nil, unavailable(op, err)
+			}
+			var mine []string
+			for i, v := range vals {
+				if v == want {
+					mine = append(mine, keys[i])
+					hashes = append(hashes, strings.TrimPrefix(keys[i], prefix))
+				}
+			}
+			if len(mine) > 0 {
+				if err := s.rdb.Del(ctx, mine...).Err(); err != nil {
+					return nil, unavailable(op, err)
+				}
+			}
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
 	}
-	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
-		return nil, unavailable(op, err)
-	}
-	return hashes, nil
+	slices.Sort(hashes)
+	return slices.Compact(hashes), nil
 }
 
 // TokenUser returns the user a token belongs to.

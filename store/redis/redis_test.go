@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -269,5 +270,43 @@ func TestUnsetLimitsRefused(t *testing.T) {
 			}()
 			redis.NewLimiter(st.rdb, st.prefix, l)
 		}()
+	}
+}
+
+// TestRevokeUserTokens: every token of the user stops working, those the
+// user's set names and one older than the set (written as tokens were
+// before it existed), while another user's token keeps working; a second
+// call returns the hashes again, for a retried announcement.
+func TestRevokeUserTokens(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	s := st.store
+	a1, _ := s.NewToken(ctx, 7)
+	a2, _ := s.NewToken(ctx, 7)
+	other, _ := s.NewToken(ctx, 8)
+	legacy := "legacy-token-of-7"
+	if err := st.rdb.Set(ctx, st.prefix+"token:"+redis.TokenHash(legacy), 7, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	hashes, err := s.RevokeUserTokens(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{redis.TokenHash(a1), redis.TokenHash(a2), redis.TokenHash(legacy)}
+	slices.Sort(want)
+	if !slices.Equal(hashes, want) {
+		t.Errorf("revoked %v; want %v", hashes, want)
+	}
+	for _, tok := range []string{a1, a2, legacy} {
+		if _, err := s.TokenUser(ctx, tok); swiper.ErrorCode(err) != swiper.ELoginRequired {
+			t.Errorf("token of 7 after the revoke: %v; want login_required", err)
+		}
+	}
+	if uid, err := s.TokenUser(ctx, other); err != nil || uid != 8 {
+		t.Errorf("another user's token: %d, %v; want 8", uid, err)
+	}
+	again, err := s.RevokeUserTokens(ctx, 7)
+	if err != nil || len(again) < 2 {
+		t.Errorf("second revoke = %v, %v; want the set's hashes again", again, err)
 	}
 }

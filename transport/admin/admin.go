@@ -244,6 +244,13 @@ func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
+	if banned, err := s.Users.IsBanned(r.Context(), id); err != nil || banned {
+		if err == nil {
+			err = swiper.Banned("admin.token")
+		}
+		httpapi.WriteError(w, r, err)
+		return
+	}
 	token, err := s.Tokens.NewToken(r.Context(), id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)

@@ -153,6 +153,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
+	// A ban that committed after LoginPhone read the user may have revoked
+	// the user's tokens before this one was added to them: asked again
+	// now, after the token exists, either the ban shows here or it comes
+	// later and its revoke-all finds this token.
+	if banned, err := s.Users.IsBanned(ctx, u.ID); err != nil || banned {
+		s.Tokens.RevokeToken(ctx, token)
+		if err == nil {
+			err = swiper.Banned("http.login")
+		}
+		httpapi.WriteError(w, r, err)
+		return
+	}
 	if err := s.Codes.ConsumeCode(ctx, *req.Phone, *req.Code); err != nil {
 		// Another login with the same code got there first.
 		s.Tokens.RevokeToken(ctx, token)
