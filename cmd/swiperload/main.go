@@ -122,8 +122,6 @@ func post(url, token string, body any) (int, []byte, error) {
 	return send(req)
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
 func send(req *http.Request) (int, []byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -103,7 +104,7 @@ func mixedLoad(args []string) error {
 		switch method {
 		case "swipe":
 			data, _ := json.Marshal(params)
-			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, run.at(u)+"/api/v1/swipes", bytesReader(data))
+			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, run.at(u)+"/api/v1/swipes", bytes.NewReader(data))
 			req.Header.Set("Content-Type", "application/json")
 		case "recommendations":
 			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, run.at(u)+"/api/v1/recommendations?limit=20", nil)

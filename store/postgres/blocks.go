@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/swiperhq/swiper"
 )
@@ -115,8 +113,5 @@ func (s *SocialStore) BlockedWith(ctx context.Context, uid int64) ([]int64, erro
 		SELECT blocked FROM blocks WHERE uid = $1
 		UNION
 		SELECT uid FROM blocks WHERE blocked = $1`, uid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
 	return ids, wrap(op, err)
 }
