@@ -13,4 +13,7 @@ type ActorInfo struct {
 	RewindsToday int
 	Sessions     int
 	ActivatedAt  time.Time
+	// Conversations counts the user's friendships with messages, and
+	// UnreadMessages the messages the user has not read in them.
+	Conversations, UnreadMessages int
 }

@@ -21,6 +21,11 @@ const (
 	EventAvatarReady EventType = "avatar.ready"
 	// EventAvatarFailed: an avatar upload gave up.
 	EventAvatarFailed EventType = "avatar.failed"
+	// EventMessage: a message between the user and a friend, either way
+	// (the sender's devices hear their own).
+	EventMessage EventType = "message"
+	// EventRead: the friend marked the user's messages read up to Ref.
+	EventRead EventType = "read"
 )
 
 // EventRetention is how long events are kept at least: a phone offline for
@@ -34,15 +39,33 @@ type Event struct {
 	Seq  int64
 	Type EventType
 	At   time.Time
-	// Subject is the other user (match, superliked, unmatched) or the
-	// upload job (avatar.*).
+	// Subject is the other user (match, superliked, unmatched, message,
+	// read) or the upload job (avatar.*).
 	Subject int64
+	// Ref is the message's id (message) or the read marker (read).
+	Ref int64
 	// Detail is the avatar's URL (avatar.ready) or the error
 	// (avatar.failed).
 	Detail string
 	// User is the other user as they are now, for match and superliked
 	// events; filled in when the event is read, not stored.
 	User *User
+	// Message is the message of a message event, filled in when the event
+	// is read. The event of a message whose conversation ended is not read
+	// back: the message went with it.
+	Message *Message
+}
+
+// Whole reports whether e carries all it shows: the user of an event
+// about one, the message of a message event.
+func (e *Event) Whole() bool {
+	switch {
+	case e.AboutUser():
+		return e.User != nil
+	case e.Type == EventMessage:
+		return e.Message != nil
+	}
+	return true
 }
 
 // AboutUser reports whether the event shows another user (Subject, filled

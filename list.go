@@ -38,8 +38,17 @@ type PageKey struct {
 	ID int64
 }
 
-// Friend is a user the caller matched with.
+// Friend is a user the caller matched with, and their conversation.
 type Friend struct {
 	User
 	Since time.Time
+	// LastMessage is the conversation's latest message (nil if none), and
+	// Unread how many of the friend's messages the caller has not marked
+	// read.
+	LastMessage *Message
+	Unread      int
+	// Active is when the conversation last moved (its latest message, or
+	// the match): the friends list's order, most recent first, and its
+	// page key's time.
+	Active time.Time
 }

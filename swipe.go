@@ -121,6 +121,7 @@ type RewindOutcome struct {
 type BlockOutcome struct {
 	Removed   []Swipe
 	Unmatched bool
+	New       bool // false if uid had blocked bid already
 }
 
 // SwipeOutcome is what storing a swipe did. A match appends a "match"

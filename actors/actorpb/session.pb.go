@@ -256,7 +256,9 @@ type Event struct {
 	AtUnixMicro   int64                  `protobuf:"varint,3,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
 	Subject       int64                  `protobuf:"varint,4,opt,name=subject,proto3" json:"subject,omitempty"`
 	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
-	User          *User                  `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"` // the user the event shows (match, superliked)
+	User          *User                  `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`       // the user the event shows (match, superliked)
+	Message       *Message               `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"` // a message event's message
+	Ref           int64                  `protobuf:"varint,8,opt,name=ref,proto3" json:"ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -333,6 +335,20 @@ func (x *Event) GetUser() *User {
 	return nil
 }
 
+func (x *Event) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *Event) GetRef() int64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
 var File_session_proto protoreflect.FileDescriptor
 
 const file_session_proto_rawDesc = "" +
@@ -349,14 +365,16 @@ const file_session_proto_rawDesc = "" +
 	"Registered\x12\x1a\n" +
 	"\bsessions\x18\x01 \x01(\x05R\bsessions\"\x06\n" +
 	"\x04Poke\"\b\n" +
-	"\x06Rehome\"\xa6\x01\n" +
+	"\x06Rehome\"\xe4\x01\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\"\n" +
 	"\rat_unix_micro\x18\x03 \x01(\x03R\vatUnixMicro\x12\x18\n" +
 	"\asubject\x18\x04 \x01(\x03R\asubject\x12\x16\n" +
 	"\x06detail\x18\x05 \x01(\tR\x06detail\x12!\n" +
-	"\x04user\x18\x06 \x01(\v2\r.actorpb.UserR\x04userB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
+	"\x04user\x18\x06 \x01(\v2\r.actorpb.UserR\x04user\x12*\n" +
+	"\amessage\x18\a \x01(\v2\x10.actorpb.MessageR\amessage\x12\x10\n" +
+	"\x03ref\x18\b \x01(\x03R\x03refB+Z)github.com/swiperhq/swiper/actors/actorpbb\x06proto3"
 
 var (
 	file_session_proto_rawDescOnce sync.Once
@@ -379,15 +397,17 @@ var file_session_proto_goTypes = []any{
 	(*Rehome)(nil),     // 4: actorpb.Rehome
 	(*Event)(nil),      // 5: actorpb.Event
 	(*User)(nil),       // 6: actorpb.User
+	(*Message)(nil),    // 7: actorpb.Message
 }
 var file_session_proto_depIdxs = []int32{
 	0, // 0: actorpb.Register.session:type_name -> actorpb.SessionRef
 	6, // 1: actorpb.Event.user:type_name -> actorpb.User
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 2: actorpb.Event.message:type_name -> actorpb.Message
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_session_proto_init() }

@@ -795,11 +795,14 @@ func (x *FriendsRequest) GetAfter() *PageKey {
 }
 
 type Friend struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	User           *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	SinceUnixMicro int64                  `protobuf:"varint,2,opt,name=since_unix_micro,json=sinceUnixMicro,proto3" json:"since_unix_micro,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	User            *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	SinceUnixMicro  int64                  `protobuf:"varint,2,opt,name=since_unix_micro,json=sinceUnixMicro,proto3" json:"since_unix_micro,omitempty"`
+	LastMessage     *Message               `protobuf:"bytes,3,opt,name=last_message,json=lastMessage,proto3" json:"last_message,omitempty"` // unset if none
+	Unread          int32                  `protobuf:"varint,4,opt,name=unread,proto3" json:"unread,omitempty"`
+	ActiveUnixMicro int64                  `protobuf:"varint,5,opt,name=active_unix_micro,json=activeUnixMicro,proto3" json:"active_unix_micro,omitempty"` // the conversation's latest move
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Friend) Reset() {
@@ -842,6 +845,27 @@ func (x *Friend) GetUser() *User {
 func (x *Friend) GetSinceUnixMicro() int64 {
 	if x != nil {
 		return x.SinceUnixMicro
+	}
+	return 0
+}
+
+func (x *Friend) GetLastMessage() *Message {
+	if x != nil {
+		return x.LastMessage
+	}
+	return nil
+}
+
+func (x *Friend) GetUnread() int32 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+func (x *Friend) GetActiveUnixMicro() int64 {
+	if x != nil {
+		return x.ActiveUnixMicro
 	}
 	return 0
 }
@@ -1179,6 +1203,424 @@ func (x *BlockReply) GetError() *Error {
 	return nil
 }
 
+// Message is one message between friends (API.md, "Conversations");
+// client_id is "" when the sender gave none.
+type Message struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	From            int64                  `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To              int64                  `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	Text            string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	SentAtUnixMicro int64                  `protobuf:"varint,5,opt,name=sent_at_unix_micro,json=sentAtUnixMicro,proto3" json:"sent_at_unix_micro,omitempty"`
+	ClientId        string                 `protobuf:"bytes,6,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_user_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Message) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Message) GetFrom() int64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *Message) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *Message) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Message) GetSentAtUnixMicro() int64 {
+	if x != nil {
+		return x.SentAtUnixMicro
+	}
+	return 0
+}
+
+func (x *Message) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+// SendMessageRequest asks the sender's actor to send a message.
+type SendMessageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            int64                  `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	ClientId      string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageRequest) Reset() {
+	*x = SendMessageRequest{}
+	mi := &file_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageRequest) ProtoMessage() {}
+
+func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
+func (*SendMessageRequest) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SendMessageRequest) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *SendMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+type SendMessageReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Message       *Message               `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Created       bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"` // false: a retry, answered with the first message
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageReply) Reset() {
+	*x = SendMessageReply{}
+	mi := &file_user_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageReply) ProtoMessage() {}
+
+func (x *SendMessageReply) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageReply.ProtoReflect.Descriptor instead.
+func (*SendMessageReply) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SendMessageReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *SendMessageReply) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SendMessageReply) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// ReadRequest asks the reader's actor to mark a friend's messages read.
+type ReadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	With          int64                  `protobuf:"varint,1,opt,name=with,proto3" json:"with,omitempty"`
+	UpTo          int64                  `protobuf:"varint,2,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadRequest) Reset() {
+	*x = ReadRequest{}
+	mi := &file_user_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadRequest) ProtoMessage() {}
+
+func (x *ReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
+func (*ReadRequest) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReadRequest) GetWith() int64 {
+	if x != nil {
+		return x.With
+	}
+	return 0
+}
+
+func (x *ReadRequest) GetUpTo() int64 {
+	if x != nil {
+		return x.UpTo
+	}
+	return 0
+}
+
+type ReadReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadReply) Reset() {
+	*x = ReadReply{}
+	mi := &file_user_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadReply) ProtoMessage() {}
+
+func (x *ReadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
+func (*ReadReply) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReadReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// MessagesRequest asks for a page of a conversation, newest first, older
+// than message before (0: the newest).
+type MessagesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	With          int64                  `protobuf:"varint,1,opt,name=with,proto3" json:"with,omitempty"`
+	Before        int64                  `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
+	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessagesRequest) Reset() {
+	*x = MessagesRequest{}
+	mi := &file_user_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessagesRequest) ProtoMessage() {}
+
+func (x *MessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessagesRequest.ProtoReflect.Descriptor instead.
+func (*MessagesRequest) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MessagesRequest) GetWith() int64 {
+	if x != nil {
+		return x.With
+	}
+	return 0
+}
+
+func (x *MessagesRequest) GetBefore() int64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+func (x *MessagesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type MessagesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Messages      []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessagesReply) Reset() {
+	*x = MessagesReply{}
+	mi := &file_user_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessagesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessagesReply) ProtoMessage() {}
+
+func (x *MessagesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessagesReply.ProtoReflect.Descriptor instead.
+func (*MessagesReply) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MessagesReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *MessagesReply) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
 // InspectRequest asks for the actor's state (admin API).
 type InspectRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1188,7 +1630,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_user_proto_msgTypes[21]
+	mi := &file_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1642,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[21]
+	mi := &file_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1655,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{21}
+	return file_user_proto_rawDescGZIP(), []int{28}
 }
 
 type InspectReply struct {
@@ -1226,13 +1668,16 @@ type InspectReply struct {
 	RewindsToday         int32                  `protobuf:"varint,6,opt,name=rewinds_today,json=rewindsToday,proto3" json:"rewinds_today,omitempty"`
 	Sessions             int32                  `protobuf:"varint,7,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	ActivatedAtUnixMicro int64                  `protobuf:"varint,8,opt,name=activated_at_unix_micro,json=activatedAtUnixMicro,proto3" json:"activated_at_unix_micro,omitempty"`
+	Conversations        int32                  `protobuf:"varint,9,opt,name=conversations,proto3" json:"conversations,omitempty"` // friendships with messages
+	UnreadMessages       int32                  `protobuf:"varint,10,opt,name=unread_messages,json=unreadMessages,proto3" json:"unread_messages,omitempty"`
+	Error                *Error                 `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
 
 func (x *InspectReply) Reset() {
 	*x = InspectReply{}
-	mi := &file_user_proto_msgTypes[22]
+	mi := &file_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1689,7 @@ func (x *InspectReply) String() string {
 func (*InspectReply) ProtoMessage() {}
 
 func (x *InspectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[22]
+	mi := &file_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1702,7 @@ func (x *InspectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectReply.ProtoReflect.Descriptor instead.
 func (*InspectReply) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{22}
+	return file_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InspectReply) GetUserId() int64 {
@@ -1316,6 +1761,27 @@ func (x *InspectReply) GetActivatedAtUnixMicro() int64 {
 	return 0
 }
 
+func (x *InspectReply) GetConversations() int32 {
+	if x != nil {
+		return x.Conversations
+	}
+	return 0
+}
+
+func (x *InspectReply) GetUnreadMessages() int32 {
+	if x != nil {
+		return x.UnreadMessages
+	}
+	return 0
+}
+
+func (x *InspectReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // RefreshRequest tells the actor that its user changed in the database (a
 // new VIP level): it re-reads what it caches.
 type RefreshRequest struct {
@@ -1326,7 +1792,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_user_proto_msgTypes[23]
+	mi := &file_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1804,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[23]
+	mi := &file_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1817,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{23}
+	return file_user_proto_rawDescGZIP(), []int{30}
 }
 
 // Liked tells a user that someone liked them; for a superlike, with the
@@ -1370,7 +1836,7 @@ type Liked struct {
 
 func (x *Liked) Reset() {
 	*x = Liked{}
-	mi := &file_user_proto_msgTypes[24]
+	mi := &file_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1848,7 @@ func (x *Liked) String() string {
 func (*Liked) ProtoMessage() {}
 
 func (x *Liked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[24]
+	mi := &file_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1861,7 @@ func (x *Liked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Liked.ProtoReflect.Descriptor instead.
 func (*Liked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{24}
+	return file_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Liked) GetFrom() int64 {
@@ -1443,7 +1909,7 @@ type Unliked struct {
 
 func (x *Unliked) Reset() {
 	*x = Unliked{}
-	mi := &file_user_proto_msgTypes[25]
+	mi := &file_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1921,7 @@ func (x *Unliked) String() string {
 func (*Unliked) ProtoMessage() {}
 
 func (x *Unliked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[25]
+	mi := &file_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1934,7 @@ func (x *Unliked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unliked.ProtoReflect.Descriptor instead.
 func (*Unliked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{25}
+	return file_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Unliked) GetFrom() int64 {
@@ -1493,7 +1959,7 @@ type Matched struct {
 
 func (x *Matched) Reset() {
 	*x = Matched{}
-	mi := &file_user_proto_msgTypes[26]
+	mi := &file_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1971,7 @@ func (x *Matched) String() string {
 func (*Matched) ProtoMessage() {}
 
 func (x *Matched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[26]
+	mi := &file_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1984,7 @@ func (x *Matched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matched.ProtoReflect.Descriptor instead.
 func (*Matched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{26}
+	return file_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Matched) GetFriend() int64 {
@@ -1559,7 +2025,7 @@ type Unmatched struct {
 
 func (x *Unmatched) Reset() {
 	*x = Unmatched{}
-	mi := &file_user_proto_msgTypes[27]
+	mi := &file_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +2037,7 @@ func (x *Unmatched) String() string {
 func (*Unmatched) ProtoMessage() {}
 
 func (x *Unmatched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[27]
+	mi := &file_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +2050,7 @@ func (x *Unmatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unmatched.ProtoReflect.Descriptor instead.
 func (*Unmatched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{27}
+	return file_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Unmatched) GetFriend() int64 {
@@ -1606,7 +2072,7 @@ type Blocked struct {
 
 func (x *Blocked) Reset() {
 	*x = Blocked{}
-	mi := &file_user_proto_msgTypes[28]
+	mi := &file_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +2084,7 @@ func (x *Blocked) String() string {
 func (*Blocked) ProtoMessage() {}
 
 func (x *Blocked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[28]
+	mi := &file_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +2097,7 @@ func (x *Blocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blocked.ProtoReflect.Descriptor instead.
 func (*Blocked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{28}
+	return file_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Blocked) GetBy() int64 {
@@ -1648,6 +2114,130 @@ func (x *Blocked) GetUnmatched() bool {
 	return false
 }
 
+// Messaged tells a user of a new message in one of their conversations,
+// with the seq of its event in their stream.
+type Messaged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Seq           int64                  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Messaged) Reset() {
+	*x = Messaged{}
+	mi := &file_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Messaged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Messaged) ProtoMessage() {}
+
+func (x *Messaged) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Messaged.ProtoReflect.Descriptor instead.
+func (*Messaged) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Messaged) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *Messaged) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// ReadMarked tells a user that a friend read their messages up to up_to,
+// with the seq of the "read" event in their stream.
+type ReadMarked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	By            int64                  `protobuf:"varint,1,opt,name=by,proto3" json:"by,omitempty"`
+	UpTo          int64                  `protobuf:"varint,2,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
+	Seq           int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	AtUnixMicro   int64                  `protobuf:"varint,4,opt,name=at_unix_micro,json=atUnixMicro,proto3" json:"at_unix_micro,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarked) Reset() {
+	*x = ReadMarked{}
+	mi := &file_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarked) ProtoMessage() {}
+
+func (x *ReadMarked) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarked.ProtoReflect.Descriptor instead.
+func (*ReadMarked) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReadMarked) GetBy() int64 {
+	if x != nil {
+		return x.By
+	}
+	return 0
+}
+
+func (x *ReadMarked) GetUpTo() int64 {
+	if x != nil {
+		return x.UpTo
+	}
+	return 0
+}
+
+func (x *ReadMarked) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ReadMarked) GetAtUnixMicro() int64 {
+	if x != nil {
+		return x.AtUnixMicro
+	}
+	return 0
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1656,7 +2246,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_user_proto_msgTypes[29]
+	mi := &file_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +2258,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[29]
+	mi := &file_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +2271,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{29}
+	return file_user_proto_rawDescGZIP(), []int{38}
 }
 
 // PageKey is where a page of a list ended: the time and the user id of
@@ -1696,7 +2286,7 @@ type PageKey struct {
 
 func (x *PageKey) Reset() {
 	*x = PageKey{}
-	mi := &file_user_proto_msgTypes[30]
+	mi := &file_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +2298,7 @@ func (x *PageKey) String() string {
 func (*PageKey) ProtoMessage() {}
 
 func (x *PageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[30]
+	mi := &file_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +2311,7 @@ func (x *PageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageKey.ProtoReflect.Descriptor instead.
 func (*PageKey) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{30}
+	return file_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PageKey) GetAtUnixMicro() int64 {
@@ -1795,10 +2385,13 @@ const file_user_proto_rawDesc = "" +
 	"\x04next\x18\x03 \x01(\v2\x10.actorpb.PageKeyR\x04next\"N\n" +
 	"\x0eFriendsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12&\n" +
-	"\x05after\x18\x02 \x01(\v2\x10.actorpb.PageKeyR\x05after\"U\n" +
+	"\x05after\x18\x02 \x01(\v2\x10.actorpb.PageKeyR\x05after\"\xce\x01\n" +
 	"\x06Friend\x12!\n" +
 	"\x04user\x18\x01 \x01(\v2\r.actorpb.UserR\x04user\x12(\n" +
-	"\x10since_unix_micro\x18\x02 \x01(\x03R\x0esinceUnixMicro\"\x85\x01\n" +
+	"\x10since_unix_micro\x18\x02 \x01(\x03R\x0esinceUnixMicro\x123\n" +
+	"\flast_message\x18\x03 \x01(\v2\x10.actorpb.MessageR\vlastMessage\x12\x16\n" +
+	"\x06unread\x18\x04 \x01(\x05R\x06unread\x12*\n" +
+	"\x11active_unix_micro\x18\x05 \x01(\x03R\x0factiveUnixMicro\"\x85\x01\n" +
 	"\fFriendsReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12)\n" +
 	"\afriends\x18\x02 \x03(\v2\x0f.actorpb.FriendR\afriends\x12$\n" +
@@ -1816,8 +2409,35 @@ const file_user_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"2\n" +
 	"\n" +
 	"BlockReply\x12$\n" +
-	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\"\x10\n" +
-	"\x0eInspectRequest\"\x8a\x02\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\"\x9b\x01\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\x03R\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\x03R\x02to\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12+\n" +
+	"\x12sent_at_unix_micro\x18\x05 \x01(\x03R\x0fsentAtUnixMicro\x12\x1b\n" +
+	"\tclient_id\x18\x06 \x01(\tR\bclientId\"U\n" +
+	"\x12SendMessageRequest\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\x03R\x02to\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1b\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\"~\n" +
+	"\x10SendMessageReply\x12$\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12*\n" +
+	"\amessage\x18\x02 \x01(\v2\x10.actorpb.MessageR\amessage\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"6\n" +
+	"\vReadRequest\x12\x12\n" +
+	"\x04with\x18\x01 \x01(\x03R\x04with\x12\x13\n" +
+	"\x05up_to\x18\x02 \x01(\x03R\x04upTo\"1\n" +
+	"\tReadReply\x12$\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\"S\n" +
+	"\x0fMessagesRequest\x12\x12\n" +
+	"\x04with\x18\x01 \x01(\x03R\x04with\x12\x16\n" +
+	"\x06before\x18\x02 \x01(\x03R\x06before\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"c\n" +
+	"\rMessagesReply\x12$\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12,\n" +
+	"\bmessages\x18\x02 \x03(\v2\x10.actorpb.MessageR\bmessages\"\x10\n" +
+	"\x0eInspectRequest\"\xff\x02\n" +
 	"\fInspectReply\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
@@ -1826,7 +2446,11 @@ const file_user_proto_rawDesc = "" +
 	"\afriends\x18\x05 \x01(\x05R\afriends\x12#\n" +
 	"\rrewinds_today\x18\x06 \x01(\x05R\frewindsToday\x12\x1a\n" +
 	"\bsessions\x18\a \x01(\x05R\bsessions\x125\n" +
-	"\x17activated_at_unix_micro\x18\b \x01(\x03R\x14activatedAtUnixMicro\"\x10\n" +
+	"\x17activated_at_unix_micro\x18\b \x01(\x03R\x14activatedAtUnixMicro\x12$\n" +
+	"\rconversations\x18\t \x01(\x05R\rconversations\x12'\n" +
+	"\x0funread_messages\x18\n" +
+	" \x01(\x05R\x0eunreadMessages\x12$\n" +
+	"\x05error\x18\v \x01(\v2\x0e.actorpb.ErrorR\x05error\"\x10\n" +
 	"\x0eRefreshRequest\"\x88\x01\n" +
 	"\x05Liked\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x03R\x04from\x12\x12\n" +
@@ -1845,7 +2469,16 @@ const file_user_proto_rawDesc = "" +
 	"\x06friend\x18\x01 \x01(\x03R\x06friend\"7\n" +
 	"\aBlocked\x12\x0e\n" +
 	"\x02by\x18\x01 \x01(\x03R\x02by\x12\x1c\n" +
-	"\tunmatched\x18\x02 \x01(\bR\tunmatched\"\x05\n" +
+	"\tunmatched\x18\x02 \x01(\bR\tunmatched\"H\n" +
+	"\bMessaged\x12*\n" +
+	"\amessage\x18\x01 \x01(\v2\x10.actorpb.MessageR\amessage\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\"g\n" +
+	"\n" +
+	"ReadMarked\x12\x0e\n" +
+	"\x02by\x18\x01 \x01(\x03R\x02by\x12\x13\n" +
+	"\x05up_to\x18\x02 \x01(\x03R\x04upTo\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\"\n" +
+	"\rat_unix_micro\x18\x04 \x01(\x03R\vatUnixMicro\"\x05\n" +
 	"\x03Ack\"=\n" +
 	"\aPageKey\x12\"\n" +
 	"\rat_unix_micro\x18\x01 \x01(\x03R\vatUnixMicro\x12\x0e\n" +
@@ -1863,7 +2496,7 @@ func file_user_proto_rawDescGZIP() []byte {
 	return file_user_proto_rawDescData
 }
 
-var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_user_proto_goTypes = []any{
 	(*Error)(nil),                  // 0: actorpb.Error
 	(*User)(nil),                   // 1: actorpb.User
@@ -1886,16 +2519,25 @@ var file_user_proto_goTypes = []any{
 	(*UnmatchReply)(nil),           // 18: actorpb.UnmatchReply
 	(*BlockRequest)(nil),           // 19: actorpb.BlockRequest
 	(*BlockReply)(nil),             // 20: actorpb.BlockReply
-	(*InspectRequest)(nil),         // 21: actorpb.InspectRequest
-	(*InspectReply)(nil),           // 22: actorpb.InspectReply
-	(*RefreshRequest)(nil),         // 23: actorpb.RefreshRequest
-	(*Liked)(nil),                  // 24: actorpb.Liked
-	(*Unliked)(nil),                // 25: actorpb.Unliked
-	(*Matched)(nil),                // 26: actorpb.Matched
-	(*Unmatched)(nil),              // 27: actorpb.Unmatched
-	(*Blocked)(nil),                // 28: actorpb.Blocked
-	(*Ack)(nil),                    // 29: actorpb.Ack
-	(*PageKey)(nil),                // 30: actorpb.PageKey
+	(*Message)(nil),                // 21: actorpb.Message
+	(*SendMessageRequest)(nil),     // 22: actorpb.SendMessageRequest
+	(*SendMessageReply)(nil),       // 23: actorpb.SendMessageReply
+	(*ReadRequest)(nil),            // 24: actorpb.ReadRequest
+	(*ReadReply)(nil),              // 25: actorpb.ReadReply
+	(*MessagesRequest)(nil),        // 26: actorpb.MessagesRequest
+	(*MessagesReply)(nil),          // 27: actorpb.MessagesReply
+	(*InspectRequest)(nil),         // 28: actorpb.InspectRequest
+	(*InspectReply)(nil),           // 29: actorpb.InspectReply
+	(*RefreshRequest)(nil),         // 30: actorpb.RefreshRequest
+	(*Liked)(nil),                  // 31: actorpb.Liked
+	(*Unliked)(nil),                // 32: actorpb.Unliked
+	(*Matched)(nil),                // 33: actorpb.Matched
+	(*Unmatched)(nil),              // 34: actorpb.Unmatched
+	(*Blocked)(nil),                // 35: actorpb.Blocked
+	(*Messaged)(nil),               // 36: actorpb.Messaged
+	(*ReadMarked)(nil),             // 37: actorpb.ReadMarked
+	(*Ack)(nil),                    // 38: actorpb.Ack
+	(*PageKey)(nil),                // 39: actorpb.PageKey
 }
 var file_user_proto_depIdxs = []int32{
 	0,  // 0: actorpb.SwipeReply.error:type_name -> actorpb.Error
@@ -1904,27 +2546,35 @@ var file_user_proto_depIdxs = []int32{
 	1,  // 3: actorpb.Candidate.user:type_name -> actorpb.User
 	0,  // 4: actorpb.RecommendationsReply.error:type_name -> actorpb.Error
 	7,  // 5: actorpb.RecommendationsReply.users:type_name -> actorpb.Candidate
-	30, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
+	39, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
 	1,  // 7: actorpb.Liker.user:type_name -> actorpb.User
 	0,  // 8: actorpb.LikedMeReply.error:type_name -> actorpb.Error
 	10, // 9: actorpb.LikedMeReply.users:type_name -> actorpb.Liker
-	30, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
-	30, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
+	39, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
+	39, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
 	1,  // 12: actorpb.Friend.user:type_name -> actorpb.User
-	0,  // 13: actorpb.FriendsReply.error:type_name -> actorpb.Error
-	13, // 14: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
-	30, // 15: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
-	0,  // 16: actorpb.FriendReply.error:type_name -> actorpb.Error
-	1,  // 17: actorpb.FriendReply.user:type_name -> actorpb.User
-	0,  // 18: actorpb.UnmatchReply.error:type_name -> actorpb.Error
-	0,  // 19: actorpb.BlockReply.error:type_name -> actorpb.Error
-	1,  // 20: actorpb.Liked.user:type_name -> actorpb.User
-	1,  // 21: actorpb.Matched.user:type_name -> actorpb.User
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	21, // 13: actorpb.Friend.last_message:type_name -> actorpb.Message
+	0,  // 14: actorpb.FriendsReply.error:type_name -> actorpb.Error
+	13, // 15: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
+	39, // 16: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
+	0,  // 17: actorpb.FriendReply.error:type_name -> actorpb.Error
+	1,  // 18: actorpb.FriendReply.user:type_name -> actorpb.User
+	0,  // 19: actorpb.UnmatchReply.error:type_name -> actorpb.Error
+	0,  // 20: actorpb.BlockReply.error:type_name -> actorpb.Error
+	0,  // 21: actorpb.SendMessageReply.error:type_name -> actorpb.Error
+	21, // 22: actorpb.SendMessageReply.message:type_name -> actorpb.Message
+	0,  // 23: actorpb.ReadReply.error:type_name -> actorpb.Error
+	0,  // 24: actorpb.MessagesReply.error:type_name -> actorpb.Error
+	21, // 25: actorpb.MessagesReply.messages:type_name -> actorpb.Message
+	0,  // 26: actorpb.InspectReply.error:type_name -> actorpb.Error
+	1,  // 27: actorpb.Liked.user:type_name -> actorpb.User
+	1,  // 28: actorpb.Matched.user:type_name -> actorpb.User
+	21, // 29: actorpb.Messaged.message:type_name -> actorpb.Message
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_user_proto_init() }
@@ -1938,7 +2588,7 @@ func file_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_proto_rawDesc), len(file_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -253,9 +253,11 @@ func waitOrGone(f *actor.Future, p Placement, ci *cluster.ClusterIdentity, addr 
 // rerunnable reports whether req may be run a second time by another
 // activation when its caller cannot tell whether the first ran.
 func rerunnable(req proto.Message) bool {
-	switch req.(type) {
+	switch r := req.(type) {
 	case *actorpb.RewindRequest, *actorpb.UnmatchRequest:
 		return false
+	case *actorpb.SendMessageRequest:
+		return r.ClientId != "" // a retry with it returns the first message
 	}
 	return true
 }
@@ -398,7 +400,7 @@ func (c *Client) Friends(ctx context.Context, uid int64, page swiper.Page) ([]sw
 	}
 	out := make([]swiper.Friend, 0, len(r.Friends))
 	for _, f := range r.Friends {
-		out = append(out, swiper.Friend{User: *userOf(f.User), Since: time.UnixMicro(f.SinceUnixMicro).UTC()})
+		out = append(out, friendOf(f))
 	}
 	return out, r.Next.ToPageKey(), nil
 }
@@ -432,6 +434,48 @@ func (c *Client) Block(ctx context.Context, uid, bid int64) error {
 	return err
 }
 
+// SendMessage sends uid's message to friend m.To through uid's actor
+// (m.From is uid; m.ID and m.SentAt are the store's). Created is false for
+// a retry of a client_id used before.
+func (c *Client) SendMessage(ctx context.Context, m swiper.Message) (*swiper.Message, bool, error) {
+	r, err := ask[*actorpb.SendMessageReply](c, ctx, m.From, &actorpb.SendMessageRequest{To: m.To, Text: m.Text, ClientId: m.ClientID})
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Message == nil {
+		return nil, false, swiper.Internal("user.SendMessage", errors.New("a reply without its message"))
+	}
+	return r.Message.ToMessage(), r.Created, nil
+}
+
+// ReadMessages marks fid's messages to uid read up to upTo, through uid's
+// actor.
+func (c *Client) ReadMessages(ctx context.Context, uid, fid, upTo int64) error {
+	_, err := ask[*actorpb.ReadReply](c, ctx, uid, &actorpb.ReadRequest{With: fid, UpTo: upTo})
+	return err
+}
+
+// Messages returns a page of uid's conversation with fid, newest first,
+// older than message before (0: the newest): from the store when c.Reads
+// is set, else through uid's actor.
+func (c *Client) Messages(ctx context.Context, uid, fid, before int64, limit int) ([]swiper.Message, error) {
+	if c.Reads != nil && c.Reads.Messages != nil {
+		if err := c.gate(); err != nil {
+			return nil, err
+		}
+		return c.Reads.messages(ctx, c.callDeadline(ctx), uid, fid, before, limit)
+	}
+	r, err := ask[*actorpb.MessagesReply](c, ctx, uid, &actorpb.MessagesRequest{With: fid, Before: before, Limit: int32(limit)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swiper.Message, 0, len(r.Messages))
+	for _, m := range r.Messages {
+		out = append(out, *m.ToMessage())
+	}
+	return out, nil
+}
+
 // Inspect returns what uid's actor holds, activating it if needed.
 func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
 	r, err := ask[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})
@@ -442,7 +486,8 @@ func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, err
 		UserID: r.UserId, Node: r.Node, Active: true,
 		Swiped: int(r.Swiped), PendingLikes: int(r.PendingLikes), Friends: int(r.Friends),
 		RewindsToday: int(r.RewindsToday), Sessions: int(r.Sessions),
-		ActivatedAt: time.UnixMicro(r.ActivatedAtUnixMicro).UTC(),
+		ActivatedAt:   time.UnixMicro(r.ActivatedAtUnixMicro).UTC(),
+		Conversations: int(r.Conversations), UnreadMessages: int(r.UnreadMessages),
 	}, nil
 }
 
@@ -485,4 +530,20 @@ func userOf(p *actorpb.User) *swiper.User {
 		return u
 	}
 	return &swiper.User{}
+}
+
+// friendOf is the friend p describes.
+func friendOf(p *actorpb.Friend) swiper.Friend {
+	f := swiper.Friend{User: *userOf(p.User), Since: time.UnixMicro(p.SinceUnixMicro).UTC(),
+		LastMessage: p.LastMessage.ToMessage(), Unread: int(p.Unread), Active: time.UnixMicro(p.ActiveUnixMicro).UTC()}
+	if p.ActiveUnixMicro == 0 {
+		f.Active = f.Since // from a node of an earlier version
+	}
+	return f
+}
+
+// fromFriend is the message form of f.
+func fromFriend(f *swiper.Friend) *actorpb.Friend {
+	return &actorpb.Friend{User: actorpb.FromUser(&f.User), SinceUnixMicro: f.Since.UnixMicro(),
+		LastMessage: actorpb.FromMessage(f.LastMessage), Unread: int32(f.Unread), ActiveUnixMicro: f.Active.UnixMicro()}
 }

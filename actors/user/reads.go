@@ -29,6 +29,7 @@ import (
 // cannot take the database's connections for itself.
 type Reads struct {
 	Social   swiper.SocialStore
+	Messages swiper.MessageStore // nil: history is read through the actor
 	Users    swiper.UserStore
 	Clock    swiper.Clock
 	Location *time.Location // the date recommendations reckon ages on
@@ -137,7 +138,7 @@ func (r *Reads) friends(ctx context.Context, deadline time.Time, uid int64, p sw
 	}
 	out := make([]swiper.Friend, 0, len(fs))
 	for i := range fs {
-		out = append(out, swiper.Friend{User: *public(&fs[i].User), Since: time.UnixMicro(fs[i].Since.UnixMicro()).UTC()})
+		out = append(out, friendOf(fromFriend(&fs[i])))
 	}
 	return out, actorpb.FromPageKey(next).ToPageKey(), nil
 }
@@ -158,6 +159,24 @@ func (r *Reads) friend(ctx context.Context, deadline time.Time, uid, fid int64) 
 		return nil, asReply(err)
 	}
 	return public(u), nil
+}
+
+func (r *Reads) messages(ctx context.Context, deadline time.Time, uid, fid, before int64, limit int) ([]swiper.Message, error) {
+	ctx, done, err := r.begin(ctx, deadline, uid)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ms, err := r.Messages.Messages(ctx, uid, fid, before, messageLimit(int32(limit)))
+	if swiper.ErrorCode(err) == swiper.ENotFriend {
+		if e := r.exists(ctx, uid); e != nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return nil, asReply(err)
+	}
+	return ms, nil
 }
 
 // exists answers ENotFound for an unknown user, as the user's actor does

@@ -24,6 +24,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/actorpb"
@@ -36,6 +38,7 @@ const Kind = "user"
 type Deps struct {
 	Node     string
 	Social   swiper.SocialStore
+	Messages swiper.MessageStore
 	Users    swiper.UserStore
 	Ranking  swiper.Ranking
 	Settings *swiper.LiveSettings
@@ -67,6 +70,33 @@ type Deps struct {
 	// actor; TellAttempts is how many attempts are made.
 	TellTimeout  time.Duration
 	TellAttempts int
+
+	// Registerer gets the user actors' metrics; nil registers none.
+	Registerer prometheus.Registerer
+	met        *metrics
+}
+
+// metrics count what user actors do for their users.
+type metrics struct {
+	messagesSent prometheus.Counter
+	blocks       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		messagesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swiper_messages_sent_total",
+			Help: "Messages stored and sent between friends (retries of one are not counted again).",
+		}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swiper_blocks_total",
+			Help: "Blocks made (blocking again someone already blocked is not counted).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.messagesSent, m.blocks)
+	}
+	return m
 }
 
 // Placement is what user actors ask of the node's grain placement.
@@ -122,6 +152,7 @@ func NewKind(d *Deps) *cluster.Kind {
 	if d.TellAttempts <= 0 {
 		d.TellAttempts = 6
 	}
+	d.met = newMetrics(d.Registerer)
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &grain{d: d} }))
 }
 
@@ -157,6 +188,9 @@ type grain struct {
 	// deadline is when the caller of the message being handled gives up
 	// (zero if not known): see Deps.ReplyMargin.
 	deadline time.Time
+	// sendLimit bounds the messages the user sends, from all devices
+	// (swiper.MessagesPerSecond); made at the first message.
+	sendLimit *rate.Limiter
 }
 
 // idleTimer passivates an actor that received nothing for a while. The
@@ -254,9 +288,11 @@ func (g *grain) Receive(ctx actor.Context) {
 	var reply any
 	switch m := ctx.Message().(type) {
 	case *actorpb.SwipeRequest, *actorpb.RewindRequest, *actorpb.UnmatchRequest, *actorpb.BlockRequest,
-		*actorpb.RecommendationsRequest, *actorpb.LikedMeRequest, *actorpb.FriendsRequest, *actorpb.FriendRequest:
+		*actorpb.RecommendationsRequest, *actorpb.LikedMeRequest, *actorpb.FriendsRequest, *actorpb.FriendRequest,
+		*actorpb.SendMessageRequest, *actorpb.ReadRequest, *actorpb.MessagesRequest:
 		reply = g.serveCall(ctx, m)
-	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched, *actorpb.Blocked:
+	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched, *actorpb.Blocked,
+		*actorpb.Messaged, *actorpb.ReadMarked:
 		reply = g.servePeer(ctx, m)
 	case *actorpb.Register:
 		reply = g.register(ctx, m)
@@ -369,6 +405,12 @@ func (g *grain) serveCall(ctx actor.Context, msg any) any {
 		return g.friendList(m)
 	case *actorpb.FriendRequest:
 		return g.friend(m)
+	case *actorpb.SendMessageRequest:
+		return g.sendMessage(ctx, m)
+	case *actorpb.ReadRequest:
+		return g.markRead(m)
+	case *actorpb.MessagesRequest:
+		return g.messages(m)
 	}
 	return unexpected(msg) // Receive's dispatch lists what comes here
 }
@@ -399,6 +441,17 @@ func (g *grain) servePeer(ctx actor.Context, msg any) any {
 		if m.Unmatched {
 			g.poke(ctx)
 		}
+	case *actorpb.Messaged:
+		msg := m.Message.ToMessage()
+		if msg == nil {
+			g.poke(ctx)
+			break
+		}
+		g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventMessage, At: msg.SentAt,
+			Subject: msg.From, Ref: msg.ID, Message: msg})
+	case *actorpb.ReadMarked:
+		g.deliver(ctx, swiper.Event{UID: g.uid, Seq: m.Seq, Type: swiper.EventRead,
+			At: time.UnixMicro(m.AtUnixMicro).UTC(), Subject: m.By, Ref: m.UpTo})
 	default:
 		return unexpected(msg) // Receive's dispatch lists what comes here
 	}
@@ -677,7 +730,7 @@ func (g *grain) friendList(m *actorpb.FriendsRequest) *actorpb.FriendsReply {
 	}
 	reply := &actorpb.FriendsReply{Friends: make([]*actorpb.Friend, 0, len(fs)), Next: actorpb.FromPageKey(next)}
 	for i := range fs {
-		reply.Friends = append(reply.Friends, &actorpb.Friend{User: actorpb.FromUser(&fs[i].User), SinceUnixMicro: fs[i].Since.UnixMicro()})
+		reply.Friends = append(reply.Friends, fromFriend(&fs[i]))
 	}
 	return reply
 }
@@ -713,6 +766,9 @@ func (g *grain) block(m *actorpb.BlockRequest) *actorpb.BlockReply {
 	if err != nil {
 		return &actorpb.BlockReply{Error: errorPB(err)}
 	}
+	if out.New {
+		g.d.met.blocks.Inc()
+	}
 	g.forget(m.Id)
 	for _, s := range out.Removed {
 		if err := g.addScore(s.SID, -s.Mark.Score()); err != nil {
@@ -733,12 +789,24 @@ func (g *grain) forget(id int64) {
 
 func (g *grain) inspect() *actorpb.InspectReply {
 	g.today()
-	return &actorpb.InspectReply{
+	r := &actorpb.InspectReply{
 		UserId: g.uid, Node: g.d.Node,
 		Swiped: int32(g.swiped.len()), PendingLikes: int32(len(g.pending)), Friends: int32(len(g.friends)),
 		RewindsToday: int32(g.rewinds.Used), ActivatedAtUnixMicro: g.activatedAt,
 		Sessions: int32(len(g.sessions)),
 	}
+	// Conversations are not cached (an actor would have to keep a counter
+	// per friend): the admin view counts them in the store.
+	if g.d.Messages != nil {
+		ctx, cancel := g.storeCtx()
+		defer cancel()
+		n, unread, err := g.d.Messages.Conversations(ctx, g.uid)
+		if err != nil {
+			return &actorpb.InspectReply{Error: errorPB(err)}
+		}
+		r.Conversations, r.UnreadMessages = int32(n), int32(unread)
+	}
+	return r
 }
 
 // maxSessions bounds the sessions an actor keeps, against leaks: several
@@ -773,7 +841,7 @@ func (g *grain) dropSession(pid *actor.PID) {
 // once; an event it does not know whole (no seq, or no user to show)
 // becomes a poke, and the sessions read it from the stream.
 func (g *grain) deliver(ctx actor.Context, e swiper.Event) {
-	if e.Seq <= 0 || (e.AboutUser() && e.User == nil) {
+	if e.Seq <= 0 || !e.Whole() {
 		g.poke(ctx)
 		return
 	}
@@ -831,4 +899,94 @@ func removeSorted(s []int64, v int64) []int64 {
 		return s
 	}
 	return slices.Delete(s, i, i+1)
+}
+
+// sendMessage sends the user's message to a friend: stored with its events
+// in both streams first, then pushed to the user's sessions and told to the
+// friend's actor, which pushes it to theirs. Each message goes through its
+// sender's actor, which holds the rate limit; the conversation's order is
+// the friendship row's lock in the store (see postgres.SendMessage), which
+// both sides' actors take.
+func (g *grain) sendMessage(actx actor.Context, m *actorpb.SendMessageRequest) *actorpb.SendMessageReply {
+	const op = "user.sendMessage"
+	err := swiper.CheckMessageText(m.Text)
+	if err == nil && m.ClientId != "" {
+		err = swiper.CheckClientID(m.ClientId)
+	}
+	if err == nil && (m.To <= 0 || m.To == g.uid) {
+		err = swiper.NotFriend(op)
+	}
+	if err != nil {
+		return &actorpb.SendMessageReply{Error: errorPB(err)}
+	}
+	if g.sendLimit == nil {
+		g.sendLimit = rate.NewLimiter(swiper.MessagesPerSecond, swiper.MessageBurst)
+	}
+	if !g.sendLimit.Allow() {
+		return &actorpb.SendMessageReply{Error: errorPB(&swiper.Error{Code: swiper.ERateLimited, Op: op,
+			Message: "too many messages; slow down", RetryAfterSeconds: 1})}
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	out, err := g.d.Messages.SendMessage(ctx, swiper.Message{From: g.uid, To: m.To, Text: m.Text, ClientID: m.ClientId})
+	if err != nil {
+		return &actorpb.SendMessageReply{Error: errorPB(err)}
+	}
+	msg := out.Message
+	pb := actorpb.FromMessage(&msg)
+	if out.Created {
+		g.d.met.messagesSent.Inc()
+		g.deliver(actx, swiper.Event{UID: g.uid, Seq: out.Seq, Type: swiper.EventMessage, At: msg.SentAt,
+			Subject: m.To, Ref: msg.ID, Message: &msg})
+		g.tell(m.To, &actorpb.Messaged{Message: pb, Seq: out.TheirSeq})
+	} else {
+		// A retry: its events were stored with the first, which may never
+		// have been pushed (its reply lost). Both streams are read again.
+		g.poke(actx)
+		g.tell(m.To, &actorpb.Messaged{Message: pb})
+	}
+	return &actorpb.SendMessageReply{Message: pb, Created: out.Created}
+}
+
+// markRead moves the user's read marker of a friend's messages; the
+// friend's actor, if active, pushes the "read" event to the friend.
+func (g *grain) markRead(m *actorpb.ReadRequest) *actorpb.ReadReply {
+	if m.With <= 0 || m.With == g.uid {
+		return &actorpb.ReadReply{Error: errorPB(swiper.NotFriend("user.markRead"))}
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	out, err := g.d.Messages.ReadMessages(ctx, g.uid, m.With, m.UpTo)
+	if err != nil {
+		return &actorpb.ReadReply{Error: errorPB(err)}
+	}
+	if out.Seq > 0 {
+		g.tell(m.With, &actorpb.ReadMarked{By: g.uid, UpTo: out.UpTo, Seq: out.Seq, AtUnixMicro: out.At.UnixMicro()})
+	}
+	return &actorpb.ReadReply{}
+}
+
+func (g *grain) messages(m *actorpb.MessagesRequest) *actorpb.MessagesReply {
+	if m.With <= 0 || m.With == g.uid {
+		return &actorpb.MessagesReply{Error: errorPB(swiper.NotFriend("user.messages"))}
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	ms, err := g.d.Messages.Messages(ctx, g.uid, m.With, m.Before, messageLimit(m.Limit))
+	if err != nil {
+		return &actorpb.MessagesReply{Error: errorPB(err)}
+	}
+	reply := &actorpb.MessagesReply{Messages: make([]*actorpb.Message, len(ms))}
+	for i := range ms {
+		reply.Messages[i] = actorpb.FromMessage(&ms[i])
+	}
+	return reply
+}
+
+// messageLimit is a history page's limit, capped as page caps a list's.
+func messageLimit(limit int32) int {
+	if limit <= 0 {
+		return swiper.DefaultMessages
+	}
+	return min(int(limit), swiper.MaxMessages)
 }

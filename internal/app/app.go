@@ -132,6 +132,7 @@ type App struct {
 	Redis    *goredis.Client
 	Users    *postgres.UserStore
 	Social   swiper.SocialStore
+	Messages swiper.MessageStore
 	Reports  swiper.ReportStore
 	Events   *postgres.EventStore
 	Uploads  *postgres.UploadStore
@@ -242,9 +243,10 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	// One flusher by default: on two cores a second one only made batches
 	// smaller and had two commits contend, for latency (BENCHMARKS.md,
 	// "Match push latency"). Bigger machines raise SWIPER_SWIPE_FLUSHERS.
-	social := postgres.NewSocialStore(a.DB, postgres.WithFlushers(cfg.SwipeFlushers))
+	social := postgres.NewSocialStore(a.DB, postgres.WithFlushers(cfg.SwipeFlushers), postgres.WithClock(o.Clock))
 	a.onClose(social.Close)
 	a.Social = social
+	a.Messages = social
 	reports := postgres.NewReports(a.DB)
 	a.Reports = reports
 	if o.Social != nil {
@@ -303,7 +305,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		o.Upload(uo)
 	}
 	if a.Node, err = node.Start(ctx, node.Options{
-		Name: cfg.Node, Social: a.Social, Users: a.Users, Events: a.Events, Ranking: a.Ranking, Settings: a.Feed.Live,
+		Name: cfg.Node, Social: a.Social, Messages: a.Messages, Metrics: a.Metrics, Users: a.Users, Events: a.Events, Ranking: a.Ranking, Settings: a.Feed.Live,
 		Clock: o.Clock, Location: cfg.Location, Log: log,
 		Host: cfg.ClusterHost, Port: cfg.ClusterPort, Provider: cfg.ClusterProvider,
 		ClusterName: cfg.ClusterName, Advertise: cfg.ClusterAdvertise, EtcdEndpoints: cfg.EtcdEndpoints,
@@ -342,7 +344,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Clock: o.Clock, Location: cfg.Location, Log: log, Metrics: ws.NewMetrics(a.Metrics), Options: o.WS,
 	}
 	a.Client = &swhttp.Server{
-		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Ranking: a.Ranking, Blocks: a.Social, Reports: a.Reports,
+		Users: a.Users, Codes: a.Tokens, Tokens: tokens, SMS: sender, Social: a.Node.Users, Messages: a.Node.Users, Ranking: a.Ranking, Blocks: a.Social, Reports: a.Reports,
 		Clock: o.Clock, Location: cfg.Location, WebSocket: a.Sockets,
 		CodeTTL: CodeTTL, CodeResend: CodeResend,
 		// Per client address, in Redis so every node counts the same.

@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/placement"
@@ -32,6 +33,9 @@ import (
 type Options struct {
 	Name     string // shown by the admin API
 	Social   swiper.SocialStore
+	Messages swiper.MessageStore
+	// Metrics gets the user actors' metrics; nil registers none.
+	Metrics  prometheus.Registerer
 	Users    swiper.UserStore
 	Events   swiper.EventStore
 	Ranking  swiper.Ranking
@@ -129,8 +133,8 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	lookup := placement.New()
 	n = &Node{name: o.Name, System: system, Lookup: lookup, lost: make(chan struct{})}
 	kind := user.NewKind(&user.Deps{
-		Node: o.Name, Social: o.Social, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
-		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle, Placement: lookup,
+		Node: o.Name, Social: o.Social, Messages: o.Messages, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
+		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle, Placement: lookup, Registerer: o.Metrics,
 	})
 	var provider cluster.ClusterProvider = test.NewTestProvider(test.NewInMemAgent())
 	var remoteOpts []remote.ConfigOption
@@ -218,7 +222,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	// neither queue behind swipes in a mailbox nor activate an actor. A
 	// fenced or stopped node fails every call at once (503 / 1108).
 	users := &user.Client{Cluster: c, Timeout: o.CallTimeout, Placement: lookup, Gate: n.gate, Reads: &user.Reads{
-		Social: o.Social, Users: o.Users, Clock: o.Clock, Location: o.Location,
+		Social: o.Social, Messages: o.Messages, Users: o.Users, Clock: o.Clock, Location: o.Location,
 	}}
 	n.Users = users
 	n.Sessions = session.NewSpawner(system, session.Deps{

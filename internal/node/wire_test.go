@@ -36,6 +36,14 @@ func TestSocialWireForms(t *testing.T) {
 	testkit.Golden(t, "friends.golden", h.do("GET", "/api/v1/friends", ta, nil).Raw)
 	testkit.Golden(t, "error_bad_cursor.golden", h.do("GET", "/api/v1/friends?cursor=nope", ta, nil).Raw)
 	testkit.Golden(t, "friend.golden", h.do("GET", fmt.Sprintf("/api/v1/friends/%d", b), ta, nil).Raw)
+	h.clock.Add(time.Second)
+	testkit.Golden(t, "message_sent.golden", h.do("POST", fmt.Sprintf("/api/v1/friends/%d/messages", a), tb, map[string]any{"text": "hi <b>you</b>", "client_id": "c-1"}).Raw)
+	testkit.Golden(t, "message_retried.golden", h.do("POST", fmt.Sprintf("/api/v1/friends/%d/messages", a), tb, map[string]any{"text": "hi <b>you</b>", "client_id": "c-1"}).Raw)
+	h.clock.Add(time.Second)
+	h.mustSend(ta, b, "hello")
+	testkit.Golden(t, "messages.golden", h.do("GET", fmt.Sprintf("/api/v1/friends/%d/messages", b), ta, nil).Raw)
+	testkit.Golden(t, "friends_with_message.golden", h.do("GET", "/api/v1/friends", tb, nil).Raw)
+	testkit.Golden(t, "error_not_friend.golden", h.do("POST", fmt.Sprintf("/api/v1/friends/%d/messages", c), ta, map[string]any{"text": "hi"}).Raw)
 	testkit.Golden(t, "ranking.golden", h.do("GET", "/api/v1/ranking", ta, nil).Raw)
 	testkit.Golden(t, "rewind.golden", h.do("POST", "/api/v1/swipes/rewind", ta, nil).Raw)
 	testkit.Golden(t, "error_vip_required.golden", h.do("POST", "/api/v1/swipes/rewind", tplain, nil).Raw)
@@ -67,4 +75,13 @@ func TestSocketWireForms(t *testing.T) {
 	testkit.Golden(t, "ws_error_already_swiped.golden", frame(w.call("swipe", map[string]any{"sid": b, "mark": "dislike"})))
 	w.send(`{"type": "request", "id": 7, "method": "friends", "params": {"limit": 300}}`)
 	testkit.Golden(t, "ws_error_bad_request.golden", frame(w.response(float64(7))))
+	h.clock.Add(time.Second)
+	testkit.Golden(t, "ws_send_message.golden", frame(w.call("send_message", map[string]any{"to": b, "text": "hi\nthere"})))
+	testkit.Golden(t, "ws_message.golden", frame(w.event(settle)))
+	h.clock.Add(time.Second)
+	if r := h.do("POST", fmt.Sprintf("/api/v1/friends/%d/messages/read", a), tb, map[string]any{"up_to": 1}); r.Status != 204 {
+		t.Fatalf("read: %d %s", r.Status, r.Raw)
+	}
+	testkit.Golden(t, "ws_read.golden", frame(w.event(settle)))
+	testkit.Golden(t, "ws_messages.golden", frame(w.call("messages", map[string]any{"with": b})))
 }

@@ -93,6 +93,16 @@ type (
 	UnmatchedData struct {
 		UserID int64 `json:"user_id"`
 	}
+	// MessageData is the data of a message event.
+	MessageData struct {
+		Message *Message `json:"message"`
+	}
+	// ReadData is the data of a read event: the friend read the user's
+	// messages up to UpTo.
+	ReadData struct {
+		UserID int64 `json:"user_id"`
+		UpTo   int64 `json:"up_to"`
+	}
 	// AvatarReadyData is the data of an avatar.ready event.
 	AvatarReadyData struct {
 		JobID int64  `json:"job_id"`

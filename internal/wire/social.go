@@ -21,7 +21,9 @@ type Liker struct {
 // Friend is the wire form of a friend in the friends list.
 type Friend struct {
 	User
-	Since time.Time `json:"since"`
+	Since       time.Time `json:"since"`
+	LastMessage *Message  `json:"last_message"`
+	Unread      int       `json:"unread"`
 }
 
 // FriendUser is a user as their friends see them: with the birthday.
@@ -93,7 +95,8 @@ func LikersOf(ls []swiper.Liker, today time.Time) []Liker {
 func FriendsOf(fs []swiper.Friend, today time.Time) []Friend {
 	out := make([]Friend, len(fs))
 	for i := range fs {
-		out[i] = Friend{User: UserOf(&fs[i].User, today), Since: fs[i].Since.UTC()}
+		out[i] = Friend{User: UserOf(&fs[i].User, today), Since: fs[i].Since.UTC(),
+			LastMessage: MessageOf(fs[i].LastMessage), Unread: fs[i].Unread}
 	}
 	return out
 }
@@ -150,4 +153,48 @@ func QueuedReportOf(r swiper.Report) QueuedReport {
 // ReportsReply is the body of GET /admin/v1/reports.
 type ReportsReply struct {
 	Reports []QueuedReport `json:"reports"`
+}
+
+// Message is the wire form of a message between friends; ClientID is
+// null when the sender gave none.
+type Message struct {
+	ID       int64     `json:"id"`
+	From     int64     `json:"from"`
+	To       int64     `json:"to"`
+	Text     string    `json:"text"`
+	SentAt   time.Time `json:"sent_at"`
+	ClientID *string   `json:"client_id"`
+}
+
+// MessageOf returns the wire form of m; nil for nil.
+func MessageOf(m *swiper.Message) *Message {
+	if m == nil {
+		return nil
+	}
+	out := &Message{ID: m.ID, From: m.From, To: m.To, Text: m.Text, SentAt: m.SentAt.UTC()}
+	if m.ClientID != "" {
+		id := m.ClientID
+		out.ClientID = &id
+	}
+	return out
+}
+
+// MessageReply is the body of POST /api/v1/friends/{id}/messages (and of
+// send_message over the socket).
+type MessageReply struct {
+	Message *Message `json:"message"`
+}
+
+// MessagesReply is the body of GET /api/v1/friends/{id}/messages.
+type MessagesReply struct {
+	Messages []*Message `json:"messages"`
+}
+
+// MessagesOf returns the wire form of a history page.
+func MessagesOf(ms []swiper.Message) MessagesReply {
+	out := MessagesReply{Messages: make([]*Message, len(ms))}
+	for i := range ms {
+		out.Messages[i] = MessageOf(&ms[i])
+	}
+	return out
 }

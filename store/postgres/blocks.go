@@ -37,10 +37,16 @@ func (s *SocialStore) Block(ctx context.Context, uid, bid int64) (swiper.BlockOu
 		return out, &swiper.Error{Code: swiper.EInvalidSID, Op: op, Field: "user_id", Message: "no such user"}
 	}
 	now := s.cfg.clock.Now()
-	if _, err := tx.ExecContext(ctx, `
+	res, err := tx.ExecContext(ctx, `
 		INSERT INTO blocks (uid, blocked, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, uid, bid, now); err != nil {
+		ON CONFLICT DO NOTHING`, uid, bid, now)
+	if err != nil {
 		return out, wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return out, wrap(op, err)
+	} else {
+		out.New = n > 0
 	}
 	var removed []struct {
 		UID  int64  `db:"uid"`
@@ -56,7 +62,7 @@ func (s *SocialStore) Block(ctx context.Context, uid, bid int64) (swiper.BlockOu
 	for _, r := range removed {
 		out.Removed = append(out.Removed, swiper.Swipe{UID: r.UID, SID: r.SID, Mark: swiper.Mark(r.Mark)})
 	}
-	res, err := tx.ExecContext(ctx, `
+	res, err = tx.ExecContext(ctx, `
 		DELETE FROM friendships WHERE uid1 = least($1::int8, $2::int8) AND uid2 = greatest($1::int8, $2::int8)`, uid, bid)
 	if err != nil {
 		return out, wrap(op, err)

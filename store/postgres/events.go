@@ -32,8 +32,8 @@ func NewEventStore(db *DB, opts ...EventOption) *EventStore {
 }
 
 // appendEventsSQL appends events, each given as (uid, type, subject,
-// detail, at in unix microseconds), and returns their seqs in order.
-const appendEventsSQL = `SELECT r_seq FROM append_events($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int8[])`
+// detail, at in unix microseconds, ref), and returns their seqs in order.
+const appendEventsSQL = `SELECT r_seq FROM append_events($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int8[], $6::int8[])`
 
 func eventArgs(es []swiper.Event) []any {
 	uids := make(pq.Int64Array, len(es))
@@ -41,10 +41,11 @@ func eventArgs(es []swiper.Event) []any {
 	subjects := make(pq.Int64Array, len(es))
 	details := make(pq.StringArray, len(es))
 	ats := make(pq.Int64Array, len(es))
+	refs := make(pq.Int64Array, len(es))
 	for i, e := range es {
-		uids[i], types[i], subjects[i], details[i], ats[i] = e.UID, string(e.Type), e.Subject, e.Detail, micros(e.At)
+		uids[i], types[i], subjects[i], details[i], ats[i], refs[i] = e.UID, string(e.Type), e.Subject, e.Detail, micros(e.At), e.Ref
 	}
-	return []any{uids, types, subjects, details, ats}
+	return []any{uids, types, subjects, details, ats, refs}
 }
 
 // Append adds e to its user's stream.
@@ -63,7 +64,9 @@ func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) 
 
 // Events returns up to limit events of uid after seq after, with the
 // other user of each match and superliked event as others see them now
-// (nil if that user is gone).
+// (nil if that user is gone) and the message of each message event. The
+// event of a message that is gone (its conversation ended) is left out:
+// the stream skips its seq.
 func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([]swiper.Event, error) {
 	const op = "postgres.Events"
 	// One round trip: a push reads a page per event, so the other user
@@ -73,7 +76,12 @@ func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([
 		Type      string         `db:"type"`
 		Subject   int64          `db:"subject"`
 		Detail    string         `db:"detail"`
+		Ref       int64          `db:"ref"`
 		At        time.Time      `db:"at"`
+		MSender   sql.NullInt64  `db:"m_sender"`
+		MText     sql.NullString `db:"m_text"`
+		MClient   sql.NullString `db:"m_client_id"`
+		MSentAt   sql.NullTime   `db:"m_sent_at"`
 		ID        sql.NullInt64  `db:"u_id"`
 		Nickname  sql.NullString `db:"u_nickname"`
 		Sex       sql.NullString `db:"u_sex"`
@@ -84,19 +92,29 @@ func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([
 	}
 	err := retry(ctx, true, func() error {
 		return s.db.SelectContext(ctx, &rows, `
-			SELECT e.seq, e.type, e.subject, e.detail, e.at,
+			SELECT e.seq, e.type, e.subject, e.detail, e.ref, e.at,
 			       u.id AS u_id, u.nickname AS u_nickname, u.sex AS u_sex, u.birthday AS u_birthday,
-			       u.location AS u_location, u.avatar_url AS u_avatar_url, u.vip_level AS u_vip_level
+			       u.location AS u_location, u.avatar_url AS u_avatar_url, u.vip_level AS u_vip_level,
+			       m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id, m.sent_at AS m_sent_at
 			FROM events e
 			LEFT JOIN users u ON u.id = e.subject AND e.type IN ('match', 'superliked')
-			WHERE e.uid = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`, uid, after, limit)
+			LEFT JOIN messages m ON m.id = e.ref AND e.type = 'message'
+			WHERE e.uid = $1 AND e.seq > $2 AND (e.type <> 'message' OR m.id IS NOT NULL)
+			ORDER BY e.seq LIMIT $3`, uid, after, limit)
 	})
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	out := make([]swiper.Event, len(rows))
 	for i, r := range rows {
-		out[i] = swiper.Event{UID: uid, Seq: r.Seq, Type: swiper.EventType(r.Type), Subject: r.Subject, Detail: r.Detail, At: r.At.UTC()}
+		out[i] = swiper.Event{UID: uid, Seq: r.Seq, Type: swiper.EventType(r.Type), Subject: r.Subject, Detail: r.Detail, Ref: r.Ref, At: r.At.UTC()}
+		if r.MSender.Valid {
+			m := &swiper.Message{ID: r.Ref, From: r.MSender.Int64, To: uid, Text: r.MText.String, ClientID: r.MClient.String, SentAt: r.MSentAt.Time.UTC()}
+			if m.From == uid {
+				m.To = r.Subject
+			}
+			out[i].Message = m
+		}
 		if r.ID.Valid && out[i].AboutUser() {
 			u := &swiper.User{ID: r.ID.Int64, Nickname: r.Nickname.String, Sex: swiper.Sex(r.Sex.String),
 				Location: r.Location.String, AvatarURL: r.AvatarURL.String, VIPLevel: int(r.VIPLevel.Int64)}

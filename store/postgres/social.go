@@ -347,36 +347,53 @@ func (s *SocialStore) LikedMe(ctx context.Context, uid int64, page swiper.Page) 
 	return likers, next, nil
 }
 
-// Friends returns a page of uid's friends, newest friendship first.
+// Friends returns a page of uid's friends, most recent conversation first
+// (its latest message, or the match if none), with each conversation's
+// last message and how many of the friend's messages uid has not read.
 func (s *SocialStore) Friends(ctx context.Context, uid int64, page swiper.Page) ([]swiper.Friend, *swiper.PageKey, error) {
 	const op = "postgres.Friends"
 	limit, afterAt, afterID := pageArgs(page)
 	var rows []struct {
 		userRow
-		Since int64 `db:"since"`
+		Since   int64          `db:"since"`
+		Active  int64          `db:"active"`
+		Unread  int            `db:"unread"`
+		MID     sql.NullInt64  `db:"m_id"`
+		MSender sql.NullInt64  `db:"m_sender"`
+		MText   sql.NullString `db:"m_text"`
+		MClient sql.NullString `db:"m_client_id"`
+		MSentAt sql.NullTime   `db:"m_sent_at"`
 	}
 	// Both halves of uid's friendships by key, then a top-N sort: a
 	// user's friends are far fewer than the likes a popular user receives.
+	// The last message is a primary key probe per friend on the page.
 	err := s.db.SelectContext(ctx, &rows, `
-		SELECT `+userCols+`, (extract(epoch FROM f.created_at) * 1000000)::int8 AS since
+		SELECT `+userCols+`, (extract(epoch FROM f.created_at) * 1000000)::int8 AS since,
+			(extract(epoch FROM f.active) * 1000000)::int8 AS active, f.unread,
+			m.id AS m_id, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id, m.sent_at AS m_sent_at
 		FROM (
-			SELECT uid2 AS fid, created_at FROM friendships WHERE uid1 = $1
+			SELECT uid2 AS fid, created_at, coalesce(active_at, created_at) AS active, last_message, unread1 AS unread
+			FROM friendships WHERE uid1 = $1
 			UNION ALL
-			SELECT uid1, created_at FROM friendships WHERE uid2 = $1
+			SELECT uid1, created_at, coalesce(active_at, created_at), last_message, unread2
+			FROM friendships WHERE uid2 = $1
 		) f
 		JOIN users u ON u.id = f.fid
-		WHERE $2::int8 IS NULL OR (f.created_at, f.fid) < (timestamptz 'epoch' + $2 * interval '1 microsecond', $3)
-		ORDER BY f.created_at DESC, f.fid DESC
+		LEFT JOIN messages m ON m.id = f.last_message
+		WHERE $2::int8 IS NULL OR (f.active, f.fid) < (timestamptz 'epoch' + $2 * interval '1 microsecond', $3)
+		ORDER BY f.active DESC, f.fid DESC
 		LIMIT $4`, uid, afterAt, afterID, limit)
 	if err != nil {
 		return nil, nil, wrap(op, err)
 	}
 	n, next := nextKey(len(rows), limit, func(i int) swiper.PageKey {
-		return swiper.PageKey{At: fromMicros(rows[i].Since), ID: rows[i].ID}
+		return swiper.PageKey{At: fromMicros(rows[i].Active), ID: rows[i].ID}
 	})
 	friends := make([]swiper.Friend, n)
 	for i := range n {
-		friends[i] = swiper.Friend{User: *rows[i].user(), Since: fromMicros(rows[i].Since)}
+		r := &rows[i]
+		friends[i] = swiper.Friend{User: *r.user(), Since: fromMicros(r.Since), Active: fromMicros(r.Active), Unread: r.Unread,
+			LastMessage: messageOf(r.MID, r.MSender, r.MText, r.MClient, r.MSentAt, uid, r.ID)}
 	}
 	return friends, next, nil
 }

@@ -313,6 +313,10 @@ type ActorInfo struct {
 	RewindsToday int       `json:"rewinds_today"`
 	Sessions     int       `json:"sessions"`
 	ActivatedAt  time.Time `json:"activated_at"`
+	// Extended (issue 14): conversations with messages, and the messages
+	// the user has not read in them.
+	Conversations  int `json:"conversations"`
+	UnreadMessages int `json:"unread_messages"`
 }
 
 func (s *Server) getActor(w http.ResponseWriter, r *http.Request) {
@@ -332,5 +336,6 @@ func (s *Server) getActor(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, ActorInfo{
 		UserID: a.UserID, Node: a.Node, Active: a.Active, Swiped: a.Swiped, PendingLikes: a.PendingLikes,
 		Friends: a.Friends, RewindsToday: a.RewindsToday, Sessions: a.Sessions, ActivatedAt: a.ActivatedAt.UTC(),
+		Conversations: a.Conversations, UnreadMessages: a.UnreadMessages,
 	})
 }

@@ -25,12 +25,14 @@ import (
 
 // Server serves the client API.
 type Server struct {
-	Users   swiper.UserStore
-	Codes   swiper.CodeStore
-	Tokens  swiper.TokenStore
-	SMS     swiper.SMSSender
-	Social  Social         // users' actors
-	Ranking swiper.Ranking // the hot ranking
+	Users  swiper.UserStore
+	Codes  swiper.CodeStore
+	Tokens swiper.TokenStore
+	SMS    swiper.SMSSender
+	Social Social // users' actors
+	// Messages serves conversations; nil serves none.
+	Messages Messages
+	Ranking  swiper.Ranking // the hot ranking
 	// Blocks reads and undoes blocks (nil: no /api/v1/blocks).
 	Blocks Blocks
 	// Reports keeps users' reports (nil: no /api/v1/reports).
@@ -83,6 +85,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/friends", httpapi.Methods{http.MethodGet: s.authed(s.friends)})
 	mux.Handle("/api/v1/friends/{id}", httpapi.Methods{http.MethodGet: s.authed(s.friend), http.MethodDelete: s.authed(s.unmatch)})
 	mux.Handle("/api/v1/ranking", httpapi.Methods{http.MethodGet: s.authed(s.ranking)})
+	if s.Messages != nil {
+		mux.Handle("/api/v1/friends/{id}/messages", httpapi.Methods{http.MethodPost: s.authed(s.sendMessage), http.MethodGet: s.authed(s.listMessages)})
+		mux.Handle("/api/v1/friends/{id}/messages/read", httpapi.Methods{http.MethodPost: s.authed(s.readMessages)})
+	}
 	if s.Blocks != nil {
 		mux.Handle("/api/v1/blocks", httpapi.Methods{http.MethodPost: s.authed(s.block), http.MethodGet: s.authed(s.listBlocks)})
 		mux.Handle("/api/v1/blocks/{id}", httpapi.Methods{http.MethodDelete: s.authed(s.unblock)})

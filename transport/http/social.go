@@ -212,7 +212,8 @@ func (s *Server) doFriends(ctx context.Context, uid int64, page swiper.Page) (an
 }
 
 // Call serves a social call made over the WebSocket, by its name there
-// (API.md: swipe, rewind, recommendations, liked_me, friends), with the
+// (API.md: swipe, rewind, recommendations, liked_me, friends,
+// send_message, messages, read), with the
 // same params as its HTTP route (a JSON object; absent or {} where the
 // route takes none; recommendations takes {"limit": n}, liked_me and
 // friends {"limit": n, "cursor": c}) and the same result and errors.
@@ -264,6 +265,10 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 			return s.doLikedMe(ctx, uid, page)
 		}
 		return s.doFriends(ctx, uid, page)
+	case "send_message", "messages", "read":
+		if s.Messages != nil {
+			return s.callMessages(ctx, uid, method, params)
+		}
 	case "rewind":
 		var q struct{}
 		if err := httpapi.DecodeBytes(params, &q, true); err != nil {
@@ -273,7 +278,7 @@ func (s *Server) Call(ctx context.Context, uid int64, method string, params json
 	case "":
 		return nil, swiper.FieldError(swiper.EBadRequest, "method", "method is required")
 	}
-	return nil, swiper.FieldError(swiper.EBadRequest, "method", "unknown method %q: use swipe, rewind, recommendations, liked_me or friends", method)
+	return nil, swiper.FieldError(swiper.EBadRequest, "method", "unknown method %q: use swipe, rewind, recommendations, liked_me, friends, send_message, messages or read", method)
 }
 
 func (s *Server) friend(w http.ResponseWriter, r *http.Request) {

@@ -29,6 +29,10 @@ func (h *Handler) eventFrame(e swiper.Event) EventFrame {
 		f.Data = wire.AvatarReadyData{JobID: e.Subject, URL: e.Detail}
 	case swiper.EventAvatarFailed:
 		f.Data = wire.AvatarFailedData{JobID: e.Subject, Error: e.Detail}
+	case swiper.EventMessage:
+		f.Data = wire.MessageData{Message: wire.MessageOf(e.Message)}
+	case swiper.EventRead:
+		f.Data = wire.ReadData{UserID: e.Subject, UpTo: e.Ref}
 	default:
 		// A type this node does not know (a newer node stored it): the
 		// frame still holds its place in the stream.
