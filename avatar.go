@@ -15,6 +15,9 @@ import (
 type ObjectStore interface {
 	// Put stores data (a JPEG) under key.
 	Put(ctx context.Context, key string, data []byte) error
+	// Delete removes the object at key; one that is not there is deleted
+	// already (nil), so a Delete may be repeated too.
+	Delete(ctx context.Context, key string) error
 	// URL returns the public URL of key.
 	URL(key string) string
 }
@@ -52,10 +55,22 @@ func (s UploadStatus) Valid() bool {
 // cause (a storage outage) is for operators, not for the phone.
 const UploadFailedMessage = "the avatar could not be stored; please upload it again later"
 
-// UploadJob is an avatar on its way to object storage.
+// UploadKind is what a job does to its object: put an avatar there, or
+// delete it (an account's deletion).
+type UploadKind string
+
+const (
+	UploadPut    UploadKind = "put"
+	UploadDelete UploadKind = "delete"
+)
+
+// UploadJob is an avatar on its way to object storage, or an object of a
+// deleted account on its way out (Kind UploadDelete: no bytes, no URL, no
+// events; its user is gone).
 type UploadJob struct {
 	ID       int64
 	UID      int64
+	Kind     UploadKind
 	Status   UploadStatus
 	Attempts int    // attempts begun so far
 	Key      string // the object key (AvatarKey)

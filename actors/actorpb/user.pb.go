@@ -1621,6 +1621,105 @@ func (x *MessagesReply) GetMessages() []*Message {
 	return nil
 }
 
+// DeleteAccountRequest asks the user's actor to erase its user (API.md,
+// "Safety"): the store erases the rows, the friends' actors are told, and
+// the actor stops.
+type DeleteAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{28}
+}
+
+type DeleteAccountReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Phone         string                 `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	Objects       int32                  `protobuf:"varint,3,opt,name=objects,proto3" json:"objects,omitempty"` // object keys queued for deletion
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountReply) Reset() {
+	*x = DeleteAccountReply{}
+	mi := &file_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountReply) ProtoMessage() {}
+
+func (x *DeleteAccountReply) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountReply.ProtoReflect.Descriptor instead.
+func (*DeleteAccountReply) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DeleteAccountReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DeleteAccountReply) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *DeleteAccountReply) GetObjects() int32 {
+	if x != nil {
+		return x.Objects
+	}
+	return 0
+}
+
 // InspectRequest asks for the actor's state (admin API).
 type InspectRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1630,7 +1729,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_user_proto_msgTypes[28]
+	mi := &file_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1741,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[28]
+	mi := &file_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1754,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{28}
+	return file_user_proto_rawDescGZIP(), []int{30}
 }
 
 type InspectReply struct {
@@ -1677,7 +1776,7 @@ type InspectReply struct {
 
 func (x *InspectReply) Reset() {
 	*x = InspectReply{}
-	mi := &file_user_proto_msgTypes[29]
+	mi := &file_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1788,7 @@ func (x *InspectReply) String() string {
 func (*InspectReply) ProtoMessage() {}
 
 func (x *InspectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[29]
+	mi := &file_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1801,7 @@ func (x *InspectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectReply.ProtoReflect.Descriptor instead.
 func (*InspectReply) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{29}
+	return file_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *InspectReply) GetUserId() int64 {
@@ -1792,7 +1891,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_user_proto_msgTypes[30]
+	mi := &file_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1903,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[30]
+	mi := &file_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1916,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{30}
+	return file_user_proto_rawDescGZIP(), []int{32}
 }
 
 // Liked tells a user that someone liked them; for a superlike, with the
@@ -1836,7 +1935,7 @@ type Liked struct {
 
 func (x *Liked) Reset() {
 	*x = Liked{}
-	mi := &file_user_proto_msgTypes[31]
+	mi := &file_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1947,7 @@ func (x *Liked) String() string {
 func (*Liked) ProtoMessage() {}
 
 func (x *Liked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[31]
+	mi := &file_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1960,7 @@ func (x *Liked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Liked.ProtoReflect.Descriptor instead.
 func (*Liked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{31}
+	return file_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Liked) GetFrom() int64 {
@@ -1909,7 +2008,7 @@ type Unliked struct {
 
 func (x *Unliked) Reset() {
 	*x = Unliked{}
-	mi := &file_user_proto_msgTypes[32]
+	mi := &file_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2020,7 @@ func (x *Unliked) String() string {
 func (*Unliked) ProtoMessage() {}
 
 func (x *Unliked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[32]
+	mi := &file_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2033,7 @@ func (x *Unliked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unliked.ProtoReflect.Descriptor instead.
 func (*Unliked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{32}
+	return file_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Unliked) GetFrom() int64 {
@@ -1959,7 +2058,7 @@ type Matched struct {
 
 func (x *Matched) Reset() {
 	*x = Matched{}
-	mi := &file_user_proto_msgTypes[33]
+	mi := &file_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2070,7 @@ func (x *Matched) String() string {
 func (*Matched) ProtoMessage() {}
 
 func (x *Matched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[33]
+	mi := &file_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2083,7 @@ func (x *Matched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matched.ProtoReflect.Descriptor instead.
 func (*Matched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{33}
+	return file_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Matched) GetFriend() int64 {
@@ -2025,7 +2124,7 @@ type Unmatched struct {
 
 func (x *Unmatched) Reset() {
 	*x = Unmatched{}
-	mi := &file_user_proto_msgTypes[34]
+	mi := &file_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2136,7 @@ func (x *Unmatched) String() string {
 func (*Unmatched) ProtoMessage() {}
 
 func (x *Unmatched) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[34]
+	mi := &file_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2149,7 @@ func (x *Unmatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unmatched.ProtoReflect.Descriptor instead.
 func (*Unmatched) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{34}
+	return file_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Unmatched) GetFriend() int64 {
@@ -2072,7 +2171,7 @@ type Blocked struct {
 
 func (x *Blocked) Reset() {
 	*x = Blocked{}
-	mi := &file_user_proto_msgTypes[35]
+	mi := &file_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2183,7 @@ func (x *Blocked) String() string {
 func (*Blocked) ProtoMessage() {}
 
 func (x *Blocked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[35]
+	mi := &file_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2196,7 @@ func (x *Blocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blocked.ProtoReflect.Descriptor instead.
 func (*Blocked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{35}
+	return file_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Blocked) GetBy() int64 {
@@ -2126,7 +2225,7 @@ type Messaged struct {
 
 func (x *Messaged) Reset() {
 	*x = Messaged{}
-	mi := &file_user_proto_msgTypes[36]
+	mi := &file_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2237,7 @@ func (x *Messaged) String() string {
 func (*Messaged) ProtoMessage() {}
 
 func (x *Messaged) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[36]
+	mi := &file_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2250,7 @@ func (x *Messaged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Messaged.ProtoReflect.Descriptor instead.
 func (*Messaged) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{36}
+	return file_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Messaged) GetMessage() *Message {
@@ -2182,7 +2281,7 @@ type ReadMarked struct {
 
 func (x *ReadMarked) Reset() {
 	*x = ReadMarked{}
-	mi := &file_user_proto_msgTypes[37]
+	mi := &file_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2293,7 @@ func (x *ReadMarked) String() string {
 func (*ReadMarked) ProtoMessage() {}
 
 func (x *ReadMarked) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[37]
+	mi := &file_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2306,7 @@ func (x *ReadMarked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMarked.ProtoReflect.Descriptor instead.
 func (*ReadMarked) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{37}
+	return file_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReadMarked) GetBy() int64 {
@@ -2246,7 +2345,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_user_proto_msgTypes[38]
+	mi := &file_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2357,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[38]
+	mi := &file_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2370,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{38}
+	return file_user_proto_rawDescGZIP(), []int{40}
 }
 
 // PageKey is where a page of a list ended: the time and the user id of
@@ -2286,7 +2385,7 @@ type PageKey struct {
 
 func (x *PageKey) Reset() {
 	*x = PageKey{}
-	mi := &file_user_proto_msgTypes[39]
+	mi := &file_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2397,7 @@ func (x *PageKey) String() string {
 func (*PageKey) ProtoMessage() {}
 
 func (x *PageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[39]
+	mi := &file_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2410,7 @@ func (x *PageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageKey.ProtoReflect.Descriptor instead.
 func (*PageKey) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{39}
+	return file_user_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PageKey) GetAtUnixMicro() int64 {
@@ -2436,7 +2535,12 @@ const file_user_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"c\n" +
 	"\rMessagesReply\x12$\n" +
 	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12,\n" +
-	"\bmessages\x18\x02 \x03(\v2\x10.actorpb.MessageR\bmessages\"\x10\n" +
+	"\bmessages\x18\x02 \x03(\v2\x10.actorpb.MessageR\bmessages\"\x16\n" +
+	"\x14DeleteAccountRequest\"j\n" +
+	"\x12DeleteAccountReply\x12$\n" +
+	"\x05error\x18\x01 \x01(\v2\x0e.actorpb.ErrorR\x05error\x12\x14\n" +
+	"\x05phone\x18\x02 \x01(\tR\x05phone\x12\x18\n" +
+	"\aobjects\x18\x03 \x01(\x05R\aobjects\"\x10\n" +
 	"\x0eInspectRequest\"\xff\x02\n" +
 	"\fInspectReply\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x12\n" +
@@ -2496,7 +2600,7 @@ func file_user_proto_rawDescGZIP() []byte {
 	return file_user_proto_rawDescData
 }
 
-var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_user_proto_goTypes = []any{
 	(*Error)(nil),                  // 0: actorpb.Error
 	(*User)(nil),                   // 1: actorpb.User
@@ -2526,18 +2630,20 @@ var file_user_proto_goTypes = []any{
 	(*ReadReply)(nil),              // 25: actorpb.ReadReply
 	(*MessagesRequest)(nil),        // 26: actorpb.MessagesRequest
 	(*MessagesReply)(nil),          // 27: actorpb.MessagesReply
-	(*InspectRequest)(nil),         // 28: actorpb.InspectRequest
-	(*InspectReply)(nil),           // 29: actorpb.InspectReply
-	(*RefreshRequest)(nil),         // 30: actorpb.RefreshRequest
-	(*Liked)(nil),                  // 31: actorpb.Liked
-	(*Unliked)(nil),                // 32: actorpb.Unliked
-	(*Matched)(nil),                // 33: actorpb.Matched
-	(*Unmatched)(nil),              // 34: actorpb.Unmatched
-	(*Blocked)(nil),                // 35: actorpb.Blocked
-	(*Messaged)(nil),               // 36: actorpb.Messaged
-	(*ReadMarked)(nil),             // 37: actorpb.ReadMarked
-	(*Ack)(nil),                    // 38: actorpb.Ack
-	(*PageKey)(nil),                // 39: actorpb.PageKey
+	(*DeleteAccountRequest)(nil),   // 28: actorpb.DeleteAccountRequest
+	(*DeleteAccountReply)(nil),     // 29: actorpb.DeleteAccountReply
+	(*InspectRequest)(nil),         // 30: actorpb.InspectRequest
+	(*InspectReply)(nil),           // 31: actorpb.InspectReply
+	(*RefreshRequest)(nil),         // 32: actorpb.RefreshRequest
+	(*Liked)(nil),                  // 33: actorpb.Liked
+	(*Unliked)(nil),                // 34: actorpb.Unliked
+	(*Matched)(nil),                // 35: actorpb.Matched
+	(*Unmatched)(nil),              // 36: actorpb.Unmatched
+	(*Blocked)(nil),                // 37: actorpb.Blocked
+	(*Messaged)(nil),               // 38: actorpb.Messaged
+	(*ReadMarked)(nil),             // 39: actorpb.ReadMarked
+	(*Ack)(nil),                    // 40: actorpb.Ack
+	(*PageKey)(nil),                // 41: actorpb.PageKey
 }
 var file_user_proto_depIdxs = []int32{
 	0,  // 0: actorpb.SwipeReply.error:type_name -> actorpb.Error
@@ -2546,17 +2652,17 @@ var file_user_proto_depIdxs = []int32{
 	1,  // 3: actorpb.Candidate.user:type_name -> actorpb.User
 	0,  // 4: actorpb.RecommendationsReply.error:type_name -> actorpb.Error
 	7,  // 5: actorpb.RecommendationsReply.users:type_name -> actorpb.Candidate
-	39, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
+	41, // 6: actorpb.LikedMeRequest.after:type_name -> actorpb.PageKey
 	1,  // 7: actorpb.Liker.user:type_name -> actorpb.User
 	0,  // 8: actorpb.LikedMeReply.error:type_name -> actorpb.Error
 	10, // 9: actorpb.LikedMeReply.users:type_name -> actorpb.Liker
-	39, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
-	39, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
+	41, // 10: actorpb.LikedMeReply.next:type_name -> actorpb.PageKey
+	41, // 11: actorpb.FriendsRequest.after:type_name -> actorpb.PageKey
 	1,  // 12: actorpb.Friend.user:type_name -> actorpb.User
 	21, // 13: actorpb.Friend.last_message:type_name -> actorpb.Message
 	0,  // 14: actorpb.FriendsReply.error:type_name -> actorpb.Error
 	13, // 15: actorpb.FriendsReply.friends:type_name -> actorpb.Friend
-	39, // 16: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
+	41, // 16: actorpb.FriendsReply.next:type_name -> actorpb.PageKey
 	0,  // 17: actorpb.FriendReply.error:type_name -> actorpb.Error
 	1,  // 18: actorpb.FriendReply.user:type_name -> actorpb.User
 	0,  // 19: actorpb.UnmatchReply.error:type_name -> actorpb.Error
@@ -2566,15 +2672,16 @@ var file_user_proto_depIdxs = []int32{
 	0,  // 23: actorpb.ReadReply.error:type_name -> actorpb.Error
 	0,  // 24: actorpb.MessagesReply.error:type_name -> actorpb.Error
 	21, // 25: actorpb.MessagesReply.messages:type_name -> actorpb.Message
-	0,  // 26: actorpb.InspectReply.error:type_name -> actorpb.Error
-	1,  // 27: actorpb.Liked.user:type_name -> actorpb.User
-	1,  // 28: actorpb.Matched.user:type_name -> actorpb.User
-	21, // 29: actorpb.Messaged.message:type_name -> actorpb.Message
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	0,  // 26: actorpb.DeleteAccountReply.error:type_name -> actorpb.Error
+	0,  // 27: actorpb.InspectReply.error:type_name -> actorpb.Error
+	1,  // 28: actorpb.Liked.user:type_name -> actorpb.User
+	1,  // 29: actorpb.Matched.user:type_name -> actorpb.User
+	21, // 30: actorpb.Messaged.message:type_name -> actorpb.Message
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_user_proto_init() }
@@ -2588,7 +2695,7 @@ func file_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_proto_rawDesc), len(file_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,6 +1,7 @@
-// Package upload pushes uploaded avatars to object storage: a per-node
-// upload manager actor claims due jobs from the job store and hands each to
-// a child uploader actor, which stores the image and records the outcome.
+// Package upload pushes uploaded avatars to object storage, and deletes the
+// objects of deleted accounts: a per-node upload manager actor claims due
+// jobs from the job store and hands each to a child uploader actor, which
+// stores the image (or deletes the object) and records the outcome.
 // The manager is the uploaders' supervisor and owns the retry policy
 // (exponential backoff with full jitter, a bounded number of attempts);
 // the truth about every job stays in the database, so a crash of an
@@ -371,7 +372,7 @@ func (a *manager) finished(r *result, lost bool) {
 		a.met.attempts.WithLabelValues("ok").Inc()
 	default:
 		a.met.attempts.WithLabelValues("error").Inc()
-		a.o.Log.Warn("avatar upload attempt failed", "job_id", r.job.ID, "attempt", r.job.Attempts, "err", r.err)
+		a.o.Log.Warn("object storage attempt failed", "job_id", r.job.ID, "kind", r.job.Kind, "attempt", r.job.Attempts, "err", r.err)
 		a.retry(r.job, r.err)
 	}
 }
@@ -388,6 +389,10 @@ func (a *manager) retry(j swiper.UploadJob, cause error) {
 	switch {
 	case err != nil:
 		a.o.Log.Warn("record a failed upload attempt; the job comes back after its lease", "job_id", j.ID, "err", err)
+	case ok && final && j.Kind == swiper.UploadDelete:
+		a.met.finished.WithLabelValues(string(swiper.UploadFailed)).Inc()
+		a.o.Log.Error("deleting a deleted account's object failed for good; an operator's retry will try again",
+			"job_id", j.ID, "user_id", j.UID, "key", j.Key, "attempts", j.Attempts, "err", cause)
 	case ok && final:
 		a.met.finished.WithLabelValues(string(swiper.UploadFailed)).Inc()
 		a.o.Log.Error("avatar upload failed for good", "job_id", j.ID, "user_id", j.UID, "attempts", j.Attempts, "err", cause)
@@ -420,7 +425,11 @@ func (u *uploader) Receive(ctx actor.Context) {
 	r := &result{from: ctx.Self(), job: c.Job}
 	pctx, cancel := context.WithTimeout(at.ctx, u.o.Timeout)
 	start := time.Now()
-	r.err = u.o.Objects.Put(pctx, c.Job.Key, c.Data)
+	if c.Job.Kind == swiper.UploadDelete {
+		r.err = u.o.Objects.Delete(pctx, c.Job.Key)
+	} else {
+		r.err = u.o.Objects.Put(pctx, c.Job.Key, c.Data)
+	}
 	cancel()
 	r.took = time.Since(start)
 	u.met.putSeconds.Observe(r.took.Seconds())
@@ -439,7 +448,9 @@ func (u *uploader) Receive(ctx actor.Context) {
 			u.o.Log.Warn("record a stored avatar; the job comes back after its lease", "job_id", c.Job.ID, "err", err)
 		case ok:
 			r.recorded = true
-			refresh(dctx, u.o, c.Job.UID)
+			if c.Job.Kind != swiper.UploadDelete {
+				refresh(dctx, u.o, c.Job.UID)
+			}
 		}
 		cancel()
 	}

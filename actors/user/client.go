@@ -476,6 +476,17 @@ func (c *Client) Messages(ctx context.Context, uid, fid, before int64, limit int
 	return out, nil
 }
 
+// DeleteAccount erases uid through its actor and returns what lives on
+// outside PostgreSQL: the phone (for its codes) and how many objects are
+// queued for deletion. ENotFound if uid is gone already.
+func (c *Client) DeleteAccount(ctx context.Context, uid int64) (swiper.Erased, error) {
+	r, err := ask[*actorpb.DeleteAccountReply](c, ctx, uid, &actorpb.DeleteAccountRequest{})
+	if err != nil {
+		return swiper.Erased{}, err
+	}
+	return swiper.Erased{Phone: r.Phone, Objects: int(r.Objects)}, nil
+}
+
 // Inspect returns what uid's actor holds, activating it if needed.
 func (c *Client) Inspect(ctx context.Context, uid int64) (*swiper.ActorInfo, error) {
 	r, err := ask[*actorpb.InspectReply](c, ctx, uid, &actorpb.InspectRequest{})

@@ -39,6 +39,7 @@ type Deps struct {
 	Node     string
 	Social   swiper.SocialStore
 	Messages swiper.MessageStore
+	Accounts swiper.AccountStore
 	Users    swiper.UserStore
 	Ranking  swiper.Ranking
 	Settings *swiper.LiveSettings
@@ -191,6 +192,9 @@ type grain struct {
 	// sendLimit bounds the messages the user sends, from all devices
 	// (swiper.MessagesPerSecond); made at the first message.
 	sendLimit *rate.Limiter
+	// deleted says the user's account was erased: the actor answers every
+	// call as for a user who does not exist until it has stopped.
+	deleted bool
 }
 
 // idleTimer passivates an actor that received nothing for a while. The
@@ -282,6 +286,12 @@ func (g *grain) Receive(ctx actor.Context) {
 	if g.lifecycle(ctx) {
 		return
 	}
+	if g.deleted {
+		if ctx.Sender() != nil {
+			ctx.Respond(errorPB(swiper.NoSuchUser("user actor")))
+		}
+		return
+	}
 	if !g.ensureLoaded(ctx) {
 		return
 	}
@@ -289,7 +299,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actorpb.SwipeRequest, *actorpb.RewindRequest, *actorpb.UnmatchRequest, *actorpb.BlockRequest,
 		*actorpb.RecommendationsRequest, *actorpb.LikedMeRequest, *actorpb.FriendsRequest, *actorpb.FriendRequest,
-		*actorpb.SendMessageRequest, *actorpb.ReadRequest, *actorpb.MessagesRequest:
+		*actorpb.SendMessageRequest, *actorpb.ReadRequest, *actorpb.MessagesRequest, *actorpb.DeleteAccountRequest:
 		reply = g.serveCall(ctx, m)
 	case *actorpb.Liked, *actorpb.Unliked, *actorpb.Matched, *actorpb.Unmatched, *actorpb.Blocked,
 		*actorpb.Messaged, *actorpb.ReadMarked:
@@ -327,6 +337,8 @@ func (g *grain) lifecycle(ctx actor.Context) bool {
 		if m.gen == g.idle.gen && g.idleFor() {
 			g.passivate(ctx)
 		}
+	case *deletedStop:
+		g.passivate(ctx)
 	case *actor.Terminated:
 		g.dropSession(m.Who)
 	case *actor.Restarting:
@@ -411,6 +423,8 @@ func (g *grain) serveCall(ctx actor.Context, msg any) any {
 		return g.markRead(m)
 	case *actorpb.MessagesRequest:
 		return g.messages(m)
+	case *actorpb.DeleteAccountRequest:
+		return g.deleteAccount(ctx)
 	}
 	return unexpected(msg) // Receive's dispatch lists what comes here
 }
@@ -990,3 +1004,29 @@ func messageLimit(limit int32) int {
 	}
 	return min(int(limit), swiper.MaxMessages)
 }
+
+// deleteAccount erases the user: the store erases every row of theirs in
+// one transaction (each friend's "unmatched" included), the friends' active
+// actors forget them and poke their sessions, and this actor stops after
+// its reply, answering what reaches it meanwhile as for no such user. The
+// user's own sessions end with its tokens, which the caller revokes.
+func (g *grain) deleteAccount(actx actor.Context) *actorpb.DeleteAccountReply {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	out, err := g.d.Accounts.DeleteUser(ctx, g.uid)
+	if err != nil {
+		return &actorpb.DeleteAccountReply{Error: errorPB(err)}
+	}
+	for _, f := range out.Friends {
+		g.tell(f, &actorpb.Unmatched{Friend: g.uid})
+	}
+	g.deleted = true
+	g.swiped, g.friends, g.pending = newSwipeSet(nil), nil, nil
+	// Sent to itself, so that it follows the reply: the poison pill goes
+	// behind whatever is already queued.
+	actx.Send(actx.Self(), &deletedStop{})
+	return &actorpb.DeleteAccountReply{Phone: out.Phone, Objects: int32(out.Objects)}
+}
+
+// deletedStop stops an actor whose user was deleted.
+type deletedStop struct{}

@@ -305,7 +305,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		o.Upload(uo)
 	}
 	if a.Node, err = node.Start(ctx, node.Options{
-		Name: cfg.Node, Social: a.Social, Messages: a.Messages, Metrics: a.Metrics, Users: a.Users, Events: a.Events, Ranking: a.Ranking, Settings: a.Feed.Live,
+		Name: cfg.Node, Social: a.Social, Messages: a.Messages, Accounts: social, Metrics: a.Metrics, Users: a.Users, Events: a.Events, Ranking: a.Ranking, Settings: a.Feed.Live,
 		Clock: o.Clock, Location: cfg.Location, Log: log,
 		Host: cfg.ClusterHost, Port: cfg.ClusterPort, Provider: cfg.ClusterProvider,
 		ClusterName: cfg.ClusterName, Advertise: cfg.ClusterAdvertise, EtcdEndpoints: cfg.EtcdEndpoints,
@@ -357,11 +357,13 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Ready:        a.ready,
 	}
 	a.Sockets.Calls = a.Client
+	a.Client.Erase = a.erase(tokens)
 	a.Admin = &admin.Server{
 		Token: cfg.AdminToken, Users: a.Users, Tokens: a.Tokens, Settings: a.Settings,
 		Feed: a.Feed, Notices: a.Notices, Clock: o.Clock, Location: cfg.Location,
 		Metrics: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Actors: a.Node,
 		Uploads: a.Uploads, KickUploads: a.Node.Uploads.Kick, Reports: a.Reports,
+		Erase: a.Client.Erase,
 		Ban: func(ctx context.Context, uid int64) error {
 			if err := tokens.RevokeUser(ctx, uid); err != nil {
 				return err
@@ -622,4 +624,35 @@ func (l *listener) serve(log *slog.Logger, maxHeader int, errc chan<- error) {
 			errc <- fmt.Errorf("%s listener: %w", l.name, err)
 		}
 	}()
+}
+
+// erase returns the node's account deletion (API.md, "Safety"): the user's
+// actor erases what PostgreSQL holds and tells the friends; then the tokens
+// (sockets close with 4001 on every node), the ranking entry and the
+// phone's codes go from Redis, and the upload managers are woken for the
+// objects. A retry after a failure part way finds no user (ENotFound,
+// returned) and erases what Redis still holds all the same.
+func (a *App) erase(tokens *redis.TokenCache) func(ctx context.Context, uid int64) error {
+	return func(ctx context.Context, uid int64) error {
+		out, err := a.Node.Users.DeleteAccount(ctx, uid)
+		if err != nil && swiper.ErrorCode(err) != swiper.ENotFound {
+			return err
+		}
+		gone := err
+		if err := tokens.RevokeUser(ctx, uid); err != nil {
+			return err
+		}
+		if err := a.Ranking.Remove(ctx, uid); err != nil {
+			return err
+		}
+		if out.Phone != "" {
+			if err := a.Tokens.ForgetPhone(ctx, out.Phone); err != nil {
+				return err
+			}
+		}
+		if out.Objects > 0 {
+			a.Node.Uploads.Kick()
+		}
+		return gone
+	}
 }

@@ -89,6 +89,8 @@ type harnessOptions struct {
 	// redisProxy puts the node's Redis behind a proxy the test can take
 	// down (harness.proxy).
 	redisProxy bool
+	// sms, if set, sends the login codes (default: the console's log).
+	sms swiper.SMSSender
 }
 
 // countingTokens is the node's token store, counting what reaches Redis.
@@ -125,6 +127,9 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 			s.Options.Redis = h.proxy.Client(t)
 		}
 		s.Options.Social = o.social
+		if o.sms != nil {
+			s.Options.SMS = o.sms
+		}
 		s.Options.Tokens = func(ts app.TokenStore) app.TokenStore { return countingTokens{TokenStore: ts, h: h} }
 		s.Options.WS = o.ws
 		s.Options.RegisterEvery, s.Options.SessionHold = o.register, o.hold

@@ -110,6 +110,7 @@ func TestConversation(t *testing.T) {
 		t.Errorf("a's friend before any message: %+v; want no last message, 0 unread", fs[0])
 	}
 
+	h.clock.Add(time.Second) // the messages come after the matches
 	// Stored as given: markup, quotes, line breaks, tabs, emoji.
 	text := "<script>alert('hi')</script> & \"you\"\n\ttab 🙂"
 	m1 := h.mustSend(ta, b, text)

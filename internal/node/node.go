@@ -34,6 +34,7 @@ type Options struct {
 	Name     string // shown by the admin API
 	Social   swiper.SocialStore
 	Messages swiper.MessageStore
+	Accounts swiper.AccountStore
 	// Metrics gets the user actors' metrics; nil registers none.
 	Metrics  prometheus.Registerer
 	Users    swiper.UserStore
@@ -133,7 +134,7 @@ func Start(ctx context.Context, o Options) (n *Node, err error) {
 	lookup := placement.New()
 	n = &Node{name: o.Name, System: system, Lookup: lookup, lost: make(chan struct{})}
 	kind := user.NewKind(&user.Deps{
-		Node: o.Name, Social: o.Social, Messages: o.Messages, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
+		Node: o.Name, Social: o.Social, Messages: o.Messages, Accounts: o.Accounts, Users: o.Users, Ranking: o.Ranking, Settings: o.Settings,
 		Clock: o.Clock, Location: o.Location, Log: o.Log, Idle: o.Idle, Placement: lookup, Registerer: o.Metrics,
 	})
 	var provider cluster.ClusterProvider = test.NewTestProvider(test.NewInMemAgent())

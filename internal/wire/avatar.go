@@ -16,7 +16,7 @@ type Job struct {
 // JobOf returns the wire form of j.
 func JobOf(j *swiper.UploadJob) Job {
 	w := Job{ID: j.ID, Status: string(j.Status), Attempts: j.Attempts}
-	if j.Status == swiper.UploadDone {
+	if j.Status == swiper.UploadDone && j.URL != "" {
 		u := j.URL
 		w.URL = &u
 	}

@@ -83,5 +83,17 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Delete removes the object at key. COS answers 204 whether or not it was
+// there; a 404 (a bucket that says so) is a deletion done too.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	const op = "cos.Delete"
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.client.Object.Delete(ctx, key); err != nil && !cossdk.IsNotFoundError(err) {
+		return swiper.Unavailable(op, err)
+	}
+	return nil
+}
+
 // URL returns the CDN URL of key.
 func (s *Store) URL(key string) string { return s.cdn + "/" + key }

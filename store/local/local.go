@@ -7,7 +7,9 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -58,6 +60,22 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 		return swiper.Unavailable(op, err)
 	}
 	if err := os.Rename(f.Name(), dst); err != nil {
+		return swiper.Unavailable(op, err)
+	}
+	return nil
+}
+
+// Delete removes Dir/key; a file that is not there is deleted already.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	const op = "local.Delete"
+	if !validKey(key) {
+		return swiper.Internal(op, fmt.Errorf("bad object key %q", key))
+	}
+	if err := ctx.Err(); err != nil {
+		return swiper.Unavailable(op, err)
+	}
+	err := os.Remove(filepath.Join(s.Dir, filepath.FromSlash(key)))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return swiper.Unavailable(op, err)
 	}
 	return nil

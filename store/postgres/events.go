@@ -64,9 +64,11 @@ func (s *EventStore) Append(ctx context.Context, e swiper.Event) (int64, error) 
 
 // Events returns up to limit events of uid after seq after, with the
 // other user of each match and superliked event as others see them now
-// (nil if that user is gone) and the message of each message event. The
-// event of a message that is gone (its conversation ended) is left out:
-// the stream skips its seq.
+// and the message of each message event. An event that would show what is
+// gone is left out, the stream skipping its seq: a message whose
+// conversation ended, a match, superliked or read of a deleted account.
+// Only an "unmatched" still names a deleted account's id, to the friends
+// who knew it.
 func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([]swiper.Event, error) {
 	const op = "postgres.Events"
 	// One round trip: a push reads a page per event, so the other user
@@ -97,9 +99,11 @@ func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([
 			       u.location AS u_location, u.avatar_url AS u_avatar_url, u.vip_level AS u_vip_level,
 			       m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id, m.sent_at AS m_sent_at
 			FROM events e
-			LEFT JOIN users u ON u.id = e.subject AND e.type IN ('match', 'superliked')
+			LEFT JOIN users u ON u.id = e.subject AND e.type IN ('match', 'superliked', 'read')
 			LEFT JOIN messages m ON m.id = e.ref AND e.type = 'message'
-			WHERE e.uid = $1 AND e.seq > $2 AND (e.type <> 'message' OR m.id IS NOT NULL)
+			WHERE e.uid = $1 AND e.seq > $2
+				AND (e.type <> 'message' OR m.id IS NOT NULL)
+				AND (e.type NOT IN ('match', 'superliked', 'read') OR u.id IS NOT NULL)
 			ORDER BY e.seq LIMIT $3`, uid, after, limit)
 	})
 	if err != nil {
@@ -115,7 +119,7 @@ func (s *EventStore) Events(ctx context.Context, uid, after int64, limit int) ([
 			}
 			out[i].Message = m
 		}
-		if r.ID.Valid && out[i].AboutUser() {
+		if out[i].AboutUser() {
 			u := &swiper.User{ID: r.ID.Int64, Nickname: r.Nickname.String, Sex: swiper.Sex(r.Sex.String),
 				Location: r.Location.String, AvatarURL: r.AvatarURL.String, VIPLevel: int(r.VIPLevel.Int64)}
 			if r.Birthday.Valid {

@@ -423,7 +423,7 @@ func RankingScores(ctx context.Context, db *DB, each func(uid, score int64) erro
 	const op = "postgres.RankingScores"
 	rows, err := db.QueryContext(ctx, `
 		SELECT sid, sum(CASE mark WHEN 'like' THEN $1::int8 WHEN 'superlike' THEN $2::int8 WHEN 'dislike' THEN $3::int8 ELSE 0 END)::int8
-		FROM swipes WHERE sid NOT IN (SELECT id FROM users WHERE banned_at IS NOT NULL) GROUP BY sid ORDER BY sid`,
+		FROM swipes s WHERE EXISTS (SELECT FROM users u WHERE u.id = s.sid AND u.banned_at IS NULL) GROUP BY sid ORDER BY sid`,
 		swiper.Like.Score(), swiper.Superlike.Score(), swiper.Dislike.Score())
 	if err != nil {
 		return wrap(op, err)

@@ -21,11 +21,12 @@ var _ swiper.UploadStore = (*UploadStore)(nil)
 // NewUploadStore returns an UploadStore on db.
 func NewUploadStore(db *DB) *UploadStore { return &UploadStore{db: db} }
 
-const uploadColumns = `id, uid, status, attempts, key, url, last_error, next_attempt_at, created_at, updated_at`
+const uploadColumns = `id, uid, kind, status, attempts, key, url, last_error, next_attempt_at, created_at, updated_at`
 
 type uploadRow struct {
 	ID            int64          `db:"id"`
 	UID           int64          `db:"uid"`
+	Kind          string         `db:"kind"`
 	Status        string         `db:"status"`
 	Attempts      int            `db:"attempts"`
 	Key           string         `db:"key"`
@@ -38,7 +39,7 @@ type uploadRow struct {
 
 func (r *uploadRow) job() *swiper.UploadJob {
 	return &swiper.UploadJob{
-		ID: r.ID, UID: r.UID, Status: swiper.UploadStatus(r.Status), Attempts: r.Attempts, Key: r.Key,
+		ID: r.ID, UID: r.UID, Kind: swiper.UploadKind(r.Kind), Status: swiper.UploadStatus(r.Status), Attempts: r.Attempts, Key: r.Key,
 		URL: r.URL.String, LastError: r.LastError.String, NextAttemptAt: r.NextAttemptAt.UTC(),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -50,11 +51,15 @@ func (s *UploadStore) CreateUpload(ctx context.Context, uid int64, key string, d
 	var r uploadRow
 	// Not retried: after a lost connection the job may be in, and a second
 	// would upload the same bytes again for nothing.
+	// The user's row is locked (KEY SHARE) while the job goes in: an
+	// account deletion, which locks it FOR UPDATE, either waits for this job
+	// and queues its object's deletion, or comes first and this finds no
+	// user.
 	err := s.db.GetContext(ctx, &r, `
 		INSERT INTO uploads (uid, key, data, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4, $4)
+		SELECT u.id, $2, $3, $4, $4, $4 FROM (SELECT id FROM users WHERE id = $1 FOR KEY SHARE) u
 		RETURNING `+uploadColumns, uid, key, data, now)
-	if isCode(err, "23503") { // foreign_key_violation: no such user
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, swiper.NoSuchUser(op)
 	}
 	if err != nil {
@@ -101,7 +106,7 @@ func (s *UploadStore) ClaimUploads(ctx context.Context, limit int, lease time.Du
 		UPDATE uploads u SET status = 'uploading', attempts = u.attempts + 1,
 			next_attempt_at = $3, updated_at = $1
 		FROM due WHERE u.id = due.id
-		RETURNING u.id, u.uid, u.status, u.attempts, u.key, u.url, u.last_error,
+		RETURNING u.id, u.uid, u.kind, u.status, u.attempts, u.key, u.url, u.last_error,
 			u.next_attempt_at, u.created_at, u.updated_at, u.data`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, wrap(op, err)
@@ -139,7 +144,8 @@ func (s *UploadStore) RenewUploads(ctx context.Context, held []swiper.UploadClai
 	return renewed, nil
 }
 
-// CompleteUpload marks the job done, sets the avatar and appends the event.
+// CompleteUpload marks the job done, sets the avatar and appends the
+// event; a delete job is only marked done (its user is gone).
 func (s *UploadStore) CompleteUpload(ctx context.Context, id int64, attempt int, url string, now time.Time) (bool, error) {
 	const op = "postgres.CompleteUpload"
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -147,16 +153,26 @@ func (s *UploadStore) CompleteUpload(ctx context.Context, id int64, attempt int,
 		return false, wrap(op, err)
 	}
 	defer tx.Rollback()
-	var uid int64
-	err = tx.GetContext(ctx, &uid, `
-		UPDATE uploads SET status = 'done', url = $3, data = NULL, last_error = NULL, updated_at = $4
+	var r struct {
+		UID  int64  `db:"uid"`
+		Kind string `db:"kind"`
+	}
+	err = tx.GetContext(ctx, &r, `
+		UPDATE uploads SET status = 'done', url = CASE kind WHEN 'put' THEN $3 END, data = NULL, last_error = NULL, updated_at = $4
 		WHERE id = $1 AND attempts = $2 AND status = 'uploading'
-		RETURNING uid`, id, attempt, url, now)
+		RETURNING uid, kind`, id, attempt, url, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // a later claim took the job over, or it is done
 	}
 	if err != nil {
 		return false, wrap(op, err)
+	}
+	uid := r.UID
+	if swiper.UploadKind(r.Kind) == swiper.UploadDelete {
+		if err := tx.Commit(); err != nil {
+			return false, wrap(op, err)
+		}
+		return true, nil
 	}
 	// Two uploads of one user may finish out of order (a retry): the
 	// newest upload's image wins.
@@ -187,18 +203,22 @@ func (s *UploadStore) FailUpload(ctx context.Context, id int64, attempt int, cau
 		return false, wrap(op, err)
 	}
 	defer tx.Rollback()
-	var uid int64
-	err = tx.GetContext(ctx, &uid, `
+	var r struct {
+		UID  int64  `db:"uid"`
+		Kind string `db:"kind"`
+	}
+	err = tx.GetContext(ctx, &r, `
 		UPDATE uploads SET status = $3, last_error = $4, next_attempt_at = $5, updated_at = $6
 		WHERE id = $1 AND attempts = $2 AND status = 'uploading'
-		RETURNING uid`, id, attempt, string(status), cause, next, now)
+		RETURNING uid, kind`, id, attempt, string(status), cause, next, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, wrap(op, err)
 	}
-	if final {
+	uid := r.UID
+	if final && swiper.UploadKind(r.Kind) == swiper.UploadPut {
 		ev := swiper.Event{UID: uid, Type: swiper.EventAvatarFailed, Subject: id, Detail: swiper.UploadFailedMessage, At: now}
 		if _, err := tx.ExecContext(ctx, appendEventsSQL, eventArgs([]swiper.Event{ev})...); err != nil {
 			return false, wrap(op, err)

@@ -453,3 +453,14 @@ func unavailable(op string, err error) error {
 	}
 	return swiper.Unavailable(op, err)
 }
+
+// ForgetPhone deletes what Redis keeps of a phone's codes (the code, its
+// resend gate, daily count, wrong guesses and lockout), for an account that
+// was deleted: the phone may register again at once.
+func (s *Store) ForgetPhone(ctx context.Context, phone string) error {
+	err := s.rdb.Del(ctx, s.codeKey(phone), s.gateKey(phone), s.dayKey(phone), s.wrongKey(phone), s.lockKey(phone)).Err()
+	if err != nil {
+		return unavailable("redis.ForgetPhone", err)
+	}
+	return nil
+}

@@ -52,6 +52,9 @@ type Server struct {
 	// Ban does what a ban does beyond the database: revokes the user's
 	// tokens on every node and takes it off the ranking. Idempotent.
 	Ban func(ctx context.Context, uid int64) error
+	// Erase erases an account as DELETE /api/v1/me does (internal/app
+	// wires both); ENotFound if there is none. Nil serves no deletion.
+	Erase func(ctx context.Context, uid int64) error
 }
 
 // Actors is what the admin API asks of the node's actor system (cmd/swiperd
@@ -89,6 +92,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/users/{id}/vip", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
 	mux.Handle("/admin/v1/users/{id}/token", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
 	mux.Handle("/admin/v1/users/{id}/actor", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
+	if s.Erase != nil {
+		mux.Handle("/admin/v1/users/{id}", httpapi.Methods(map[string]http.HandlerFunc{http.MethodDelete: s.deleteUser}))
+	}
 	mux.Handle("/admin/v1/actors", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
 	mux.Handle("/admin/v1/cluster", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
 	mux.Handle("/admin/v1/uploads", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
@@ -167,6 +173,20 @@ func pathID(r *http.Request) (int64, error) {
 		return 0, swiper.NoSuchUser("admin.pathID")
 	}
 	return id, nil
+}
+
+// deleteUser erases an account: 204, or 404 if there is none (its Redis
+// leftovers, if a deletion failed part way, are erased all the same).
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err == nil {
+		err = s.Erase(r.Context(), id)
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) putVIP(w http.ResponseWriter, r *http.Request) {

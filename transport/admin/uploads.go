@@ -14,6 +14,9 @@ import (
 // failed attempt and when it is next due.
 type Job struct {
 	wire.Job
+	// Kind is "put" (an avatar upload) or "delete" (an object of a deleted
+	// account): extended, issue 14.
+	Kind          string    `json:"kind"`
 	UserID        int64     `json:"user_id"`
 	Key           string    `json:"key"`
 	LastError     *string   `json:"last_error"`
@@ -32,7 +35,7 @@ type JobReply struct {
 }
 
 func jobOf(j *swiper.UploadJob) Job {
-	w := Job{Job: wire.JobOf(j), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
+	w := Job{Job: wire.JobOf(j), Kind: string(j.Kind), UserID: j.UID, Key: j.Key, NextAttemptAt: j.NextAttemptAt.UTC(), CreatedAt: j.CreatedAt.UTC()}
 	if j.LastError != "" {
 		e := j.LastError
 		w.LastError = &e

@@ -32,7 +32,12 @@ type Server struct {
 	Social Social // users' actors
 	// Messages serves conversations; nil serves none.
 	Messages Messages
-	Ranking  swiper.Ranking // the hot ranking
+	// Erase erases the caller's account (DELETE /api/v1/me) and everything
+	// of it, in PostgreSQL and beyond: internal/app wires it. It returns
+	// ENotFound when the account was erased already (the caller's retry,
+	// whose tokens are still being revoked). Nil serves no deletion.
+	Erase   func(ctx context.Context, uid int64) error
+	Ranking swiper.Ranking // the hot ranking
 	// Blocks reads and undoes blocks (nil: no /api/v1/blocks).
 	Blocks Blocks
 	// Reports keeps users' reports (nil: no /api/v1/reports).
@@ -77,7 +82,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v1/auth/code", httpapi.Methods{http.MethodPost: s.sendCode})
 	mux.Handle("/api/v1/auth/login", httpapi.Methods{http.MethodPost: s.login})
 	mux.Handle("/api/v1/auth/logout", httpapi.Methods{http.MethodPost: s.authed(s.logout)})
-	mux.Handle("/api/v1/me", httpapi.Methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)})
+	me := httpapi.Methods{http.MethodGet: s.authed(s.getMe), http.MethodPatch: s.authed(s.patchMe)}
+	if s.Erase != nil {
+		me[http.MethodDelete] = s.authed(s.deleteMe)
+	}
+	mux.Handle("/api/v1/me", me)
 	mux.Handle("/api/v1/swipes", httpapi.Methods{http.MethodPost: s.authed(s.swipe)})
 	mux.Handle("/api/v1/swipes/rewind", httpapi.Methods{http.MethodPost: s.authed(s.rewind)})
 	mux.Handle("/api/v1/recommendations", httpapi.Methods{http.MethodGet: s.authed(s.recommendations)})

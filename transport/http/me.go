@@ -108,3 +108,18 @@ func userPatchOf(obj map[string]json.RawMessage) (*swiper.UserPatch, error) {
 	}
 	return p, nil
 }
+
+// deleteMe erases the caller's account. A retry after a failure part way
+// (PostgreSQL erased, Redis not yet) finds no user and erases the rest.
+func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) {
+	var q struct{}
+	if err := httpapi.DecodeJSON(w, r, &q, true); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := s.Erase(r.Context(), callerID(r)); err != nil && swiper.ErrorCode(err) != swiper.ENotFound {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -160,11 +160,14 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 		{call{"GET", "/api/v1/me?x=" + strings.Repeat("q", 5<<10), true}, "long query", tok, ``, 400, swiper.EBadRequest, "query"},
 		{call{"GET", "/api/v1/" + strings.Repeat("p", 2<<10), false}, "long path", "", ``, 400, swiper.EBadRequest, "path"},
 		{call{"GET", "/api/v1/nowhere", false}, "unknown path", "", ``, 404, swiper.ENotFound, ""},
-		{call{"DELETE", "/api/v1/me", true}, "wrong method", tok, ``, 405, swiper.EBadRequest, ""},
+		{call{"PUT", "/api/v1/me", true}, "wrong method", tok, ``, 405, swiper.EBadRequest, ""},
+		// A deletion with a body it does not understand deletes nothing.
+		{call{"DELETE", "/api/v1/me", true}, "unknown field", tok, `{"confirm": true}`, 400, swiper.EBadRequest, "confirm"},
+		{call{"DELETE", "/api/v1/me", true}, "malformed", tok, `{`, 400, swiper.EBadRequest, ""},
 		{call{"GET", "/api/v1/auth/login", false}, "wrong method", "", ``, 405, swiper.EBadRequest, ""},
 	}
 	// Every authenticated endpoint refuses a missing, malformed or unknown token.
-	for _, c := range []call{{"POST", "/api/v1/auth/logout", true}, {"GET", "/api/v1/me", true}, {"PATCH", "/api/v1/me", true}} {
+	for _, c := range []call{{"POST", "/api/v1/auth/logout", true}, {"GET", "/api/v1/me", true}, {"PATCH", "/api/v1/me", true}, {"DELETE", "/api/v1/me", true}} {
 		for _, bad := range []struct{ name, token string }{{"no token", ""}, {"unknown token", "nope"}, {"long token", strings.Repeat("x", 300)}} {
 			tests = append(tests, badCase{c, bad.name, bad.token, `{"nickname": "Hacked"}`, 401, swiper.ELoginRequired, ""})
 		}

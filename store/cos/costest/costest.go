@@ -1,6 +1,7 @@
 // Package costest runs a local stand-in for Tencent COS for tests: an
 // S3-compatible server (gofakes3) on 127.0.0.1 that speaks as COS does, so
-// the real COS SDK can talk to it, with faults injected on PUTs.
+// the real COS SDK can talk to it, with faults injected on PUTs and
+// DELETEs.
 //
 // The SDK addresses the bucket by host name (virtual-host style), so the
 // server puts the bucket back into the path; and the SDK checks a CRC-64
@@ -44,7 +45,9 @@ type Server struct {
 	backend *s3mem.Backend
 	mu      sync.Mutex
 	fault   func(n int) string
+	dfault  func(n int) string
 	puts    atomic.Int64
+	deletes atomic.Int64
 	hanging atomic.Int64
 	stored  atomic.Int64
 }
@@ -58,12 +61,15 @@ func New(tb testing.TB) *Server {
 	}
 	s3 := gofakes3.New(f.backend).Server()
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			n := int(f.puts.Add(1))
-			f.mu.Lock()
+		if r.Method == http.MethodPut || r.Method == http.MethodDelete {
 			fault := OK
-			if f.fault != nil {
-				fault = f.fault(n)
+			f.mu.Lock()
+			if r.Method == http.MethodPut {
+				if n := int(f.puts.Add(1)); f.fault != nil {
+					fault = f.fault(n)
+				}
+			} else if n := int(f.deletes.Add(1)); f.dfault != nil {
+				fault = f.dfault(n)
 			}
 			f.mu.Unlock()
 			switch fault {
@@ -87,6 +93,8 @@ func New(tb testing.TB) *Server {
 				}
 				return
 			}
+		}
+		if r.Method == http.MethodPut {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(crc64.Checksum(body, crc64.MakeTable(crc64.ECMA)), 10))
@@ -107,6 +115,17 @@ func (f *Server) SetFault(fn func(n int) string) {
 	defer f.mu.Unlock()
 	f.fault = fn
 }
+
+// SetDeleteFault makes fn decide each DELETE's fate by its number (from
+// 1), as SetFault does for PUTs; nil lets every DELETE through.
+func (f *Server) SetDeleteFault(fn func(n int) string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dfault = fn
+}
+
+// Deletes is how many DELETEs have arrived.
+func (f *Server) Deletes() int64 { return f.deletes.Load() }
 
 // Puts is how many PUTs have arrived.
 func (f *Server) Puts() int64 { return f.puts.Load() }

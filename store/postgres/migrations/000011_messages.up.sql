@@ -117,7 +117,8 @@ BEGIN
     VALUES (v_lo, v_hi, p_from, p_text, p_client, timestamptz 'epoch' + p_at * interval '1 microsecond')
     RETURNING id INTO v_id;
     UPDATE friendships
-    SET last_message = v_id, active_at = timestamptz 'epoch' + p_at * interval '1 microsecond',
+    -- Activity never predates the match (a clock behind another node's).
+    SET last_message = v_id, active_at = greatest(timestamptz 'epoch' + p_at * interval '1 microsecond', created_at),
         unread1 = unread1 + (p_to = v_lo)::int, unread2 = unread2 + (p_to = v_hi)::int
     WHERE uid1 = v_lo AND uid2 = v_hi;
     SELECT array_agg(a.r_seq ORDER BY a.r_n) INTO v_seqs
