@@ -262,7 +262,7 @@ type UserStore interface {
 	// User returns the user with this id.
 	User(ctx context.Context, id int64) (*User, error)
 	// Users returns the users with these ids, in the order of ids; ids with
-	// no user are left out.
+	// no user, or a banned one, are left out (what others may be shown).
 	Users(ctx context.Context, ids []int64) ([]*User, error)
 	// UpdateUser validates patch against the stored user (see UserPatch.Apply)
 	// and stores the result atomically; on error nothing is changed.

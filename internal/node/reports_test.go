@@ -187,6 +187,15 @@ func TestBanOverTheAPI(t *testing.T) {
 	if got := idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users, ofRanked); slices.Contains(got, b) {
 		t.Errorf("ranking %v shows banned b", got)
 	}
+	// A score in flight when the ban came puts b back in Redis: still not
+	// shown.
+	if err := h.ranking.AddScore(context.Background(), b, 5); err != nil {
+		t.Fatal(err)
+	}
+	r = h.do("GET", "/api/v1/ranking?limit=100", td, nil)
+	if got := idsOf(wiretest.Decode[wire.UsersReply[wire.Ranked]](t, r.Raw).Users, ofRanked); slices.Contains(got, b) {
+		t.Errorf("ranking %v shows banned b, re-added by a late score", got)
+	}
 	wantError(t, h.swipe(td, b, swiper.Like), 404, swiper.EInvalidSID)
 	if got := likers(); slices.Contains(got, b) {
 		t.Errorf("liked-me %v still shows banned b", got)

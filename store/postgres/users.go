@@ -125,7 +125,9 @@ func (s *UserStore) User(ctx context.Context, id int64) (*swiper.User, error) {
 }
 
 // Users returns the users with these ids, in the order of ids, leaving out
-// ids with no user. One query serves any number of ids; an id asked for twice
+// ids with no user or a banned one (a score in flight when the ban came may
+// put a banned user back in the ranking until its rebuild; it is not shown).
+// One query serves any number of ids; an id asked for twice
 // appears twice, each a copy of its own.
 func (s *UserStore) Users(ctx context.Context, ids []int64) ([]*swiper.User, error) {
 	const op = "postgres.Users"
@@ -135,7 +137,7 @@ func (s *UserStore) Users(ctx context.Context, ids []int64) ([]*swiper.User, err
 	var rows []userRow
 	// The array travels as text ("{1,2,3}"), which binary_parameters leaves
 	// alone: lib/pq sends only []byte values in binary.
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[])`, pq.Int64Array(ids))
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users WHERE id = ANY($1::int8[]) AND banned_at IS NULL`, pq.Int64Array(ids))
 	if err != nil {
 		return nil, wrap(op, err)
 	}
