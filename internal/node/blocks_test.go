@@ -102,6 +102,9 @@ func TestBlockOverTheAPI(t *testing.T) {
 	if r := h.do("POST", "/api/v1/blocks", ta, map[string]any{"user_id": b}); r.Status != 204 {
 		t.Fatalf("block again: %d %s", r.Status, r.Raw)
 	}
+	if got := h.metric("swiper_blocks_total"); got != 1 {
+		t.Errorf("swiper_blocks_total = %v after one block made twice; want 1", got)
+	}
 	if r := h.do("DELETE", fmt.Sprintf("/api/v1/blocks/%d", b), ta, nil); r.Status != 204 {
 		t.Fatalf("unblock: %d %s", r.Status, r.Raw)
 	}
