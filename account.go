@@ -22,4 +22,7 @@ type AccountStore interface {
 	// object key its uploads may have stored. ENotFound if there is no such
 	// user (deleted already).
 	DeleteUser(ctx context.Context, uid int64) (Erased, error)
+	// SweepUser erases what a write in flight during uid's deletion stored
+	// of uid after it; nothing if uid exists.
+	SweepUser(ctx context.Context, uid int64) error
 }

@@ -192,6 +192,8 @@ type grain struct {
 	// sendLimit bounds the messages the user sends, from all devices
 	// (swiper.MessagesPerSecond); made at the first message.
 	sendLimit *rate.Limiter
+	// readLimit bounds the read markers the user moves, alike.
+	readLimit *rate.Limiter
 	// deleted says the user's account was erased: the actor answers every
 	// call as for a user who does not exist until it has stopped.
 	deleted bool
@@ -965,8 +967,16 @@ func (g *grain) sendMessage(actx actor.Context, m *actorpb.SendMessageRequest) *
 // markRead moves the user's read marker of a friend's messages; the
 // friend's actor, if active, pushes the "read" event to the friend.
 func (g *grain) markRead(m *actorpb.ReadRequest) *actorpb.ReadReply {
+	const op = "user.markRead"
 	if m.With <= 0 || m.With == g.uid {
-		return &actorpb.ReadReply{Error: errorPB(swiper.NotFriend("user.markRead"))}
+		return &actorpb.ReadReply{Error: errorPB(swiper.NotFriend(op))}
+	}
+	if g.readLimit == nil {
+		g.readLimit = rate.NewLimiter(swiper.MessagesPerSecond, swiper.MessageBurst)
+	}
+	if !g.readLimit.Allow() {
+		return &actorpb.ReadReply{Error: errorPB(&swiper.Error{Code: swiper.ERateLimited, Op: op,
+			Message: "too many read markers; slow down", RetryAfterSeconds: 1})}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()

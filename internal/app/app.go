@@ -357,7 +357,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Ready:        a.ready,
 	}
 	a.Sockets.Calls = a.Client
-	a.Client.Erase = a.erase(tokens)
+	a.Client.Erase = a.erase(tokens, social, log)
 	a.Admin = &admin.Server{
 		Token: cfg.AdminToken, Users: a.Users, Tokens: a.Tokens, Settings: a.Settings,
 		Feed: a.Feed, Notices: a.Notices, Clock: o.Clock, Location: cfg.Location,
@@ -626,14 +626,23 @@ func (l *listener) serve(log *slog.Logger, maxHeader int, errc chan<- error) {
 	}()
 }
 
-// erase returns the node's account deletion (API.md, "Safety"): the user's
-// actor erases what PostgreSQL holds and tells the friends; then the tokens
-// (sockets close with 4001 on every node), the ranking entry and the
-// phone's codes go from Redis, and the upload managers are woken for the
-// objects. A retry after a failure part way finds no user (ENotFound,
-// returned) and erases what Redis still holds all the same.
-func (a *App) erase(tokens *redis.TokenCache) func(ctx context.Context, uid int64) error {
+// erase returns the node's account deletion (API.md, "Safety"): the
+// phone's codes go from Redis first (the phone is known only while the user
+// is), then the user's actor erases what PostgreSQL holds and tells the
+// friends; then the tokens (sockets close with 4001 on every node) and the
+// ranking entry go, and the upload managers are woken for the objects. A
+// retry after a failure part way finds no user (ENotFound, returned) and
+// erases what Redis still holds all the same. SweepAfter later, what a
+// swipe batch in flight during the deletion stored of the user is swept.
+func (a *App) erase(tokens *redis.TokenCache, accounts swiper.AccountStore, log *slog.Logger) func(ctx context.Context, uid int64) error {
 	return func(ctx context.Context, uid int64) error {
+		if u, err := a.Users.User(ctx, uid); err == nil {
+			if err := a.Tokens.ForgetPhone(ctx, u.Phone); err != nil {
+				return err
+			}
+		} else if swiper.ErrorCode(err) != swiper.ENotFound {
+			return err
+		}
 		out, err := a.Node.Users.DeleteAccount(ctx, uid)
 		if err != nil && swiper.ErrorCode(err) != swiper.ENotFound {
 			return err
@@ -645,14 +654,26 @@ func (a *App) erase(tokens *redis.TokenCache) func(ctx context.Context, uid int6
 		if err := a.Ranking.Remove(ctx, uid); err != nil {
 			return err
 		}
-		if out.Phone != "" {
-			if err := a.Tokens.ForgetPhone(ctx, out.Phone); err != nil {
-				return err
-			}
-		}
 		if out.Objects > 0 {
 			a.Node.Uploads.Kick()
+		}
+		if gone == nil {
+			time.AfterFunc(SweepAfter, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				err := accounts.SweepUser(ctx, uid)
+				if err == nil {
+					err = a.Ranking.Remove(ctx, uid)
+				}
+				if err != nil {
+					log.Warn("sweep a deleted account's late writes; reads hide them meanwhile", "user_id", uid, "err", err)
+				}
+			})
 		}
 		return gone
 	}
 }
+
+// SweepAfter is how long after an account's deletion what a write in
+// flight stored of it is swept: more than a swipe batch may take (3 s).
+var SweepAfter = 5 * time.Second

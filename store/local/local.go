@@ -59,6 +59,11 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
 		return swiper.Unavailable(op, err)
 	}
+	if err := ctx.Err(); err != nil {
+		// Abandoned meanwhile (its lease lost): a late file would outlive
+		// an account's deletion of the key.
+		return swiper.Unavailable(op, err)
+	}
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return swiper.Unavailable(op, err)
 	}

@@ -55,7 +55,7 @@ func TestDeleteUserQueuesObjectDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Time{
-		swiper.AvatarKey(uid, "busy"):    base.Add(61 * time.Second),
+		swiper.AvatarKey(uid, "busy"):    base.Add(61*time.Second + 2*time.Minute),
 		swiper.AvatarKey(uid, "done"):    now,
 		swiper.AvatarKey(uid, "pending"): now,
 	}

@@ -40,6 +40,9 @@ func (s *SocialStore) Block(ctx context.Context, uid, bid int64) (swiper.BlockOu
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO blocks (uid, blocked, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, uid, bid, now)
+	if isCode(err, "23503") { // foreign_key_violation: deleted meanwhile
+		return out, &swiper.Error{Code: swiper.EInvalidSID, Op: op, Field: "user_id", Message: "no such user"}
+	}
 	if err != nil {
 		return out, wrap(op, err)
 	}

@@ -153,6 +153,13 @@ func (s *UploadStore) CompleteUpload(ctx context.Context, id int64, attempt int,
 		return false, wrap(op, err)
 	}
 	defer tx.Rollback()
+	// The user's row first, as an account's deletion locks it before the
+	// upload rows: the other order deadlocks with it.
+	if _, err := tx.ExecContext(ctx, `
+		SELECT FROM users u JOIN uploads j ON j.uid = u.id AND j.kind = 'put'
+		WHERE j.id = $1 FOR NO KEY UPDATE OF u`, id); err != nil {
+		return false, wrap(op, err)
+	}
 	var r struct {
 		UID  int64  `db:"uid"`
 		Kind string `db:"kind"`
