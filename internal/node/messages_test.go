@@ -175,10 +175,15 @@ func TestConversation(t *testing.T) {
 	if fb := h.friendsOf(tb); fb[0].Unread != 1 {
 		t.Errorf("b's unread after reading up to m1 = %d; want 1", fb[0].Unread)
 	}
-	// Reading the same again, or less, moves nothing and tells no one; a
-	// marker past the end stops at the last message.
+	// Reading the same again, or less, or up to one's own message moves
+	// nothing and tells no one; a marker past the end stops at the friend's
+	// last message.
 	if r := wb1.call("read", map[string]any{"with": a, "up_to": m1.ID}); errorOf(r) != 0 {
 		t.Fatalf("read again: %v", r)
+	}
+	// b's own message is not a's to mark: the marker stays at m1.
+	if r := wb1.call("read", map[string]any{"with": a, "up_to": m2.ID}); errorOf(r) != 0 {
+		t.Fatalf("read up to b's own message: %v", r)
 	}
 	if r := wb1.call("read", map[string]any{"with": a, "up_to": m3.ID + 1000}); errorOf(r) != 0 {
 		t.Fatalf("read past the end: %v", r)
