@@ -13,6 +13,9 @@ import (
 // CodeReply is the body of POST /api/v1/auth/code.
 type CodeReply struct {
 	ExpiresIn int `json:"expires_in"`
+	// DevCode is the code itself, in dev mode with the console provider
+	// only, so that the web app can log a demo user in (API.md, "Web app").
+	DevCode string `json:"dev_code,omitempty"`
 }
 
 // LoginReply is the body of POST /api/v1/auth/login.

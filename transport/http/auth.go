@@ -110,7 +110,11 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, wire.CodeReply{ExpiresIn: int(s.CodeTTL.Seconds())})
+	out := wire.CodeReply{ExpiresIn: int(s.CodeTTL.Seconds())}
+	if s.DevCodes {
+		out.DevCode = code
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {

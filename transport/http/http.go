@@ -30,6 +30,9 @@ type Server struct {
 	Tokens swiper.TokenStore
 	SMS    swiper.SMSSender
 	Social Social // users' actors
+	// DevCodes puts each login code in its reply ("dev_code"): dev mode
+	// with the console SMS provider only, which internal/app decides.
+	DevCodes bool
 	// Messages serves conversations; nil serves none.
 	Messages Messages
 	// Erase erases the caller's account (DELETE /api/v1/me) and everything
