@@ -11,11 +11,15 @@ import (
 // cpuGroups is the -cpu flag: named groups of processes whose CPU time a
 // run reports per request, e.g. -cpu swiperd:101,102,103 -cpu postgres:201,202,
 // or by command name, looked up at each sample, -cpu postgres:comm=postgres
-// (so that the backends a restarted node connects to during the run count).
+// (so that the backends a restarted node connects to during the run count),
+// or by a part of the command line, -cpu pg:cmdline=bench14 (PostgreSQL
+// shows each backend's database there: on a machine that runs other
+// databases' work too, the backends of the run's own).
 type cpuGroups struct {
 	names []string
 	pids  [][]int
 	comms []string // "" for a group of fixed pids
+	lines []string // a group by command line instead: what it holds
 }
 
 func (g *cpuGroups) String() string { return "" }
@@ -29,7 +33,14 @@ func (g *cpuGroups) Set(v string) error {
 		if comm == "" {
 			return fmt.Errorf("%q: comm= needs a command name", v)
 		}
-		g.names, g.pids, g.comms = append(g.names, name), append(g.pids, nil), append(g.comms, comm)
+		g.names, g.pids, g.comms, g.lines = append(g.names, name), append(g.pids, nil), append(g.comms, comm), append(g.lines, "")
+		return nil
+	}
+	if line, ok := strings.CutPrefix(list, "cmdline="); ok {
+		if line == "" {
+			return fmt.Errorf("%q: cmdline= needs text to look for", v)
+		}
+		g.names, g.pids, g.comms, g.lines = append(g.names, name), append(g.pids, nil), append(g.comms, ""), append(g.lines, line)
 		return nil
 	}
 	var pids []int
@@ -40,7 +51,7 @@ func (g *cpuGroups) Set(v string) error {
 		}
 		pids = append(pids, pid)
 	}
-	g.names, g.pids, g.comms = append(g.names, name), append(g.pids, pids), append(g.comms, "")
+	g.names, g.pids, g.comms, g.lines = append(g.names, name), append(g.pids, pids), append(g.comms, ""), append(g.lines, "")
 	return nil
 }
 
@@ -48,14 +59,27 @@ func (g *cpuGroups) Set(v string) error {
 // after a sample counts in full at the next (it ran only since); one that
 // ends between samples loses its time.
 func byComm(comm string) []int {
+	return procs(func(pid int) bool {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		return err == nil && strings.TrimSpace(string(raw)) == comm
+	})
+}
+
+// byCmdline returns the processes whose command line holds part, as
+// byComm does (a process that rewrites its title, as PostgreSQL's do, is
+// looked for in the title; swiperload itself may be one).
+func byCmdline(part string) []int {
+	return procs(func(pid int) bool {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && strings.Contains(strings.ReplaceAll(string(raw), "\x00", " "), part)
+	})
+}
+
+func procs(match func(pid int) bool) []int {
 	dirs, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(raw)) == comm {
+		if pid, err := strconv.Atoi(d.Name()); err == nil && match(pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -65,14 +89,21 @@ func byComm(comm string) []int {
 // clockTick is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
 const clockTick = 10 * time.Millisecond
 
+// cpuSample is each group's processes' CPU time so far, by pid.
+type cpuSample []map[int]time.Duration
+
 // sample returns each group's CPU time so far: user + system time from
-// /proc/<pid>/stat, summed over its processes (one that is gone counts 0).
-func (g *cpuGroups) sample() []time.Duration {
-	out := make([]time.Duration, len(g.pids))
+// /proc/<pid>/stat of each of its processes.
+func (g *cpuGroups) sample() cpuSample {
+	out := make(cpuSample, len(g.pids))
 	for i, pids := range g.pids {
-		if g.comms[i] != "" {
+		switch {
+		case g.comms[i] != "":
 			pids = byComm(g.comms[i])
+		case g.lines[i] != "":
+			pids = byCmdline(g.lines[i])
 		}
+		out[i] = map[int]time.Duration{}
 		for _, pid := range pids {
 			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 			if err != nil {
@@ -87,14 +118,26 @@ func (g *cpuGroups) sample() []time.Duration {
 			}
 			ut, _ := strconv.ParseInt(f[11], 10, 64)
 			st, _ := strconv.ParseInt(f[12], 10, 64)
-			out[i] += time.Duration(ut+st) * clockTick
+			out[i][pid] = time.Duration(ut+st) * clockTick
 		}
 	}
 	return out
 }
 
+// since returns group i's CPU time from before to s: each process's time
+// since before, in full for one that started since; one that ended
+// between the two loses its time (it is no longer there to read) rather
+// than subtracting it.
+func (s cpuSample) since(before cpuSample, i int) time.Duration {
+	var d time.Duration
+	for pid, t := range s[i] {
+		d += t - before[i][pid]
+	}
+	return d
+}
+
 // report prints each group's CPU time between before and now, per one of n.
-func (g *cpuGroups) report(before []time.Duration, n int, what string) {
+func (g *cpuGroups) report(before cpuSample, n int, what string) {
 	if len(g.names) == 0 || n == 0 {
 		return
 	}
@@ -102,7 +145,7 @@ func (g *cpuGroups) report(before []time.Duration, n int, what string) {
 	var parts []string
 	var total time.Duration
 	for i, name := range g.names {
-		d := after[i] - before[i]
+		d := after.since(before, i)
 		total += d
 		parts = append(parts, fmt.Sprintf("%s %.1fs = %.0f µs", name, d.Seconds(), float64(d.Microseconds())/float64(n)))
 	}

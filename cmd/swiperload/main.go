@@ -20,11 +20,18 @@
 //	                                    (-interleave: both likes in the run,
 //	                                    the second as soon as the first is
 //	                                    answered, as a real day has them)
+//	swiperload message -users 2000 -rate 2000 -d 30s
+//	                                    pairs of friends on sockets send
+//	                                    messages, open-loop; time each to
+//	                                    its response and to the friend's
+//	                                    socket, beside a one-read request
+//	                                    at the same rate (-baseline)
 //	swiperload mixed -users 2000 -rate 2000 -d 30s
 //	                                    a day in small, open-loop: logins,
 //	                                    recommendations, swipes (a share of
 //	                                    likes answered a moment later, the
-//	                                    match push timed), most users on
+//	                                    match push timed), messages between
+//	                                    the friends made, most users on
 //	                                    sockets
 //	swiperload failover -etcd 127.0.0.1:23790 -kills 5
 //	                                    run three nodes on etcd, kill -9 one
@@ -70,7 +77,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|mixed|failover|split|actors [flags]")
+		fmt.Fprintln(os.Stderr, "usage: swiperload login|me|swipe|recs|ws|match|message|mixed|failover|split|actors [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -87,6 +94,8 @@ func main() {
 		err = wsLoad(os.Args[2:])
 	case "match":
 		err = matchLoad(os.Args[2:])
+	case "message":
+		err = messageLoad(os.Args[2:])
 	case "mixed":
 		err = mixedLoad(os.Args[2:])
 	case "failover":
@@ -333,8 +342,15 @@ func runAt(rate, c int, d time.Duration, what string, do call, ok func(body []by
 // openLoop is runAt's open loop: it returns the latencies and how many
 // calls fell due but were not answered within d.
 func openLoop(rate, c int, d time.Duration, what string, do call, ok func(body []byte)) (*recorder, int64) {
+	return openLoopFrom(time.Now(), rate, c, d, what, do, ok)
+}
+
+// openLoopFrom is openLoop with its clock started at start: call i is due
+// at start + i/rate (dueAt), so a caller that needs a call's due time
+// (to time what else the call causes) computes the same one.
+func openLoopFrom(start time.Time, rate, c int, d time.Duration, what string, do call, ok func(body []byte)) (*recorder, int64) {
 	rec := &recorder{}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(d))
 	defer cancel()
 	type due struct {
 		i  int
@@ -342,7 +358,6 @@ func openLoop(rate, c int, d time.Duration, what string, do call, ok func(body [
 	}
 	queue := make(chan due, rate) // a second of arrivals; beyond it the pacer waits and the lag shows in the latencies
 	var missed atomic.Int64
-	start := time.Now()
 	var wg sync.WaitGroup
 	for range c {
 		wg.Add(1)
@@ -376,7 +391,7 @@ func openLoop(rate, c int, d time.Duration, what string, do call, ok func(body [
 	// The pacer: by the clock, so a late wake-up sends what fell due at
 	// once, each with the time it was due.
 	for i := 0; ; i++ {
-		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		at := dueAt(start, rate, i)
 		if at.Sub(start) >= d {
 			break
 		}
@@ -386,6 +401,12 @@ func openLoop(rate, c int, d time.Duration, what string, do call, ok func(body [
 	close(queue)
 	wg.Wait()
 	return rec, missed.Load()
+}
+
+// dueAt is when call i of an open loop at rate a second started at start
+// falls due.
+func dueAt(start time.Time, rate, i int) time.Time {
+	return start.Add(time.Duration(i) * time.Second / time.Duration(rate))
 }
 
 // closedLoop runs c clients for d, each making its next call when the

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,18 +18,24 @@ import (
 // mixedLoad is a day of the app in small, open-loop: actions arrive at
 // -rate a second, spread over users 1..users at random, and each is one
 // of what phones do: a new phone logs in (code, then login), a user asks
-// for recommendations, or swipes its next target (like or dislike). A
-// share of the likes is answered by the liked user a moment later, as
-// its own arrival, and the match that makes is timed from the answer's
-// send to both users' match frames. Most users hold a socket, and their
-// calls go over it; the others use HTTP. Every kind of action gets its
-// own latency histogram, each latency from when the action fell due.
+// for recommendations, swipes its next target (like or dislike), or
+// writes to a friend. A share of the likes is answered by the liked user
+// a moment later, as its own arrival, and the match that makes is timed
+// from the answer's send to both users' match frames. A message is
+// between the two of a match made in this run, picked at random (none
+// falls due before the first match), from either side (one who sent in
+// the last 200 ms lets the other speak, or the message is skipped: the
+// node allows 10 a second); when the friend holds a socket its push is
+// timed too. Most users hold a socket, and their calls go over it; the
+// others use HTTP. Every kind of action gets its own latency histogram,
+// each latency from when the action fell due.
 func mixedLoad(args []string) error {
 	fs := flag.NewFlagSet("mixed", flag.ExitOnError)
 	run := asUsers(fs, 2000, 512)
 	sockets := fs.Float64("sockets", 0.8, "share of the users holding a socket (their calls go over it)")
 	recs := fs.Float64("recs", 0.2, "share of actions that ask for recommendations")
 	logins := fs.Float64("logins", 0.01, "share of actions that are a new phone logging in (the node must send codes to -sms)")
+	messages := fs.Float64("messages", 0.05, "share of actions that are a message between two users who matched in this run (0: none, the mix of before)")
 	likes := fs.Float64("likes", 0.4, "share of swipes that are likes (the rest are dislikes)")
 	answer := fs.Float64("answer", 0.3, "share of likes the liked user answers with a like")
 	answerAfter := fs.Duration("answer-after", time.Second, "mean wait before an answer (uniform over twice this)")
@@ -69,9 +77,18 @@ func mixedLoad(args []string) error {
 		seen atomic.Int32
 	}
 	var inflight sync.Map // pairKey -> *pending
-	var pushRec recorder
+	var pushRec, msgPushRec recorder
 	var unheard atomic.Int64
+	book := &messageBook{} // messages to users on sockets, not yet heard
 	onEvent := func(u int, event string, data json.RawMessage) {
+		if event == "message" {
+			if id, ok := messageTo(u, data); ok {
+				if due, ok := book.heard(id); ok {
+					msgPushRec.add(time.Since(due))
+				}
+			}
+			return
+		}
 		if event != "match" {
 			return
 		}
@@ -93,6 +110,11 @@ func mixedLoad(args []string) error {
 	}
 	fmt.Printf("%d users, %d holding sockets (opened in %s); %d actions/s for %s\n",
 		n, withSocket, time.Since(t0).Round(time.Millisecond), *run.rate, *run.d)
+	// A session sends only what is stored after it has started (read its
+	// stream's head, 16 at a time), and a push to one still starting is
+	// never heard: the match and message pushes of the first seconds were
+	// counted as lost. Let them start before the clock does.
+	time.Sleep(3 * time.Second) // this measures, it does not synchronise
 
 	// do calls method as user u: over its socket if it has one, else
 	// over HTTP.
@@ -101,7 +123,13 @@ func mixedLoad(args []string) error {
 			return socks[u-1].request(ctx, method, params)
 		}
 		var req *http.Request
+		want := 200
 		switch method {
+		case "send_message":
+			data, _ := json.Marshal(map[string]any{"text": params["text"], "client_id": params["client_id"]})
+			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/friends/%d/messages", run.at(u), params["to"]), bytes.NewReader(data))
+			req.Header.Set("Content-Type", "application/json")
+			want = 201
 		case "swipe":
 			data, _ := json.Marshal(params)
 			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, run.at(u)+"/api/v1/swipes", bytes.NewReader(data))
@@ -111,7 +139,7 @@ func mixedLoad(args []string) error {
 		}
 		req.Header.Set("Authorization", "Bearer "+tokens[u-1])
 		st, body, err := send(req)
-		if err == nil && st != 200 {
+		if err == nil && st != want {
 			var e struct {
 				Error struct {
 					Code    int
@@ -124,8 +152,13 @@ func mixedLoad(args []string) error {
 		return body, err
 	}
 
-	var recsRec, swipeWSRec, swipeHTTPRec, answerRec, loginRec recorder
+	var recsRec, swipeWSRec, swipeHTTPRec, answerRec, loginRec, msgWSRec, msgHTTPRec recorder
 	var already, matched, answersDue atomic.Int64
+	var friends friendPairs
+	var noFriends, paced, limited, cutHTTP atomic.Int64
+	pace := newSendPace(n, 200*time.Millisecond)
+	tag := strconv.FormatInt(time.Now().UnixNano()%(1<<40), 36) // client_ids of this run only
+
 	rounds := make([]atomic.Int64, n+1) // each user's next target, from -start
 	var phones atomic.Int64
 	phoneBase := time.Now().Unix() % 100000 * 10000 // a new block of numbers each run
@@ -140,7 +173,7 @@ func mixedLoad(args []string) error {
 			rec = &swipeWSRec
 		}
 		body, err := do(ctx, u, "swipe", map[string]any{"sid": sid, "mark": mark})
-		if e, ok := err.(*apiError); ok && e.Code == 1003 { // already swiped: a retry of an earlier run's pair
+		if e, ok := err.(*apiError); ok && e.Code == 1006 { // already swiped, the other mark: an earlier run's or the seed's pair
 			already.Add(1)
 			return false, nil
 		}
@@ -176,11 +209,44 @@ func mixedLoad(args []string) error {
 		return nil
 	}
 
+	// message is a message from u to friend f due at due, i the action's
+	// number.
+	message := func(u, f, i int, due time.Time) {
+		rec := &msgHTTPRec
+		if u <= withSocket {
+			rec = &msgWSRec
+		}
+		id := tag + "-" + strconv.Itoa(i)
+		if f <= withSocket {
+			book.expect(id, due)
+		}
+		_, err := do(ctx, u, "send_message", map[string]any{"to": f, "text": messageText(i, tag, 40), "client_id": id})
+		if err != nil {
+			if ctx.Err() != nil && u > withSocket {
+				// The run's end cancelled the request: the node may not
+				// have stored it, so its push is not waited for. (A frame
+				// on a socket, once written, is served: it stays.)
+				book.forget(id)
+				cutHTTP.Add(1)
+			}
+			if ctx.Err() == nil {
+				book.forget(id)
+				rec.errors.Add(1)
+				if e, ok := err.(*apiError); ok && e.Code == 1106 {
+					limited.Add(1)
+				}
+				logOnce(fmt.Sprintf("message %d→%d: %v", u, f, err))
+			}
+			return
+		}
+		rec.add(time.Since(due))
+	}
+
 	cpu0 := cpu.sample()
 	var actions atomic.Int64
 	start := time.Now()
-	_, missed := openLoop(*run.rate, *run.c, *run.d, "action", func(_ context.Context, w, i int) ([]byte, error) {
-		due := start.Add(time.Duration(i) * time.Second / time.Duration(*run.rate))
+	_, missed := openLoopFrom(start, *run.rate, *run.c, *run.d, "action", func(_ context.Context, w, i int) ([]byte, error) {
+		due := dueAt(start, *run.rate, i)
 		r := unit(uint64(i), 1)
 		u := int(mix(uint64(i), 2)%uint64(n)) + 1
 		actions.Add(1)
@@ -201,6 +267,23 @@ func mixedLoad(args []string) error {
 				return nil, errSkip
 			}
 			recsRec.add(time.Since(due))
+		case r < *logins+*recs+*messages:
+			p, ok := friends.pick(mix(uint64(i), 6))
+			if !ok {
+				noFriends.Add(1)
+				return nil, errSkip
+			}
+			u, f := p[0], p[1]
+			if mix(uint64(i), 7)&1 == 1 {
+				u, f = f, u
+			}
+			if now := time.Now(); !pace.allow(u, now) {
+				if u, f = f, u; !pace.allow(u, now) {
+					paced.Add(1)
+					return nil, errSkip
+				}
+			}
+			message(u, f, i, due)
 		default:
 			k := int(rounds[u].Add(1)) - 1 + *start0
 			sid := (u+k-1)%n + 1
@@ -218,6 +301,7 @@ func mixedLoad(args []string) error {
 			}
 			if m {
 				matched.Add(1)
+				friends.add(u, sid)
 				return nil, errSkip
 			}
 			if unit(uint64(i), 4) >= *answer {
@@ -247,6 +331,7 @@ func mixedLoad(args []string) error {
 					return
 				}
 				matched.Add(1)
+				friends.add(sid, u)
 			})
 		}
 		return nil, errSkip
@@ -265,6 +350,9 @@ func mixedLoad(args []string) error {
 		time.Sleep(50 * time.Millisecond) // polling the readers' progress, with a deadline
 	}
 	inflight.Range(func(_, _ any) bool { unheard.Add(1); return true })
+	for deadline := time.Now().Add(time.Second); book.left() > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // the same for message pushes, within what is left of it
+	}
 
 	fmt.Printf("%d actions due, %d not started by the end (the load generator or node fell behind)\n", actions.Load()+missed, missed)
 	loginRec.report("login (code + login, HTTP)", elapsed)
@@ -273,10 +361,68 @@ func mixedLoad(args []string) error {
 	swipeHTTPRec.report("swipe over HTTP", elapsed)
 	answerRec.report(fmt.Sprintf("answering like (%d due)", answersDue.Load()), elapsed)
 	pushRec.report("match push: answer sent → both match frames (both on sockets)", elapsed)
+	msgWSRec.report("message over the socket", elapsed)
+	msgHTTPRec.report("message over HTTP", elapsed)
+	msgPushRec.report("message push: due → the friend's socket (friend on a socket)", elapsed)
+	fmt.Printf("messages: %d skipped before the first match, %d skipped as both friends had sent in the last 200 ms, %d refused 1106, %d over HTTP cut short by the end (not waited for); pushes to sockets not heard within the wait: %d\n",
+		noFriends.Load(), paced.Load(), limited.Load(), cutHTTP.Load(), book.left())
+	if book.left() > 0 {
+		fmt.Printf("message pushes never heard, by client_id (at most 5): %s\n", strings.Join(book.some(5), " "))
+	}
+	fmt.Println(seqReport(socks))
 	fmt.Printf("matches: %d; match pushes not heard by both sides within 5 s: %d; swipes already made (earlier runs): %d\n",
 		matched.Load(), unheard.Load(), already.Load())
 	cpu.report(cpu0, int(actions.Load()), "action")
 	return nil
+}
+
+// friendPairs are the pairs that matched in a run, to pick from.
+type friendPairs struct {
+	mu    sync.Mutex
+	pairs [][2]int
+}
+
+func (f *friendPairs) add(a, b int) {
+	f.mu.Lock()
+	f.pairs = append(f.pairs, [2]int{a, b})
+	f.mu.Unlock()
+}
+
+// pick returns the pair x names (uniformly, for a uniform x); false while
+// there are none.
+func (f *friendPairs) pick(x uint64) ([2]int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.pairs) == 0 {
+		return [2]int{}, false
+	}
+	return f.pairs[x%uint64(len(f.pairs))], true
+}
+
+// sendPace keeps each user's messages at least gap apart, so that a load
+// of random picks stays under the node's per-user limit rather than
+// measuring its refusals.
+type sendPace struct {
+	gap  time.Duration
+	last []atomic.Int64 // user → unix nanoseconds of its last message
+}
+
+func newSendPace(users int, gap time.Duration) *sendPace {
+	return &sendPace{gap: gap, last: make([]atomic.Int64, users+1)}
+}
+
+// allow reports whether u may send at now, and if so counts it as sent.
+func (p *sendPace) allow(u int, now time.Time) bool {
+	t := now.UnixNano()
+	for {
+		last := p.last[u].Load()
+		if last != 0 && t-last < int64(p.gap) {
+			return false
+		}
+		if p.last[u].CompareAndSwap(last, t) {
+			return true
+		}
+	}
 }
 
 func pairKey(a, b int64) [2]int64 { return [2]int64{min(a, b), max(a, b)} }

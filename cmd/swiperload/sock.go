@@ -25,6 +25,58 @@ type sock struct {
 	// onEvent, if set before read starts, sees every event frame (on the
 	// reader's goroutine).
 	onEvent func(event string, data json.RawMessage)
+	// seqs checks the stream's promise, each event once and in seq order
+	// (reader's goroutine only; read it after the socket is done).
+	seqs seqCheck
+}
+
+// seqCheck follows one socket's event seqs: each should be the one
+// before it plus one. A gap is an event the client never got (unless a
+// resume fetched it); a step back, one it got again or out of order.
+type seqCheck struct {
+	last       int64
+	gaps, back int
+	// first describes the first gap or step back: what came after what.
+	first string
+}
+
+func (c *seqCheck) see(seq int64) {
+	switch {
+	case seq <= 0:
+		return
+	case c.last == 0 || seq == c.last+1:
+	case seq > c.last+1:
+		c.gaps++
+		if c.first == "" {
+			c.first = fmt.Sprintf("seq %d after %d", seq, c.last)
+		}
+	default:
+		c.back++
+		if c.first == "" {
+			c.first = fmt.Sprintf("seq %d after %d", seq, c.last)
+		}
+	}
+	c.last = max(c.last, seq)
+}
+
+// seqReport sums the sockets' seq checks into a line; call it once the
+// readers have stopped taking frames that matter.
+func seqReport(socks []*sock) string {
+	var gaps, back, users int
+	first := ""
+	for i, s := range socks {
+		s.mu.Lock()
+		c := s.seqs
+		s.mu.Unlock()
+		gaps, back = gaps+c.gaps, back+c.back
+		if c.gaps+c.back > 0 {
+			users++
+			if first == "" {
+				first = fmt.Sprintf("; first: user %d, %s", i+1, c.first)
+			}
+		}
+	}
+	return fmt.Sprintf("event seqs on the sockets: %d gaps, %d steps back, on %d sockets%s", gaps, back, users, first)
 }
 
 type sockReply struct {
@@ -86,6 +138,7 @@ func (s *sock) read() {
 		}
 		var f struct {
 			Type   string          `json:"type"`
+			Seq    int64           `json:"seq"`
 			ID     json.RawMessage `json:"id"`
 			Event  string          `json:"event"`
 			Data   json.RawMessage `json:"data"`
@@ -115,6 +168,9 @@ func (s *sock) read() {
 			}
 			ch <- r
 		case "event":
+			s.mu.Lock()
+			s.seqs.see(f.Seq)
+			s.mu.Unlock()
 			if s.onEvent != nil {
 				s.onEvent(f.Event, f.Data)
 			}
