@@ -11,7 +11,9 @@ import (
 
 // TestDevCode: in dev mode with the console SMS provider (the harness's
 // default) a code request's reply carries the code, which logs the phone
-// in; with another provider it does not.
+// in. (Another provider gives none: transport/http's
+// TestLoginRegistersThenLogsIn; a second node in this test would start
+// while the first's gRPC server logs, a race in grpclog's global logger.)
 func TestDevCode(t *testing.T) {
 	h := newHarness(t)
 	phone := fmt.Sprintf("+1555%07d", nextPhone())
@@ -27,9 +29,4 @@ func TestDevCode(t *testing.T) {
 		t.Errorf("login with the dev_code: %d %s", r.Status, r.Raw)
 	}
 
-	other := newHarness(t, func(o *harnessOptions) { o.sms = &codeBox{} })
-	r = other.do("POST", "/api/v1/auth/code", "", map[string]any{"phone": phone})
-	if r.Status != 200 || wiretest.Decode[wire.CodeReply](t, r.Raw).DevCode != "" {
-		t.Errorf("code with a real provider: %d %s; want no dev_code", r.Status, r.Raw)
-	}
 }
