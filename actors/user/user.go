@@ -935,12 +935,8 @@ func (g *grain) sendMessage(actx actor.Context, m *actorpb.SendMessageRequest) *
 	if err != nil {
 		return &actorpb.SendMessageReply{Error: errorPB(err)}
 	}
-	if g.sendLimit == nil {
-		g.sendLimit = rate.NewLimiter(swiper.MessagesPerSecond, swiper.MessageBurst)
-	}
-	if !g.sendLimit.Allow() {
-		return &actorpb.SendMessageReply{Error: errorPB(&swiper.Error{Code: swiper.ERateLimited, Op: op,
-			Message: "too many messages; slow down", RetryAfterSeconds: 1})}
+	if err := allow(&g.sendLimit, op, "messages"); err != nil {
+		return &actorpb.SendMessageReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
@@ -971,12 +967,8 @@ func (g *grain) markRead(m *actorpb.ReadRequest) *actorpb.ReadReply {
 	if m.With <= 0 || m.With == g.uid {
 		return &actorpb.ReadReply{Error: errorPB(swiper.NotFriend(op))}
 	}
-	if g.readLimit == nil {
-		g.readLimit = rate.NewLimiter(swiper.MessagesPerSecond, swiper.MessageBurst)
-	}
-	if !g.readLimit.Allow() {
-		return &actorpb.ReadReply{Error: errorPB(&swiper.Error{Code: swiper.ERateLimited, Op: op,
-			Message: "too many read markers; slow down", RetryAfterSeconds: 1})}
+	if err := allow(&g.readLimit, op, "read markers"); err != nil {
+		return &actorpb.ReadReply{Error: errorPB(err)}
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
@@ -1040,3 +1032,15 @@ func (g *grain) deleteAccount(actx actor.Context) *actorpb.DeleteAccountReply {
 
 // deletedStop stops an actor whose user was deleted.
 type deletedStop struct{}
+
+// allow takes a token from *l, made at first use with the conversation
+// limits (swiper.MessagesPerSecond, MessageBurst), or refuses with 1106.
+func allow(l **rate.Limiter, op, what string) error {
+	if *l == nil {
+		*l = rate.NewLimiter(swiper.MessagesPerSecond, swiper.MessageBurst)
+	}
+	if !(*l).Allow() {
+		return &swiper.Error{Code: swiper.ERateLimited, Op: op, Message: "too many " + what + "; slow down", RetryAfterSeconds: 1}
+	}
+	return nil
+}

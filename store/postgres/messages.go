@@ -86,14 +86,9 @@ func (s *SocialStore) Messages(ctx context.Context, uid, fid, before int64, limi
 	}
 	out := make([]swiper.Message, 0, len(rows))
 	for _, r := range rows {
-		if !r.ID.Valid {
-			continue
+		if m := messageOf(r.ID, r.Sender, r.Text, r.Client, r.SentAt, uid, fid); m != nil {
+			out = append(out, *m)
 		}
-		m := swiper.Message{ID: r.ID.Int64, From: r.Sender.Int64, To: fid, Text: r.Text.String, ClientID: r.Client.String, SentAt: r.SentAt.Time.UTC()}
-		if m.From == fid {
-			m.To = uid
-		}
-		out = append(out, m)
 	}
 	return out, nil
 }
