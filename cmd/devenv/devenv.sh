@@ -417,6 +417,7 @@ around() { # around [--etcd] CMD...
   local flags=()
   if [ "$1" = --etcd ]; then flags=(--etcd); shift; fi
   need_cc
+  need_chromium
   mkdir -p "$dev/holders"
   lock
   prune_holders
@@ -502,6 +503,19 @@ need_cc() {
   fi
 }
 
+# need_chromium: the web app's tests drive a headless Chromium; install
+# Debian's if there is none (SWIPER_CHROMIUM names another; the tests fail
+# without one unless SWIPER_SKIP_BROWSER=1).
+need_chromium() {
+  if [ -n "${SWIPER_CHROMIUM:-}" ] || [ "${SWIPER_SKIP_BROWSER:-}" = 1 ]; then
+    return
+  fi
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    log "the browser tests need Chromium; there is none"
+    apt_install chromium
+  fi
+}
+
 # admin_token: the dev admin token make run gives swiperd, made once.
 admin_token() {
   mkdir -p "$dev"
@@ -526,6 +540,7 @@ case "${1:-}" in
     around "$@"
     ;;
   cc) need_cc ;;
+  chromium) need_chromium ;;
   admin-token) admin_token ;;
   *) echo "usage: $0 up [--etcd]|down|around [--etcd] CMD...|cc|admin-token" >&2; exit 2 ;;
 esac

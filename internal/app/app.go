@@ -37,6 +37,7 @@ import (
 	"github.com/swiperhq/swiper/transport/admin"
 	swhttp "github.com/swiperhq/swiper/transport/http"
 	"github.com/swiperhq/swiper/transport/sms"
+	"github.com/swiperhq/swiper/transport/web"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -359,6 +360,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Uploads:        a.Uploads, KickUploads: a.Node.Uploads.Kick, Media: media,
 		AvatarBudget: imaging.NewBudget(AvatarMemory, AvatarWait),
 		Ready:        a.ready,
+		App:          web.App(),
 	}
 	a.Sockets.Calls = a.Client
 	a.Client.DevCodes = devCodes
@@ -368,7 +370,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		Feed: a.Feed, Notices: a.Notices, Clock: o.Clock, Location: cfg.Location,
 		Metrics: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Actors: a.Node,
 		Uploads: a.Uploads, KickUploads: a.Node.Uploads.Kick, Reports: a.Reports,
-		Erase: a.Client.Erase,
+		Erase: a.Client.Erase, Dashboard: web.Dashboard(),
 		Ban: func(ctx context.Context, uid int64) error {
 			if err := tokens.RevokeUser(ctx, uid); err != nil {
 				return err

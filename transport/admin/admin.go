@@ -43,6 +43,10 @@ type Server struct {
 	Clock    swiper.Clock
 	Location *time.Location
 	Actors   Actors // this node's actors
+	// Dashboard serves the operators' dashboard at /admin/ and
+	// /admin/assets/ (transport/web.Dashboard), without the token; nil:
+	// none.
+	Dashboard http.Handler
 	// Uploads keeps avatar upload jobs; KickUploads (may be nil) tells
 	// this node's upload manager that a job is due.
 	Uploads     swiper.UploadStore
@@ -110,7 +114,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", httpapi.NotFound)
-	return httpapi.Recover(s.auth(httpapi.CheckURL(mux)))
+	api := s.auth(httpapi.CheckURL(mux))
+	if s.Dashboard == nil {
+		return httpapi.Recover(api)
+	}
+	// The dashboard's page and assets are public (they hold no data);
+	// everything they call is behind the token.
+	outer := http.NewServeMux()
+	outer.Handle("GET /admin/{$}", s.Dashboard)
+	outer.Handle("GET /admin/assets/", s.Dashboard)
+	outer.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusFound))
+	outer.Handle("/", api)
+	return httpapi.Recover(outer)
 }
 
 // auth lets through only requests that carry the admin token.

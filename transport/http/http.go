@@ -77,6 +77,9 @@ type Server struct {
 	avatarUsers       map[int64]bool // users with an upload being read or processed
 	// Media serves /media/ (the local object store); nil serves nothing.
 	Media http.Handler
+	// App serves the web app at / and /assets/ (transport/web.App); nil:
+	// those are 404 like any unknown path.
+	App http.Handler
 }
 
 // Handler returns the client API's routes.
@@ -118,6 +121,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("/healthz", httpapi.Methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", httpapi.Methods{http.MethodGet: s.readyz})
+	if s.App != nil {
+		mux.Handle("GET /{$}", s.App)
+		mux.Handle("GET /assets/", s.App)
+	}
 	mux.HandleFunc("/", httpapi.NotFound)
 	return httpapi.Recover(httpapi.CheckURL(mux))
 }
