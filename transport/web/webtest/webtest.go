@@ -89,7 +89,7 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("mute-audio", true),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	root, cancelRoot := chromedp.NewContext(alloc)
+	root, cancelRoot := chromedp.NewContext(alloc, chromedp.WithErrorf(quiet(t)))
 	if err := chromedp.Run(root); err != nil {
 		cancelRoot()
 		cancelAlloc()
@@ -330,6 +330,19 @@ func (p *Page) Nodes(sel string) []*cdp.Node {
 	var nodes []*cdp.Node
 	p.Run(chromedp.Nodes(sel, &nodes, chromedp.ByQueryAll))
 	return nodes
+}
+
+// quiet logs chromedp's own errors to the test, leaving out its notices
+// of DevTools events newer than it knows (Chromium's top layer, for
+// <dialog>), which say nothing about the page.
+func quiet(t testing.TB) func(string, ...any) {
+	return func(format string, args ...any) {
+		m := fmt.Sprintf(format, args...)
+		if strings.Contains(m, "unhandled node event") || strings.Contains(m, "unhandled page event") {
+			return
+		}
+		t.Logf("chromedp: %s", m)
+	}
 }
 
 func sanitize(s string) string {
