@@ -8,7 +8,7 @@ DEV   := $(or $(SWIPER_DEV_DIR),.dev)
 WITH_ENV := source $(DEV)/env.sh &&
 SEED_USERS ?= 5000
 
-.PHONY: all build services run test stop seed proto bench cluster lint clean
+.PHONY: all build services run test stop seed proto bench cluster lint clean screenshots
 
 all: build
 
@@ -29,9 +29,10 @@ services: build
 run: services
 	$(WITH_ENV) $(BIN)/swiperctl seed -users $(SEED_USERS) -if-empty
 	@echo
-	@echo "Swiper is starting on http://127.0.0.1:8080 (admin API on http://127.0.0.1:9090)."
-	@echo "Try it from another terminal, in this directory:  bash docs/walkthrough.sh"
-	@echo "  admin token (kept in $(DEV)/admin-token):  eval \"\$$(bin/swiperctl admin-token)\""
+	@echo "Open the app:         http://127.0.0.1:8080/   (log in as +9990000000000; the code is filled in for you)"
+	@echo "Operators' dashboard: http://127.0.0.1:9090/admin/   (admin token: $${SWIPER_ADMIN_TOKEN:-$$(cmd/devenv/devenv.sh admin-token)})"
+	@echo "From a terminal, in this directory:  bash docs/walkthrough.sh"
+	@echo "  admin token as \$$SWIPER_ADMIN_TOKEN:     eval \"\$$(bin/swiperctl admin-token)\""
 	@echo "  log in as demo user 1:                 eval \"\$$(bin/swiperctl login +9990000000000)\""
 	@echo "  its WebSocket:                         bin/swiperctl listen"
 	@echo
@@ -67,6 +68,11 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# screenshots: run the browser tests, keeping their screenshots in
+# docs/screenshots (the README shows the deck and the dashboard)
+screenshots: services
+	$(WITH_ENV) SWIPER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestApp|TestDashboard' ./transport/web/
 
 # bench: the Go benchmarks (figures go to BENCHMARKS.md)
 bench: services

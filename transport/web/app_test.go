@@ -142,6 +142,12 @@ func (u *person) dragCard(dx float64) {
 	}))
 }
 
+// shot saves a screenshot for the README, without the passing notices.
+func shot(p *webtest.Page, name string) {
+	p.Run(chromedp.Evaluate(`document.querySelectorAll(".toast").forEach(e => e.remove())`, nil))
+	p.Screenshot(name)
+}
+
 // TestAppTwoPeople is the app as two people use it: sign up, fill the
 // profile, upload a photo, swipe until they like each other (one by the
 // keyboard, one by dragging), both see the match within a second, talk
@@ -164,7 +170,7 @@ func TestAppTwoPeople(t *testing.T) {
 	ann.p.WaitJS(fmt.Sprintf(`(() => { const c = document.querySelector(".card.top"); return !!c && c.dataset.id === "%d" && !!c.querySelector("img") })()`, bob.id), "Bob's card with his photo on top")
 	ann.p.WaitText(".card.top h2", "Bob")
 	ann.p.Accessible("the deck")
-	ann.p.Screenshot("deck")
+	shot(ann.p, "deck")
 	ann.p.Run(chromedp.KeyEvent(kb.ArrowRight))
 	ann.p.WaitJS(`!document.querySelector(".card.top")`, "Bob's card to go")
 	if ann.p.Count("dialog.match[open]") != 0 {
@@ -182,7 +188,7 @@ func TestAppTwoPeople(t *testing.T) {
 	t.Logf("match on both screens %v after the drag ended", time.Since(start).Round(time.Millisecond))
 	ann.p.WaitText("dialog.match[open]", "You and Bob like each other.")
 	bob.p.Accessible("the match dialog")
-	bob.p.Screenshot("match")
+	shot(bob.p, "match")
 
 	// Both start talking.
 	for _, u := range []*person{ann, bob} {
@@ -225,7 +231,7 @@ func TestAppTwoPeople(t *testing.T) {
 	if strings.Join(texts, "|") != strings.Join(want, "|") {
 		t.Fatalf("Ann's chat after the reconnect shows %q; want %q in order, once each", texts, want)
 	}
-	ann.p.Screenshot("chat")
+	shot(ann.p, "chat")
 
 	// Away from the chat, a new message shows as unread; opening the chat
 	// reads it.
