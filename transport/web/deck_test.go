@@ -204,9 +204,10 @@ func TestAppAccount(t *testing.T) {
 	if s := call(t, "GET", a.ClientURL+"/api/v1/me", tok, nil, nil); s != 200 {
 		t.Fatalf("after cancelling, GET /me: %d; want the account kept", s)
 	}
-	p.Run(chromedp.Click(deleteButton, chromedp.BySearch))
+	// Again, by the keyboard this time.
+	p.Run(chromedp.Focus(deleteButton, chromedp.BySearch), chromedp.KeyEvent("\r"))
 	p.WaitJS(`!!document.querySelector("dialog[open] button[value=ok]")`, "the confirmation")
-	p.Run(chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	p.Run(chromedp.Focus(`dialog[open] button[value=ok]`, chromedp.ByQuery), chromedp.KeyEvent("\r"))
 	p.WaitJS(`!!document.querySelector("input[name=phone]")`, "the login screen")
 	p.WaitText("#notes", "Your account was deleted.")
 	if s := call(t, "GET", a.ClientURL+"/api/v1/me", tok, nil, nil); s != 401 {
