@@ -1,8 +1,8 @@
 // Command swiperctl is the Swiper operator's tool.
 //
 //	swiperctl migrate                      create the database if missing and migrate it
-//	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]]
-//	                                        bulk-load N realistic users
+//	swiperctl seed -users N [-seed S] [-swipes K [-swipers M]] [-likers L]
+//	                                        bulk-load N realistic users and L demo likers
 //	swiperctl check                        exit 0 if PostgreSQL and Redis answer
 //	swiperctl ranking rebuild              rebuild the hot ranking from PostgreSQL
 //	swiperctl admin-token                  print the dev admin token as an export line
@@ -32,8 +32,9 @@ const usage = `usage: swiperctl <command> [flags]
 
 commands:
   migrate                          create the database if missing and migrate it
-  seed -users N [-seed S] [-if-empty] [-swipes K [-swipers M]]
-                                   bulk-load N realistic demo users (migrates first)
+  seed -users N [-seed S] [-if-empty] [-swipes K [-swipers M]] [-likers L]
+                                   bulk-load N realistic demo users (migrates first) and
+                                   L (default 6) demo likers, who like everyone back
   check [-quiet] [-only postgres|redis]
                                    exit 0 if PostgreSQL and Redis answer
   ranking rebuild                  rebuild the hot ranking in Redis from the swipes in
@@ -120,12 +121,13 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 	ifEmpty := fs.Bool("if-empty", false, "do nothing if the database already has users")
 	swipes := fs.Int("swipes", 0, "swipes per swiping user: each swipes the first of its own recommendations")
 	swipers := fs.Int("swipers", 0, "how many of the new users swipe, the first ones (0: all of them)")
+	likers := fs.Int("likers", postgres.DefaultLikers, "demo likers to make: each fits one of the first seeded users and superlikes everyone, and a dev node likes back whoever likes one")
 	fs.Parse(args)
 	if *n < 1 {
 		return fmt.Errorf("seed: -users must be at least 1")
 	}
-	if *swipes < 0 || *swipers < 0 {
-		return fmt.Errorf("seed: -swipes and -swipers must not be negative")
+	if *swipes < 0 || *swipers < 0 || *likers < 0 {
+		return fmt.Errorf("seed: -swipes, -swipers and -likers must not be negative")
 	}
 	db, err := migrated(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -142,7 +144,7 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 			return nil
 		}
 	}
-	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: *n, Seed: *s, Swipes: *swipes, Swipers: *swipers})
+	res, err := postgres.Seed(ctx, db, postgres.SeedOptions{Users: *n, Seed: *s, Swipes: *swipes, Swipers: *swipers, Likers: *likers})
 	if err != nil {
 		return err
 	}
@@ -153,6 +155,12 @@ func seed(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	if res.Swipes > 0 {
 		fmt.Printf("seeded %d swipes\n", res.Swipes)
+	}
+	if len(res.Likers) > 0 {
+		fmt.Printf("demo likers (they like everyone back):\n")
+		for _, l := range res.Likers {
+			fmt.Printf("  user %d %s %q, fits %s\n", l.ID, l.Phone, l.Nickname, l.For)
+		}
 	}
 	return nil
 }

@@ -39,8 +39,9 @@ func TestSeedIfEmpty(t *testing.T) {
 		}
 		return string(out)
 	}
-	if out := run("seed", "-users", "300", "-if-empty"); !strings.Contains(out, "seeded 300 users") {
-		t.Fatalf("first seed said %q", out)
+	if out := run("seed", "-users", "300", "-if-empty"); !strings.Contains(out, "seeded 300 users") ||
+		!strings.Contains(out, "demo likers (they like everyone back)") || !strings.Contains(out, postgres.DemoLikerPhone(0)) {
+		t.Fatalf("first seed said %q; want the users and the demo likers", out)
 	}
 	if out := run("seed", "-users", "300", "-if-empty"); !strings.Contains(out, "nothing to do") {
 		t.Fatalf("second seed said %q", out)
@@ -51,8 +52,15 @@ func TestSeedIfEmpty(t *testing.T) {
 	}
 	defer db.Close()
 	var n int
-	if err := db.Get(&n, `SELECT count(*) FROM users`); err != nil || n != 300 {
-		t.Fatalf("users = %d, %v; want 300", n, err)
+	if err := db.Get(&n, `SELECT count(*) FROM users`); err != nil || n != 300+postgres.DefaultLikers {
+		t.Fatalf("users = %d, %v; want 300 and %d demo likers", n, err, postgres.DefaultLikers)
+	}
+	// Without -if-empty, on top: the likers are kept, not made again.
+	if out := run("seed", "-users", "10"); !strings.Contains(out, "seeded 10 users") {
+		t.Fatalf("third seed said %q", out)
+	}
+	if err := db.Get(&n, `SELECT count(*) FROM users`); err != nil || n != 310+postgres.DefaultLikers {
+		t.Fatalf("users = %d, %v; want 310 and %d demo likers", n, err, postgres.DefaultLikers)
 	}
 	if out := run("check"); !strings.Contains(out, "ok") {
 		t.Fatalf("check said %q", out)

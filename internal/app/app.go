@@ -389,6 +389,11 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	// closed and the node stopped, before the stores close.
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	if cfg.Env == "dev" {
+		// Demo likers like back whoever likes them (issue 15): swiperctl
+		// seed makes them for make run; prod has none to like back.
+		a.Client.Social = &likeBack{Social: a.Client.Social, likesBack: a.Users.LikesBack, ctx: bg, spawn: a.goBackground, log: log}
+	}
 	a.goBackground(func() { a.watchSettings(bg) })
 	a.goBackground(func() { node.WatchTokens(bg, revocations, tokens, a.Sockets, log) })
 	a.goBackground(func() { a.pruneEvents(bg) })

@@ -28,6 +28,9 @@ type SeedOptions struct {
 	// Swipers is how many of the users of this run swipe, the first ones
 	// (0: all of them).
 	Swipers int
+	// Likers is how many demo likers to make after the users (at most one
+	// per seeded user SeedPhone(0), SeedPhone(1)…; see seedLikers).
+	Likers int
 }
 
 // SeedResult says what Seed created.
@@ -36,9 +39,10 @@ type SeedResult struct {
 	Users                 int
 	Swipes                int // swipes made by the seeded users
 	Friendships           int // friendships their mutual likes made
+	Likers                []DemoLiker
 	Elapsed               time.Duration
 	// Phases is where Elapsed went, in order: "copy", "index", "swipes",
-	// "commit", "analyze" (those that ran).
+	// "likers", "commit", "analyze" (those that ran).
 	Phases []SeedPhase
 }
 
@@ -183,12 +187,18 @@ func Seed(ctx context.Context, db *DB, opt SeedOptions) (SeedResult, error) {
 	if res.Swipes > 0 {
 		clock.done("swipes")
 	}
+	if opt.Likers > 0 {
+		if res.Likers, err = seedLikers(ctx, tx, opt.Seed, today, opt.Likers); err != nil {
+			return SeedResult{}, err
+		}
+		clock.done("likers")
+	}
 	if err := tx.Commit(); err != nil {
 		return SeedResult{}, fmt.Errorf("seed: commit: %w", err)
 	}
 	clock.done("commit")
 	analyze := `ANALYZE users`
-	if res.Swipes > 0 {
+	if res.Swipes > 0 || len(res.Likers) > 0 {
 		analyze = `ANALYZE users, swipes, friendships`
 	}
 	if _, err := db.ExecContext(ctx, analyze); err != nil {

@@ -1,0 +1,2 @@
+-- Undoes 000013.
+ALTER TABLE users DROP COLUMN likes_back;
