@@ -393,6 +393,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		// Demo likers like back whoever likes them (issue 15): swiperctl
 		// seed makes them for make run; prod has none to like back.
 		a.Client.Social = &likeBack{Social: a.Client.Social, likesBack: a.Users.LikesBack, ctx: bg, spawn: a.goBackground, log: log}
+		a.Client.Messages = &replyBack{next: a.Client.Messages, likesBack: a.Users.LikesBack, ctx: bg, spawn: a.goBackground, log: log}
 	}
 	a.goBackground(func() { a.watchSettings(bg) })
 	a.goBackground(func() { node.WatchTokens(bg, revocations, tokens, a.Sockets, log) })

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,6 +183,20 @@ func TestDemoLikersLikeBack(t *testing.T) {
 	if ids := friendIDs(t, a, theirs); !slices.Contains(ids, me.User.ID) {
 		t.Errorf("liker's friends = %v; want user %d", ids, me.User.ID)
 	}
+
+	// A message to the liker is answered, once.
+	if r, err := testkit.Do(nil, "POST", fmt.Sprintf("%s/api/v1/friends/%d/messages", a.ClientURL, liker.ID), me.Token, map[string]any{"text": "hello?"}); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("message to the liker: %v %v", r.Status, err)
+	}
+	testkit.Eventually(t, app.ReplyDelay+10*time.Second, "the demo liker's answer", func() bool {
+		r := call[struct {
+			Messages []struct {
+				From int64  `json:"from"`
+				Text string `json:"text"`
+			} `json:"messages"`
+		}](t, a, "GET", fmt.Sprintf("/api/v1/friends/%d/messages", liker.ID), me.Token, nil)
+		return len(r.Messages) == 2 && r.Messages[0].From == liker.ID && strings.Contains(r.Messages[0].Text, "demo")
+	})
 }
 
 // TestNoLikeBackInProd: a prod node's client API swipes as it is given.
