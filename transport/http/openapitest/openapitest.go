@@ -22,11 +22,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -157,58 +159,78 @@ func match(tmpl, segs []string) (map[string]string, bool) {
 }
 
 // Transport returns a RoundTripper that sends each request with base (nil:
-// http.DefaultTransport) to listener l and checks the exchange against the
-// document, reporting every mismatch with tb.Errorf (never stopping the
-// test, so any goroutine may use it):
+// http.DefaultTransport) and, when it goes to one of listeners (base URLs
+// such as "http://127.0.0.1:8080", by their host), checks the exchange
+// against the document, reporting every mismatch with tb.Errorf (never
+// stopping the test, so any goroutine may use it; once tb's test is over,
+// nothing is reported):
 //   - the route and method must be documented, unless the server answers
-//     that they do not exist (404 / 1102 for a path, 405 for a method) or
-//     refuses the URL before routing (400);
+//     that they do not exist (404 for a path, 405 for a method) or refuses
+//     the URL before routing (400), with the JSON error body;
 //   - the status must be documented for the operation, and the response
 //     body, errors included, must match its schema (bodies that are not
 //     JSON are not read: media, metrics);
 //   - when the response is 2xx, the request (parameters and a JSON body
 //     that can be read again, req.GetBody) must match too: a request the
 //     server refused may be wrong on purpose.
-func (v *Validator) Transport(tb testing.TB, l Listener, base http.RoundTripper) http.RoundTripper {
+func (v *Validator) Transport(tb testing.TB, base http.RoundTripper, listeners map[string]Listener) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{v: v, tb: tb, l: l, base: base}
+	t := &transport{v: v, tb: tb, base: base, hosts: map[string]Listener{}}
+	for raw, l := range listeners {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			tb.Fatalf("openapitest: listener %q is not a base URL", raw)
+		}
+		t.hosts[u.Host] = l
+	}
+	tb.Cleanup(func() { t.over.Store(true) })
+	return t
 }
 
-// HTTPClient returns a client whose transport is v.Transport(tb, l, base's).
-func (v *Validator) HTTPClient(tb testing.TB, l Listener, base *http.Client) *http.Client {
+// HTTPClient returns a copy of base (nil: a new client) whose transport is
+// v.Transport of base's.
+func (v *Validator) HTTPClient(tb testing.TB, base *http.Client, listeners map[string]Listener) *http.Client {
 	c := &http.Client{}
 	if base != nil {
 		*c = *base
 	}
-	c.Transport = v.Transport(tb, l, c.Transport)
+	c.Transport = v.Transport(tb, c.Transport, listeners)
 	return c
 }
 
 type transport struct {
-	v    *Validator
-	tb   testing.TB
-	l    Listener
-	base http.RoundTripper
+	v     *Validator
+	tb    testing.TB
+	base  http.RoundTripper
+	hosts map[string]Listener
+	over  atomic.Bool // tb's test has ended
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil {
+	l, ok := t.hosts[req.URL.Host]
+	if err != nil || !ok {
 		return resp, err
 	}
 	raw, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	if err != nil {
-		return resp, nil // the caller reads the same failure's leftovers
+	if err != nil { // the caller gets what came, then the same failure
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(raw), failing{err}))
+		return resp, nil
 	}
-	if msg := t.v.check(req, resp.StatusCode, resp.Header, raw, t.l); msg != "" {
-		t.tb.Errorf("openapi: %s %s → %d: %s\n\tbody: %.300s", req.Method, req.URL.RequestURI(), resp.StatusCode, msg, raw)
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if msg := t.v.check(req, resp.StatusCode, resp.Header, raw, l); msg != "" && !t.over.Load() {
+		t.tb.Errorf("openapi: %s %.200s → %d: %s\n\tbody: %.300s", req.Method, req.URL.RequestURI(), resp.StatusCode, msg, raw)
 	}
 	return resp, nil
 }
+
+// failing is a reader that fails with err.
+type failing struct{ err error }
+
+func (f failing) Read([]byte) (int, error) { return 0, f.err }
 
 // check returns what is wrong with one exchange, or "".
 func (v *Validator) check(req *http.Request, status int, header http.Header, body []byte, l Listener) string {
@@ -246,6 +268,9 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 			}
 		} else if req.Body != nil && req.Body != http.NoBody {
 			in.Options.ExcludeRequestBody = true // streamed: gone
+		}
+		if rq.Header.Get("Content-Type") == "" && rq.Body != http.NoBody {
+			rq.Header.Set("Content-Type", "application/json") // as the server reads it
 		}
 		if !isJSON(rq.Header.Get("Content-Type")) {
 			in.Options.ExcludeRequestBody = true // multipart: the route is enough
