@@ -166,7 +166,8 @@ func match(tmpl, segs []string) (map[string]string, bool) {
 // nothing is reported):
 //   - the route and method must be documented, unless the server answers
 //     that they do not exist (404 for a path, 405 for a method) or refuses
-//     the URL before routing (400), with the JSON error body;
+//     the request before routing (400 for the URL, 401 for the admin
+//     token), with the JSON error body;
 //   - the status must be documented for the operation, and the response
 //     body, errors included, must match its schema (bodies that are not
 //     JSON are not read: media, metrics);
@@ -244,7 +245,7 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 		op = r.item.GetOperation(method)
 	}
 	if op == nil {
-		return v.checkUnrouted(r != nil, status, header, body)
+		return v.checkUnrouted(l, r != nil, status, header, body)
 	}
 	if status/100 == 2 {
 		v.mu.Lock()
@@ -297,16 +298,18 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 }
 
 // checkUnrouted checks the answer to a request the document does not
-// describe: only the server saying so is right.
-func (v *Validator) checkUnrouted(pathKnown bool, status int, header http.Header, body []byte) string {
+// describe: only the server saying so is right, or refusing it before
+// routing (a bad URL; on the admin listener, a missing admin token).
+func (v *Validator) checkUnrouted(l Listener, pathKnown bool, status int, header http.Header, body []byte) string {
 	what := "undocumented route"
 	if pathKnown {
 		what = "undocumented method"
 	}
 	switch {
 	case status == http.StatusNotFound, status == http.StatusMethodNotAllowed, status == http.StatusBadRequest:
+	case status == http.StatusUnauthorized && l == Admin:
 	default:
-		return what + " (answered other than 400, 404 or 405)"
+		return what + " (answered other than 400, 404 or 405, or 401 by the admin listener)"
 	}
 	if !isJSON(header.Get("Content-Type")) {
 		return what + ": an error without the JSON error body"
