@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
 // wsClient is a phone's WebSocket, read from the test goroutine.
@@ -20,6 +21,8 @@ type wsClient struct {
 	t  testing.TB
 	c  *websocket.Conn
 	id int
+	// openapi checks every frame against the description's frame schemas.
+	openapi *openapitest.Validator
 	// held keeps frames read while waiting for another kind.
 	held []wsFrame
 }
@@ -54,7 +57,7 @@ func (h *harness) dial(token string, opts ...func(*dialOptions)) *wsClient {
 		}
 		h.t.Fatalf("dial: %v (HTTP %d)", err, status)
 	}
-	wc := &wsClient{t: h.t, c: c}
+	wc := &wsClient{t: h.t, c: c, openapi: h.openapi}
 	h.t.Cleanup(func() { c.Close() })
 	return wc
 }
@@ -117,6 +120,7 @@ func (c *wsClient) tryRead(d time.Duration) (wsFrame, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return wsFrame{}, fmt.Errorf("frame %q is not a frame: %v", data, err)
 	}
+	c.openapi.ServerFrame(c.t, data)
 	return f, nil
 }
 
@@ -168,8 +172,16 @@ func (c *wsClient) call(method string, params any) wsFrame {
 	if params != nil {
 		frame["params"] = params
 	}
-	c.send(frame)
-	return c.response(id)
+	data, err := json.Marshal(frame)
+	if err != nil {
+		c.t.Fatalf("encode the request: %v", err)
+	}
+	c.send(string(data))
+	f := c.response(id)
+	if f.Error == nil { // a refused request may be wrong on purpose
+		c.openapi.Call(c.t, method, data, f.raw)
+	}
+	return f
 }
 
 // response returns the response with this id.
