@@ -101,8 +101,13 @@ func literals(segs []string) int {
 
 var shared = sync.OnceValues(Load)
 
-// Must returns the validator every test of the process shares (the
-// document is loaded once), failing tb if the document does not load.
+// Shared returns the validator every test of the process shares: the
+// document is loaded once, and its record of the operations seen is the
+// whole process's.
+func Shared() (*Validator, error) { return shared() }
+
+// Must returns Shared's validator, failing tb if the document does not
+// load.
 func Must(tb testing.TB) *Validator {
 	tb.Helper()
 	v, err := shared()
