@@ -52,6 +52,9 @@ func TestTransport(t *testing.T) {
 		{"bad request body answered 2xx", "POST", "/api/v1/swipes", `{"sid": 1, "mark": "like", "extra": 1}`, 200, `{"matched": false}`, "extra"},
 		{"bad request body refused", "POST", "/api/v1/swipes", `{"sid": 1, "mark": "like", "extra": 1}`, 400, `{"error": {"code": 1100, "name": "bad_request", "message": "unknown field", "field": "extra"}}`, ""},
 		{"match without friend", "POST", "/api/v1/swipes", `{"sid": 1, "mark": "like"}`, 200, `{"matched": true}`, "friend"},
+		{"undocumented field", "GET", "/api/v1/me", "", 200, `{"user": ` + strings.Replace(user, `"id": 7`, `"id": 7, "phone": "+8613800138000"`, 1) + `, "profile": ` + profile + `, "birthday": null}`, "phone"},
+		{"composed", "GET", "/api/v1/friends", "", 200, `{"friends": [` + strings.Replace(user, `"id": 7`, `"id": 7, "since": "2026-11-26T12:00:00Z", "last_message": null, "unread": 0`, 1) + `], "next_cursor": null}`, ""},
+		{"composed with an undocumented field", "GET", "/api/v1/friends", "", 200, `{"friends": [` + strings.Replace(user, `"id": 7`, `"id": 7, "since": "2026-11-26T12:00:00Z", "last_message": null, "unread": 0, "phone": "+8613800138000"`, 1) + `], "next_cursor": null}`, "phone"},
 		{"media", "GET", "/media/avatars/7/ab.jpg", "", 200, "jpeg", ""},
 	}
 	for _, c := range cases {
