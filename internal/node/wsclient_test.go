@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +87,10 @@ func (h *harness) tryDial(token string, opts ...func(*dialOptions)) (*websocket.
 		header.Set("Authorization", "Bearer "+token)
 	}
 	c, resp, err := d.Dial(url, header)
-	if resp != nil && resp.Body != nil {
+	if resp != nil {
+		req, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(url, "ws"), nil)
+		req.Header = header
+		h.openapi.Exchange(h.t, openapitest.Client, req, resp)
 		resp.Body.Close()
 	}
 	return c, resp, err

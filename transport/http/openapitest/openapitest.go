@@ -233,6 +233,26 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// Exchange checks, as Transport does, an exchange with listener l made
+// without a Transport (a WebSocket handshake, say), reading resp's body
+// and leaving it to be read again.
+func (v *Validator) Exchange(tb testing.TB, l Listener, req *http.Request, resp *http.Response) {
+	tb.Helper()
+	var raw []byte
+	if resp.Body != nil {
+		var err error
+		raw, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(raw))
+		if err != nil {
+			return
+		}
+	}
+	if msg := v.check(req, resp.StatusCode, resp.Header, raw, l); msg != "" {
+		tb.Errorf("openapi: %s %.200s → %d: %s\n\tbody: %.300s", req.Method, req.URL.RequestURI(), resp.StatusCode, msg, raw)
+	}
+}
+
 // failing is a reader that fails with err.
 type failing struct{ err error }
 
