@@ -44,6 +44,7 @@ func TestTransport(t *testing.T) {
 		{"wrong enum", "GET", "/api/v1/me", "", 200, `{"user": ` + strings.Replace(user, "female", "robot", 1) + `, "profile": ` + profile + `, "birthday": null}`, "sex"},
 		{"undocumented status", "GET", "/api/v1/me", "", 418, `{"error": {"code": 1100, "name": "bad_request", "message": "x"}}`, "status"},
 		{"bad error body", "GET", "/api/v1/me", "", 401, `{"error": {"code": 1002}}`, "name"},
+		{"code of another status", "GET", "/api/v1/me", "", 401, `{"error": {"code": 1100, "name": "bad_request", "message": "x"}}`, "code"},
 		{"error body", "GET", "/api/v1/me", "", 401, `{"error": {"code": 1002, "name": "login_required", "message": "login required"}}`, ""},
 		{"undocumented route", "GET", "/api/v1/nope", "", 200, `{}`, "undocumented route"},
 		{"unknown route refused", "GET", "/api/v1/nope", "", 404, `{"error": {"code": 1102, "name": "not_found", "message": "no such endpoint"}}`, ""},
