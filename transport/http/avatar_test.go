@@ -184,6 +184,10 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), other, nil), 404, swiper.ENotFound)
 	wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/999999", token, nil), 404, swiper.ENotFound)
 	wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/abc", token, nil), 404, swiper.ENotFound)
+	// An id has one spelling (API.md): no sign, no leading zero.
+	for _, alias := range []string{"+%d", "0%d"} {
+		wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/"+fmt.Sprintf(alias, id), token, nil), 404, swiper.ENotFound)
+	}
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), "", nil), 401, swiper.ELoginRequired)
 }
 

@@ -272,7 +272,7 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 	if op == nil {
 		return v.checkUnrouted(l, r != nil, status, header, body)
 	}
-	if status/100 == 2 {
+	if status/100 == 2 || status == http.StatusSwitchingProtocols {
 		v.mu.Lock()
 		v.seen[method+" "+r.tmpl] = true
 		v.mu.Unlock()
@@ -433,8 +433,8 @@ func (v *Validator) Operations() []string {
 	return out
 }
 
-// Unseen returns the operations that no exchange through a Transport of
-// v has answered 2xx yet.
+// Unseen returns the operations that no exchange checked by v has
+// answered 2xx (or 101) yet.
 func (v *Validator) Unseen() []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
