@@ -1,8 +1,6 @@
 package node_test
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,20 +9,8 @@ import (
 )
 
 // TestMain runs the package's tests and, when all of them ran, says which
-// operations of the OpenAPI description none of them exercised (answered
-// 2xx through a harness's client): those the description holds but no
-// test shows the server serving.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if f := flag.Lookup("test.run"); code == 0 && f != nil && f.Value.String() == "" {
-		if v, err := openapitest.Shared(); err == nil {
-			if unseen := v.Unseen(); len(unseen) > 0 {
-				fmt.Printf("openapi: %d of %d operations no test here exercised: %s\n", len(unseen), len(v.Operations()), strings.Join(unseen, ", "))
-			}
-		}
-	}
-	os.Exit(code)
-}
+// operations of the OpenAPI description none of them exercised.
+func TestMain(m *testing.M) { os.Exit(openapitest.Main(m)) }
 
 // TestOpenAPIRoutesServed: every operation of the OpenAPI description is
 // routed by a node, on the listener the description names: asked without

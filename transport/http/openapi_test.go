@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -36,3 +37,7 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("served document has %d paths; want %d", got, want)
 	}
 }
+
+// TestMain runs the package's tests and, when all of them ran, says which
+// client API operations none of them exercised.
+func TestMain(m *testing.M) { os.Exit(openapitest.Main(m, openapitest.Client)) }

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -433,16 +434,42 @@ func (v *Validator) Operations() []string {
 	return out
 }
 
-// Unseen returns the operations that no exchange checked by v has
-// answered 2xx (or 101) yet.
-func (v *Validator) Unseen() []string {
+// Unseen returns the operations of listeners ls (none: both) that no
+// exchange checked by v has answered 2xx (or 101) yet.
+func (v *Validator) Unseen(ls ...Listener) []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out []string
-	for _, op := range v.Operations() {
-		if !v.seen[op] {
-			out = append(out, op)
+	for _, r := range v.routes {
+		if len(ls) > 0 && !slices.Contains(ls, r.listener) {
+			continue
+		}
+		for m := range r.item.Operations() {
+			if op := m + " " + r.tmpl; !v.seen[op] {
+				out = append(out, op)
+			}
 		}
 	}
+	slices.Sort(out)
 	return out
+}
+
+// Main runs a package's tests (m.Run) and returns their exit code; when
+// all of them ran and passed, it prints the operations of listeners ls
+// (none: both) that none of them exercised (see Unseen), for a TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(openapitest.Main(m, openapitest.Client)) }
+func Main(m *testing.M, ls ...Listener) int {
+	code := m.Run()
+	if f := flag.Lookup("test.run"); code != 0 || f == nil || f.Value.String() != "" {
+		return code
+	}
+	v, err := shared()
+	if err != nil {
+		return code
+	}
+	if unseen := v.Unseen(ls...); len(unseen) > 0 {
+		fmt.Printf("openapi: %d operations no test here exercised: %s\n", len(unseen), strings.Join(unseen, ", "))
+	}
+	return code
 }
