@@ -313,8 +313,14 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 		Header:                 header,
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
-	if len(body) > 0 && !isJSON(header.Get("Content-Type")) {
+	if ct := header.Get("Content-Type"); !isJSON(ct) && (len(body) > 0 || req.Method == http.MethodHead) {
+		// Media and metrics are not read; but a reply documented as JSON
+		// only must be JSON.
 		out.Options.ExcludeResponseBody = true
+		if doc := op.Responses.Status(status); doc != nil && doc.Value != nil && len(body) > 0 &&
+			len(doc.Value.Content) == 1 && doc.Value.Content.Get("application/json") != nil {
+			problems = append(problems, fmt.Sprintf("response: documented as JSON, answered with Content-Type %q", ct))
+		}
 	}
 	out.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {

@@ -56,6 +56,7 @@ func TestTransport(t *testing.T) {
 		{"undocumented field", "GET", "/api/v1/me", "", 200, `{"user": ` + strings.Replace(user, `"id": 7`, `"id": 7, "phone": "+8613800138000"`, 1) + `, "profile": ` + profile + `, "birthday": null}`, "phone"},
 		{"composed", "GET", "/api/v1/friends", "", 200, `{"friends": [` + strings.Replace(user, `"id": 7`, `"id": 7, "since": "2026-11-26T12:00:00Z", "last_message": null, "unread": 0`, 1) + `], "next_cursor": null}`, ""},
 		{"composed with an undocumented field", "GET", "/api/v1/friends", "", 200, `{"friends": [` + strings.Replace(user, `"id": 7`, `"id": 7, "since": "2026-11-26T12:00:00Z", "last_message": null, "unread": 0, "phone": "+8613800138000"`, 1) + `], "next_cursor": null}`, "phone"},
+		{"JSON answered as something else", "GET", "/healthz", "", 200, "ok", "Content-Type"},
 		{"media", "GET", "/media/avatars/7/ab.jpg", "", 200, "jpeg", ""},
 	}
 	for _, c := range cases {
