@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	swhttp "github.com/swiperhq/swiper/transport/http"
 	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
@@ -19,6 +21,9 @@ func TestOpenAPIServed(t *testing.T) {
 	r := h.do("GET", "/api/v1/openapi.json", "", nil)
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("GET /api/v1/openapi.json: %d, Content-Type %q; want 200 JSON", r.Status, r.Header.Get("Content-Type"))
+	}
+	if !bytes.Equal(r.Raw, swhttp.OpenAPI()) {
+		t.Errorf("the served document is not swhttp.OpenAPI()")
 	}
 	doc, err := openapi3.NewLoader().LoadFromData(r.Raw)
 	if err != nil {

@@ -50,8 +50,8 @@ const (
 // Validator checks requests, responses and frames against the document,
 // and records which operations it saw. It is safe for concurrent use.
 type Validator struct {
-	Doc    *openapi3.T
-	routes []route
+	Doc    *openapi3.T // the document, loaded and validated
+	routes []route     // literal segments first
 
 	mu   sync.Mutex
 	seen map[string]bool // "METHOD /template" of operations answered 2xx
