@@ -127,3 +127,28 @@ func TestFrames(t *testing.T) {
 		t.Errorf("a rewind answered with a swipe's result: reported %q; want a RewindReply mismatch", rec.errs)
 	}
 }
+
+// TestFrameSchemasNamed: the schemas that the WebSocket operation's
+// x-websocket and each request's x-result name exist, since the loader
+// resolves neither.
+func TestFrameSchemasNamed(t *testing.T) {
+	v := openapitest.Must(t)
+	schemas := v.Doc.Components.Schemas
+	ws := v.Doc.Paths.Find("/api/v1/ws").Get
+	ext, _ := ws.Extensions["x-websocket"].(map[string]any)
+	if len(ext) == 0 {
+		t.Fatalf("GET /api/v1/ws has no x-websocket")
+	}
+	for name, raw := range ext {
+		ref, _ := raw.(map[string]any)["$ref"].(string)
+		if s := strings.TrimPrefix(ref, "#/components/schemas/"); schemas[s] == nil {
+			t.Errorf("x-websocket %s names %q; no such schema", name, ref)
+		}
+	}
+	for _, alt := range schemas["WsRequest"].Value.OneOf {
+		name, _ := alt.Value.Extensions["x-result"].(string)
+		if schemas[name] == nil {
+			t.Errorf("%s: x-result %q; no such schema", alt.Ref, name)
+		}
+	}
+}
