@@ -21,6 +21,7 @@ import (
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/store/redis/redistest"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 	"github.com/swiperhq/swiper/transport/ws"
 )
 
@@ -62,6 +63,11 @@ type harness struct {
 	sockets  *ws.Handler
 	metrics  *prometheus.Registry
 	wsURL    string
+	// client is the shared client, checking every exchange with the
+	// node against the OpenAPI description; openapi checks WebSocket
+	// frames.
+	client  *http.Client
+	openapi *openapitest.Validator
 
 	// direct reaches the test's Redis without the proxy (redisProxy), for
 	// what the test does behind the node's back; proxy is that proxy.
@@ -148,6 +154,8 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 	h.api, h.adm, h.wsURL = a.ClientURL, a.AdminURL, a.WSURL
 	h.notices, h.sstore, h.events, h.uploads = a.Notices, a.Settings, a.Events, a.Uploads
 	h.sockets, h.metrics = a.Sockets, a.Metrics
+	h.openapi = openapitest.Must(t)
+	h.client = h.openapi.HTTPClient(t, client, map[string]openapitest.Listener{h.api: openapitest.Client, h.adm: openapitest.Admin})
 	h.direct = a.Tokens
 	if h.proxy != nil {
 		h.direct = redis.New(direct, a.Config.RedisPrefix)
@@ -235,7 +243,7 @@ var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1100}}
 // try calls base+path from any goroutine: body is sent as is when a
 // string, else as JSON; a body that is not a JSON object is an error.
 func (h *harness) try(base, method, path, token string, body any) (response, error) {
-	r, err := testkit.Do(client, method, base+path, token, body)
+	r, err := testkit.Do(h.client, method, base+path, token, body)
 	if err == nil && len(r.Raw) > 0 && r.Body == nil {
 		err = fmt.Errorf("%s %s: body is not a JSON object: %q", method, path, r.Raw)
 	}

@@ -52,7 +52,7 @@ func (h *harness) send(c hostileCase) (response, error) {
 			body = io.MultiReader(body) // no length known: chunked
 		}
 	}
-	r, err := testkit.Send(client, c.method, base+c.path, token, c.ctype, body)
+	r, err := testkit.Send(h.client, c.method, base+c.path, token, c.ctype, body)
 	if err == nil && r.Body == nil {
 		err = fmt.Errorf("%s %.80s: %d with a body that is not a JSON object: %.200q", c.method, c.path, r.Status, r.Raw)
 	}

@@ -60,7 +60,7 @@ func testJPEG(tb testing.TB, w, h int, seed uint64) []byte {
 // post uploads data as the avatar and returns the status and job.
 func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
 	body, ctype := testkit.Form("avatar", "me.jpg", data)
-	r, err := testkit.Send(client, "POST", a.api+"/api/v1/me/avatar", token, ctype, body)
+	r, err := testkit.Send(a.client, "POST", a.api+"/api/v1/me/avatar", token, ctype, body)
 	if err != nil {
 		return r.Status, wire.Job{}, err
 	}
@@ -78,7 +78,7 @@ func (a *harness) postAvatar(token string, data []byte) (int, wire.Job, error) {
 // body.
 func (a *harness) get(tb testing.TB, base, path, token string) response {
 	tb.Helper()
-	r, err := testkit.Do(client, "GET", base+path, token, nil)
+	r, err := testkit.Do(a.client, "GET", base+path, token, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestAvatarEndToEnd(t *testing.T) {
 		t.Fatalf("done job %+v; want a /media/ URL of user %d and no error", job, uid)
 	}
 	url := *job.URL
-	resp, err := http.Get(url)
+	resp, err := a.client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestAvatarAdminRetry(t *testing.T) {
 	}
 
 	fake.SetFault(nil)
-	if r, err := testkit.Do(client, "POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), adminToken, nil); err != nil || r.Status != 200 {
+	if r, err := testkit.Do(a.client, "POST", fmt.Sprintf("%s/admin/v1/uploads/%d/retry", a.adm, id), adminToken, nil); err != nil || r.Status != 200 {
 		t.Fatalf("retry: %d %s, %v", r.Status, r.Raw, err)
 	}
 	done := a.waitJob(t, token, id, "done")

@@ -274,8 +274,8 @@ func TestSlowReaderIsClosed(t *testing.T) {
 			t.Fatal("a client that reads nothing was never closed as slow")
 		}
 		for j := 0; j < 5; j++ {
-			// A long detail makes the kernel's buffers fill sooner.
-			e := swiper.Event{UID: a, Type: swiper.EventAvatarFailed, Subject: int64(i), Detail: strings.Repeat("x", 1000)}
+			// A long detail makes the kernel's buffers fill sooner; job ids start at 1.
+			e := swiper.Event{UID: a, Type: swiper.EventAvatarFailed, Subject: int64(i + 1), Detail: strings.Repeat("x", 1000)}
 			if _, err := h.events.Append(ctx, e); err != nil {
 				t.Fatal(err)
 			}

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/swiperhq/swiper"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
 // wsClient is a phone's WebSocket, read from the test goroutine.
@@ -20,6 +22,8 @@ type wsClient struct {
 	t  testing.TB
 	c  *websocket.Conn
 	id int
+	// openapi checks every frame against the description's frame schemas.
+	openapi *openapitest.Validator
 	// held keeps frames read while waiting for another kind.
 	held []wsFrame
 }
@@ -54,7 +58,7 @@ func (h *harness) dial(token string, opts ...func(*dialOptions)) *wsClient {
 		}
 		h.t.Fatalf("dial: %v (HTTP %d)", err, status)
 	}
-	wc := &wsClient{t: h.t, c: c}
+	wc := &wsClient{t: h.t, c: c, openapi: h.openapi}
 	h.t.Cleanup(func() { c.Close() })
 	return wc
 }
@@ -83,7 +87,10 @@ func (h *harness) tryDial(token string, opts ...func(*dialOptions)) (*websocket.
 		header.Set("Authorization", "Bearer "+token)
 	}
 	c, resp, err := d.Dial(url, header)
-	if resp != nil && resp.Body != nil {
+	if resp != nil {
+		req, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(url, "ws"), nil)
+		req.Header = header
+		h.openapi.Exchange(h.t, openapitest.Client, req, resp)
 		resp.Body.Close()
 	}
 	return c, resp, err
@@ -117,6 +124,7 @@ func (c *wsClient) tryRead(d time.Duration) (wsFrame, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return wsFrame{}, fmt.Errorf("frame %q is not a frame: %v", data, err)
 	}
+	c.openapi.ServerFrame(c.t, data)
 	return f, nil
 }
 
@@ -168,8 +176,16 @@ func (c *wsClient) call(method string, params any) wsFrame {
 	if params != nil {
 		frame["params"] = params
 	}
-	c.send(frame)
-	return c.response(id)
+	data, err := json.Marshal(frame)
+	if err != nil {
+		c.t.Fatalf("encode the request: %v", err)
+	}
+	c.send(string(data))
+	f := c.response(id)
+	if f.Error == nil { // a refused request may be wrong on purpose
+		c.openapi.Call(c.t, method, data, f.raw)
+	}
+	return f
 }
 
 // response returns the response with this id.

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 	"github.com/swiperhq/swiper/transport/admin"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
 const adminToken = apptest.AdminToken
@@ -31,6 +33,8 @@ type harness struct {
 	feed     *swiper.SettingsFeed
 	uploads  *postgres.UploadStore
 	kicks    atomic.Int64
+	// client checks every exchange against the OpenAPI description.
+	client *http.Client
 }
 
 func newHarness(t *testing.T) *harness {
@@ -45,6 +49,7 @@ func newHarness(t *testing.T) *harness {
 	})
 	h.url, h.db, h.users, h.tokens = a.AdminURL, a.DB, a.Users, a.Tokens
 	h.settings, h.notices, h.feed, h.uploads = a.Settings, a.Notices, a.Feed, a.Uploads
+	h.client = openapitest.Must(t).HTTPClient(t, nil, map[string]openapitest.Listener{h.url: openapitest.Admin})
 	return h
 }
 
@@ -53,7 +58,7 @@ type response = testkit.Response
 
 func (h *harness) do(method, path, token, body string) response {
 	h.t.Helper()
-	r, err := testkit.Do(nil, method, h.url+path, token, body)
+	r, err := testkit.Do(h.client, method, h.url+path, token, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}

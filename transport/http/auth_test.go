@@ -266,7 +266,7 @@ func (h *harness) post(path string, header http.Header, body any) response {
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	r, err := testkit.DoRequest(nil, req)
+	r, err := testkit.DoRequest(h.client, req)
 	if err != nil {
 		h.t.Fatal(err)
 	}

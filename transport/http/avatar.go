@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/swiperhq/swiper"
@@ -201,8 +200,8 @@ func bodyError(err error) error {
 
 func (s *Server) getAvatarJob(w http.ResponseWriter, r *http.Request) {
 	notFound := swiper.NoSuchUploadJob("http.getAvatarJob")
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := httpapi.ParseID(r.PathValue("id"))
+	if !ok {
 		httpapi.WriteError(w, r, notFound)
 		return
 	}

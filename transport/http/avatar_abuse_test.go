@@ -15,6 +15,7 @@ import (
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/internal/imaging"
 	"github.com/swiperhq/swiper/internal/testkit"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
 // guard is how long a test waits for an answer that must come: far above
@@ -26,10 +27,11 @@ const guard = 30 * time.Second
 func send(t *testing.T, url, token string, body io.Reader, contentType string) <-chan response {
 	t.Helper()
 	out := make(chan response, 1)
+	client := openapitest.Must(t).HTTPClient(t, nil, map[string]openapitest.Listener{url: openapitest.Client})
 	// Ends when the server answers or the request fails; the guard in
 	// answer bounds the wait for it.
 	go func() {
-		r, err := testkit.Send(nil, "POST", url+"/api/v1/me/avatar", token, contentType, body)
+		r, err := testkit.Send(client, "POST", url+"/api/v1/me/avatar", token, contentType, body)
 		switch {
 		case err != nil:
 			r = response{Status: -1, Raw: []byte(err.Error())}

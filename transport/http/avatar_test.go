@@ -91,7 +91,7 @@ var form = testkit.Form
 
 func (h *harness) postAvatar(token string, body io.Reader, contentType string) response {
 	h.t.Helper()
-	r, err := testkit.Send(nil, "POST", h.url+"/api/v1/me/avatar", token, contentType, body)
+	r, err := testkit.Send(h.client, "POST", h.url+"/api/v1/me/avatar", token, contentType, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -184,6 +184,10 @@ func TestUploadAvatarAccepted(t *testing.T) {
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), other, nil), 404, swiper.ENotFound)
 	wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/999999", token, nil), 404, swiper.ENotFound)
 	wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/abc", token, nil), 404, swiper.ENotFound)
+	// An id has one spelling (API.md): no sign, no leading zero.
+	for _, alias := range []string{"+%d", "0%d"} {
+		wantError(t, h.do("GET", "/api/v1/me/avatar/jobs/"+fmt.Sprintf(alias, id), token, nil), 404, swiper.ENotFound)
+	}
 	wantError(t, h.do("GET", fmt.Sprintf("/api/v1/me/avatar/jobs/%d", id), "", nil), 401, swiper.ELoginRequired)
 }
 
@@ -245,7 +249,7 @@ func TestMediaServesImmutableFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("no"), 0o644)
 	h := newHarness(t, func(s *swhttp.Server) { s.Media = swhttp.MediaHandler(dir) })
 
-	resp, err := http.Get(h.url + "/media/" + name)
+	resp, err := h.client.Get(h.url + "/media/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +266,7 @@ func TestMediaServesImmutableFiles(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", h.url+"/media/"+name, nil)
 	req.Header.Set("If-None-Match", `"`+hash+`"`)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = h.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +275,7 @@ func TestMediaServesImmutableFiles(t *testing.T) {
 		t.Errorf("GET with If-None-Match: %d; want 304", resp.StatusCode)
 	}
 	for _, p := range []string{"/media/secret.txt", "/media/avatars/7/", "/media/avatars/7/" + fmt.Sprintf("%064x", 43) + ".jpg", "/media/avatars/../secret.txt"} {
-		resp, err := http.Get(h.url + p)
+		resp, err := h.client.Get(h.url + p)
 		if err != nil {
 			t.Fatal(err)
 		}

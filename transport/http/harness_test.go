@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/swiperhq/swiper/store/postgres"
 	"github.com/swiperhq/swiper/store/redis"
 	swhttp "github.com/swiperhq/swiper/transport/http"
+	"github.com/swiperhq/swiper/transport/http/openapitest"
 )
 
 // smsBox records the codes "sent", standing in for an SMS gateway.
@@ -59,6 +61,8 @@ type harness struct {
 	srv     *swhttp.Server
 	reg     *prometheus.Registry
 	readyFn func(context.Context) error
+	// client checks every exchange against the OpenAPI description.
+	client *http.Client
 }
 
 func newHarness(t *testing.T, tweak ...func(*swhttp.Server)) *harness {
@@ -82,6 +86,7 @@ func newHarness(t *testing.T, tweak ...func(*swhttp.Server)) *harness {
 	a.Clock.Set(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	h.url, h.db, h.users, h.tokens = a.ClientURL, a.DB, a.Users, a.Tokens
 	h.clock, h.srv, h.reg = a.Clock, a.Client, a.Metrics
+	h.client = openapitest.Must(t).HTTPClient(t, nil, map[string]openapitest.Listener{h.url: openapitest.Client})
 	return h
 }
 
@@ -102,7 +107,7 @@ func (h *harness) do(method, path, token string, body any) response {
 
 // try is do for any goroutine: it reports failures as errors.
 func (h *harness) try(method, path, token string, body any) (response, error) {
-	r, err := testkit.Do(nil, method, h.url+path, token, body)
+	r, err := testkit.Do(h.client, method, h.url+path, token, body)
 	if err == nil && len(r.Raw) > 0 && r.Body == nil {
 		err = fmt.Errorf("%s %s: Content-Type = %q; want application/json (%q)", method, path, r.Header.Get("Content-Type"), r.Raw)
 	}

@@ -121,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("/healthz", httpapi.Methods{http.MethodGet: s.healthz})
 	mux.Handle("/readyz", httpapi.Methods{http.MethodGet: s.readyz})
+	mux.Handle("/api/v1/openapi.json", httpapi.Methods{http.MethodGet: s.openapi})
 	if s.App != nil {
 		mux.Handle("GET /{$}", s.App)
 		mux.Handle("GET /assets/", s.App)
