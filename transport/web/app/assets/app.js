@@ -58,7 +58,8 @@ async function signedIn(user, profile, birthday) {
       document.body.dataset.live = s;
       replace(document.getElementById("conn"), s === "reconnecting" ? "Reconnecting…" : s === "connecting" ? "Connecting…" : "");
     },
-    onRevoked: () => signedOut("You were signed out on this device."),
+    onRevoked: () => signedOut("Your session ended. Please log in again."),
+    onFailing: () => api("GET", "/me").catch(() => {}), // a 1002 signs out
   });
   state.live.start();
   bar.hidden = false;
@@ -86,17 +87,25 @@ function badge() {
   el.setAttribute("aria-label", n + " unread");
 }
 
-// call goes over the socket when it is open, else over HTTP.
-async function call(method, params, http) {
+// call goes over the socket when it is open, else over HTTP. A call
+// lost with the socket is sent again over HTTP only if retrySafe (a
+// swipe or a message with its client_id is; a rewind is not: it would
+// undo a second swipe).
+async function call(method, params, http, retrySafe = true) {
   if (state.live && state.live.open) {
     try {
       return await state.live.call(method, params);
     } catch (err) {
-      if (err.status !== 0) throw err;
-      // The socket went away mid-call: HTTP below (the calls are retry-safe).
+      if (err.status !== 0 || !(retrySafe || err.unsent)) throw err;
     }
   }
   return http();
+}
+
+// fresh says whether an event is news rather than a replay of old ones
+// (a new device resumes from the start of the kept stream).
+function fresh(frame) {
+  return Math.abs(Date.now() - Date.parse(frame.at)) < 60000;
 }
 
 // ---- events ----------------------------------------------------------
@@ -104,7 +113,7 @@ async function call(method, params, http) {
 function event(name, data, frame) {
   switch (name) {
     case "match":
-      matched(data.friend);
+      matched(data.friend, fresh(frame));
       break;
     case "unmatched":
       lost(data.user_id, "This conversation has ended.");
@@ -119,7 +128,7 @@ function event(name, data, frame) {
       }
       break;
     case "avatar.ready":
-      if (!state.job || state.job === data.job_id) {
+      if (state.job === data.job_id || (!state.job && fresh(frame))) {
         state.me.avatar_url = data.url;
         avatarDone("Your new photo is live.");
       }
@@ -128,23 +137,24 @@ function event(name, data, frame) {
       if (state.job === data.job_id) avatarFailed(data.error || "The photo could not be stored.");
       break;
     case "superliked":
-      if (Date.now() - Date.parse(frame.at) < 120000) {
+      if (fresh(frame)) {
         toast((data.user && data.user.nickname ? data.user.nickname : "Someone") + " superliked you. They are first in your deck.");
       }
       break;
   }
 }
 
-function matched(friend) {
+function matched(friend, news = true) {
   const known = state.friends.has(friend.id);
   state.friends.set(friend.id, { last_message: null, unread: 0, ...state.friends.get(friend.id), ...friend });
   if (state.deck) state.deck.drop(friend.id);
   if (location.hash === "#/matches") route();
-  if (!known && !state.matchShown.has(friend.id)) showMatch(friend);
+  if (!known && news && !state.matchShown.has(friend.id)) showMatch(friend);
 }
 
 function lost(id, why) {
   state.friends.delete(id);
+  for (const d of document.querySelectorAll("dialog.match")) if (d.dataset.friend === String(id)) d.close();
   badge();
   if (state.chat && state.chat.id === id) state.chat.close(why);
   if (location.hash === "#/matches") route();
@@ -153,7 +163,8 @@ function lost(id, why) {
 function message(m) {
   const other = m.from === state.me.id ? m.to : m.from;
   const f = state.friends.get(other);
-  if (f) {
+  if (f && !(f.last_message && f.last_message.id >= m.id)) {
+    // (A replayed message the friends list already counted is not new.)
     f.last_message = m;
     if (m.from === other && !(state.chat && state.chat.id === other && document.visibilityState === "visible")) {
       f.unread = (f.unread || 0) + 1;
@@ -192,6 +203,10 @@ function go(hash, replaceHistory = false) {
 }
 
 window.addEventListener("hashchange", route);
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault(); // not a route
+  main.focus();
+});
 
 function route() {
   const hash = location.hash || "#/login";
@@ -502,6 +517,7 @@ function deckView() {
     history: [], // swiped users, latest last (for rewind)
     loading: false,
     done: false,
+    failed: false, // the last fetch failed: retried by the person, not in a loop
     leave() {
       document.removeEventListener("keydown", keys);
     },
@@ -528,7 +544,9 @@ function deckView() {
         added++;
       }
       deck.done = added === 0;
+      deck.failed = false;
     } catch (x) {
+      deck.failed = true;
       toast(x.message, "error");
     } finally {
       deck.loading = false;
@@ -544,7 +562,10 @@ function deckView() {
     const top = deck.cards[0], next = deck.cards[1];
     for (const id of els.keys()) if (id !== (top && top.id) && id !== (next && next.id)) els.delete(id);
     const want = [next && cardEl(next, false), top && cardEl(top, true)].filter(Boolean);
-    if (!want.length) {
+    if (!want.length && deck.failed) {
+      replace(stack, h("div", { class: "empty" }, h("p", {}, "Could not load people."),
+        h("button", { type: "button", class: "primary", onclick: () => { deck.failed = false; more(); render(); } }, "Try again")));
+    } else if (!want.length) {
       replace(stack, h("div", { class: "empty" }, deck.loading ? h("p", {}, "Looking for people…") :
         [h("p", {}, "No one new around right now."), h("p", {}, h("a", { href: "#/profile" }, "Widen your preferences"), " or check back later.")]));
     } else {
@@ -553,7 +574,7 @@ function deckView() {
       if (!want[want.length - 1].isConnected) stack.append(want[want.length - 1]);
     }
     for (const b of actions.querySelectorAll("button[data-mark]")) b.disabled = deck.cards.length === 0;
-    if (deck.cards.length <= 3 && !deck.done && !deck.loading) more();
+    if (deck.cards.length <= 3 && !deck.done && !deck.loading && !deck.failed) more();
   }
 
   function cardEl(u, isTop) {
@@ -565,8 +586,7 @@ function deckView() {
     el.classList.toggle("top", isTop);
     el.classList.toggle("behind", !isTop);
     el.tabIndex = isTop ? 0 : -1;
-    if (isTop) el.removeAttribute("aria-hidden");
-    else el.setAttribute("aria-hidden", "true");
+    el.inert = !isTop; // the card behind, and its buttons, are out of reach
     if (isTop && !el.dataset.drag) {
       el.dataset.drag = "on";
       drag(el, u);
@@ -634,7 +654,7 @@ function deckView() {
     } catch (x) {
       if (x.code !== 1006) {
         // Not recorded: the card comes back so nothing is lost.
-        deck.history.pop();
+        deck.history.splice(deck.history.lastIndexOf(u), 1);
         if (state.deck === deck && x.code !== 1004) {
           deck.cards.unshift(u);
           render();
@@ -646,7 +666,7 @@ function deckView() {
 
   async function rewind() {
     try {
-      const r = await call("rewind", {}, () => api("POST", "/swipes/rewind"));
+      const r = await call("rewind", {}, () => api("POST", "/swipes/rewind"), false);
       const i = deck.history.findIndex((x) => x.id === r.rewound.sid);
       if (r.unmatched) lost(r.rewound.sid, "");
       if (i >= 0) {
@@ -664,7 +684,7 @@ function deckView() {
   }
 
   function keys(e) {
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || document.querySelector("dialog[open]")) return;
+    if (e.repeat || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || document.querySelector("dialog[open]")) return;
     if (e.target.closest && e.target.closest("input, textarea, select")) return;
     const mark = { ArrowLeft: "dislike", ArrowRight: "like", ArrowUp: "superlike" }[e.key];
     if (mark && deck.cards.length) {

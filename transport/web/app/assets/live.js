@@ -8,7 +8,8 @@ import { ApiError, token } from "./api.js";
 const RETRYABLE_AFTER_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
 export class Live {
-  constructor(userID, { onEvent, onState, onRevoked }) {
+  constructor(userID, { onEvent, onState, onRevoked, onFailing }) {
+    this.onFailing = onFailing || (() => {});
     this.key = "swiper.seq." + userID;
     this.onEvent = onEvent;
     this.onState = onState;
@@ -21,12 +22,18 @@ export class Live {
     this.timer = 0;
   }
 
+  // seq is this tab's own last event (another tab of the same user reads
+  // the same stream: sharing one counter would make each skip the
+  // other's events); localStorage keeps the highest any tab saw, for the
+  // next page load to resume from.
   get seq() {
-    return Number(localStorage.getItem(this.key) || 0);
+    if (this.last === undefined) this.last = Number(localStorage.getItem(this.key) || 0);
+    return this.last;
   }
 
   set seq(n) {
-    localStorage.setItem(this.key, String(n));
+    this.last = n;
+    if (n > Number(localStorage.getItem(this.key) || 0)) localStorage.setItem(this.key, String(n));
   }
 
   get open() {
@@ -72,6 +79,9 @@ export class Live {
       this.onState("reconnecting");
       const base = RETRYABLE_AFTER_MS[Math.min(this.failures, RETRYABLE_AFTER_MS.length - 1)];
       this.failures++;
+      // A refused upgrade (a token revoked while the socket was down) is
+      // only a 1006 here: after a few, the caller asks the API why.
+      if (this.failures % 3 === 2) this.onFailing();
       // Jitter, so a node's sockets do not all come back at once.
       this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * base);
     };
@@ -101,7 +111,11 @@ export class Live {
   // call sends a request over the socket; it rejects if the socket is
   // not open, so callers can fall back to HTTP.
   call(method, params, timeoutMs = 10000) {
-    if (!this.open) return Promise.reject(new ApiError(0, null));
+    if (!this.open) {
+      const err = new ApiError(0, null);
+      err.unsent = true; // safe to send another way
+      return Promise.reject(err);
+    }
     const id = "c" + this.next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
