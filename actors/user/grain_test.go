@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/swiperhq/swiper"
 	"github.com/swiperhq/swiper/actors/user"
 	"github.com/swiperhq/swiper/internal/testkit"
@@ -29,16 +31,17 @@ type rig struct {
 	clock    *testkit.Clock
 	settings *swiper.LiveSettings
 	loc      *time.Location
+	metrics  *prometheus.Registry
 	bases    int64
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{store: newMemStore(), ranking: &memRanking{}, clock: testkit.NewClock(time.Time{}),
-		settings: swiper.NewLiveSettings(swiper.DefaultSettings()), loc: shanghai(t)}
+		settings: swiper.NewLiveSettings(swiper.DefaultSettings()), loc: shanghai(t), metrics: prometheus.NewRegistry()}
 	_, c := startNode(t, &user.Deps{
 		Node: "test", Social: r.store, Users: r.store, Ranking: r.ranking, Settings: r.settings,
-		Clock: r.clock, Location: r.loc, Idle: time.Hour,
+		Clock: r.clock, Location: r.loc, Idle: time.Hour, Registerer: r.metrics,
 	})
 	r.client = &user.Client{Cluster: c, Timeout: 10 * time.Second}
 	return r
@@ -114,6 +117,7 @@ func TestGrain(t *testing.T) {
 		{"SwipeRefusals", testSwipeRefusals},
 		{"ReadsAnswerLikeTheActor", testReadsAnswerLikeTheActor},
 		{"UnknownUserAnswersEveryCall", testUnknownUserAnswersEveryCall},
+		{"SwipeCounters", testSwipeCounters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, rg) })
 	}
@@ -456,5 +460,62 @@ func testUnknownUserAnswersEveryCall(t *testing.T, rg *rig) {
 		wantCode(t, fmt.Sprintf("swipe %d by an unknown user", i), err, swiper.ENotFound)
 		_, _, err = g.client.LikedMe(context.Background(), ghost, swiper.Page{Limit: 10})
 		wantCode(t, fmt.Sprintf("liked-me %d of an unknown user", i), err, swiper.ENotFound)
+	}
+}
+
+// counter is the value of the counter name (with its labels, as
+// "swiper_swipes_total{mark=like}") in the rig's registry; 0 if absent.
+func (r *rig) counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := r.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			n := mf.GetName()
+			for _, l := range m.GetLabel() {
+				n += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			if n == name && m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// testSwipeCounters: swiper_swipes_total counts stored swipes by mark
+// (not refusals, not a retry answered from the store) and
+// swiper_matches_total each match once, though both sides swiped.
+func testSwipeCounters(t *testing.T, rg *rig) {
+	g := rg.user(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), swiper.VIPSuperlike, swiper.DefaultSettings())
+	const like, superlike, dislike = "swiper_swipes_total{mark=like}", "swiper_swipes_total{mark=superlike}", "swiper_swipes_total{mark=dislike}"
+	const matches = "swiper_matches_total"
+	before := map[string]float64{}
+	for _, n := range []string{like, superlike, dislike, matches} {
+		before[n] = rg.counter(t, n)
+	}
+	// 2 liked me first (another activation stored it): my like matches.
+	g.put(swiper.Swipe{UID: 2, SID: me, Mark: swiper.Like, At: g.clock.Now().Add(-time.Minute)})
+	if r := g.mustSwipe(t, 2, swiper.Like); !r.Matched {
+		t.Fatalf("like of 2 who liked me: %+v; want a match", r)
+	}
+	g.mustSwipe(t, 2, swiper.Like) // a retry: answered, not counted
+	g.mustSwipe(t, 3, swiper.Superlike)
+	g.mustSwipe(t, 4, swiper.Dislike)
+	if _, err := g.swipe(t, 4, swiper.Like); err == nil {
+		t.Fatal("a like of 4, disliked: got nil, want already_swiped")
+	}
+	if _, err := g.swipe(t, 0, swiper.Like); err == nil {
+		t.Fatal("a swipe of no one: got nil, want an error")
+	}
+	for _, c := range []struct {
+		name string
+		want float64
+	}{{like, 1}, {superlike, 1}, {dislike, 1}, {matches, 1}} {
+		if got := rg.counter(t, c.name) - before[c.name]; got != c.want {
+			t.Errorf("%s moved by %v; want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -81,6 +81,8 @@ type Deps struct {
 type metrics struct {
 	messagesSent prometheus.Counter
 	blocks       prometheus.Counter
+	swipes       *prometheus.CounterVec // by mark
+	matches      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -93,9 +95,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "swiper_blocks_total",
 			Help: "Blocks made (blocking again someone already blocked is not counted).",
 		}),
+		swipes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swiper_swipes_total",
+			Help: "Swipes stored durably, by mark (a retry answered from the store is not counted again).",
+		}, []string{"mark"}),
+		matches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swiper_matches_total",
+			Help: "Matches made, once per match (counted by the swipe that completed it).",
+		}),
+	}
+	// Every mark's series exists from the start, so a rate over the first
+	// swipe is a rate and not a series appearing from nothing.
+	for _, mk := range []swiper.Mark{swiper.Like, swiper.Superlike, swiper.Dislike} {
+		m.swipes.WithLabelValues(string(mk))
 	}
 	if reg != nil {
-		reg.MustRegister(m.messagesSent, m.blocks)
+		reg.MustRegister(m.messagesSent, m.blocks, m.swipes, m.matches)
 	}
 	return m
 }
@@ -594,6 +609,12 @@ func (g *grain) swipe(actx actor.Context, m *actorpb.SwipeRequest) *actorpb.Swip
 	switch {
 	case !out.Replayed:
 		g.times.Stored(s.At)
+		// Counted once, when stored: a replay was counted by its original,
+		// and only the swipe that completes a match sees Matched new.
+		g.d.met.swipes.WithLabelValues(string(mark)).Inc()
+		if out.Matched {
+			g.d.met.matches.Inc()
+		}
 	case !out.At.IsZero():
 		// The swipe was stored before: nothing new is counted, and its
 		// time is the original's, stored by another activation perhaps on

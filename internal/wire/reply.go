@@ -43,7 +43,8 @@ type FriendReply struct {
 	User FriendUser `json:"user"`
 }
 
-// UserReply is the body of PUT /admin/v1/users/{id}/vip.
+// UserReply is the body of PUT /admin/v1/users/{id}/vip and GET
+// /admin/v1/users/{id}.
 type UserReply struct {
 	User User `json:"user"`
 }

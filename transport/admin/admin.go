@@ -96,9 +96,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/admin/v1/users/{id}/vip", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPut: s.putVIP}))
 	mux.Handle("/admin/v1/users/{id}/token", httpapi.Methods(map[string]http.HandlerFunc{http.MethodPost: s.postToken}))
 	mux.Handle("/admin/v1/users/{id}/actor", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActor}))
+	user := map[string]http.HandlerFunc{http.MethodGet: s.getUser}
 	if s.Erase != nil {
-		mux.Handle("/admin/v1/users/{id}", httpapi.Methods(map[string]http.HandlerFunc{http.MethodDelete: s.deleteUser}))
+		user[http.MethodDelete] = s.deleteUser
 	}
+	mux.Handle("/admin/v1/users/{id}", httpapi.Methods(user))
 	mux.Handle("/admin/v1/actors", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getActors}))
 	mux.Handle("/admin/v1/cluster", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getCluster}))
 	mux.Handle("/admin/v1/uploads", httpapi.Methods(map[string]http.HandlerFunc{http.MethodGet: s.getUploads}))
@@ -188,6 +190,23 @@ func pathID(r *http.Request) (int64, error) {
 		return 0, swiper.NoSuchUser("admin.pathID")
 	}
 	return id, nil
+}
+
+// getUser serves GET /admin/v1/users/{id}: the user as others see it,
+// for the dashboard to name the people it lists by ids (reports) and to
+// show a looked-up user's VIP level.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	u, err := s.Users.User(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, wire.UserReply{User: wire.UserOf(u, swiper.Date(s.Clock.Now(), s.Location))})
 }
 
 // deleteUser erases an account: 204, or 404 if there is none (its Redis

@@ -22,6 +22,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"PUT", "/admin/v1/config", `{"rewind_per_day": 9}`},
 		{"PUT", "/admin/v1/users/" + itoa(id) + "/vip", `{"level": 3}`},
 		{"POST", "/admin/v1/users/" + itoa(id) + "/token", ""},
+		{"GET", "/admin/v1/users/" + itoa(id), ""},
 		{"GET", "/metrics", ""},
 		{"GET", "/admin/v1/nowhere", ""},
 	}
@@ -213,6 +214,23 @@ func TestVIP(t *testing.T) {
 				t.Errorf("vip level = %d; want 2 still", u.VIPLevel)
 			}
 		})
+	}
+}
+
+// TestGetUser: GET /admin/v1/users/{id} shows the user as others see it
+// (the dashboard names reported users with it); unknown: 404 / 1102.
+func TestGetUser(t *testing.T) {
+	h := newHarness(t)
+	id := h.newUser("+8613900000103")
+	h.do("PUT", "/admin/v1/users/"+itoa(id)+"/vip", adminToken, `{"level": 3}`)
+	r := h.do("GET", "/admin/v1/users/"+itoa(id), adminToken, "")
+	if u := wiretest.Decode[wire.UserReply](t, r.Raw).User; r.Status != 200 || u.ID != id || u.VIPLevel != 3 {
+		t.Fatalf("GET user: got %d %s; want 200 with id %d, vip_level 3", r.Status, r.Raw, id)
+	}
+	for _, path := range []string{"/admin/v1/users/999999", "/admin/v1/users/abc"} {
+		if r := h.do("GET", path, adminToken, ""); r.Status != 404 || r.ErrorCode() != int(swiper.ENotFound) {
+			t.Errorf("GET %s: got %d %s; want 404 code 1102", path, r.Status, r.Raw)
+		}
 	}
 }
 
