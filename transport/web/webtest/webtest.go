@@ -316,6 +316,15 @@ func (p *Page) Text(sel string) string {
 	return s
 }
 
+// Visible reports whether the first element matching sel is rendered
+// (present, not hidden, taking up room).
+func (p *Page) Visible(sel string) bool {
+	p.t.Helper()
+	var ok bool
+	p.Eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0 })()`, sel), &ok)
+	return ok
+}
+
 // Count returns how many elements match sel.
 func (p *Page) Count(sel string) int {
 	p.t.Helper()

@@ -8,7 +8,7 @@ const NS = "http://www.w3.org/2000/svg";
 export const WINDOW = 60;
 
 const W = 320, H = 150;
-const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
+const PAD = { left: 56, right: 8, top: 10, bottom: 22 };
 
 function el(name, attrs = {}, text) {
   const e = document.createElementNS(NS, name);
@@ -111,7 +111,7 @@ export class LineChart {
         }
       }
     }
-    const top = niceMax(max);
+    const top = niceMax(max * 1.15); // headroom: a flat line is not drawn on the frame
     this.figure.dataset.points = String(this.points.length);
     this.figure.dataset.max = String(max);
     const x0 = PAD.left, x1 = W - PAD.right, y0 = H - PAD.bottom, y1 = PAD.top;

@@ -88,13 +88,13 @@ async function loadCluster() {
     const rows = members.map((m) => {
       const here = !counted && m.alive && m.node === actors.node;
       counted = counted || here;
-      const num = (v) => h("td", { class: "num" }, here ? v : "–");
+      const num = (k, v) => h("td", { class: "num", "data-count": k }, here ? v : "–");
       return h("tr", here ? { class: "here", "data-node": m.node } : { "data-node": m.node },
         h("th", { scope: "row" }, m.node || "–", here ? h("span", { class: "tag" }, "this node") : null),
         h("td", { class: "mono" }, m.id || "–"),
         h("td", { class: "mono" }, m.address || "–"),
         h("td", {}, h("span", { class: m.alive ? "state ok" : "state gone" }, m.alive ? "alive" : "gone")),
-        num(actors.users), num(actors.sessions), num(actors.uploaders));
+        num("users", actors.users), num("sessions", actors.sessions), num("uploaders", actors.uploaders));
     });
     $("cluster-rows").replaceChildren(...rows);
   } catch (err) {
