@@ -67,10 +67,18 @@ call "$API/readyz"
 # the first recommended person, or fails after 30 s.
 bin/swiperctl listen -after 0 -until match -user "$SID" -timeout 30s &
 LISTENER=$!
-call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" --json "{\"sid\":$SID,\"mark\":\"like\"}"
-# That person logs in too and likes back: a match, pushed to both.
-FRIEND_TOKEN=$(bin/swiperctl login -raw "$SID")
-call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $FRIEND_TOKEN" --json "{\"sid\":$USER_ID,\"mark\":\"like\"}"
+REPLY=$(call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $TOKEN" --json "{\"sid\":$SID,\"mark\":\"like\"}")
+echo "$REPLY"
+# The first recommended is usually a demo liker ("… · likes you back"),
+# who superliked every demo user: the like matches at once. Otherwise that
+# person logs in too and likes back: a match, pushed to both.
+case "$REPLY" in
+  *'"matched":true'*) ;;
+  *)
+    FRIEND_TOKEN=$(bin/swiperctl login -raw "$SID")
+    call -X POST "$API/api/v1/swipes" -H "Authorization: Bearer $FRIEND_TOKEN" --json "{\"sid\":$USER_ID,\"mark\":\"like\"}"
+    ;;
+esac
 wait "$LISTENER"
 call "$API/api/v1/friends" -H "Authorization: Bearer $TOKEN"
 call "$API/api/v1/ranking?limit=3" -H "Authorization: Bearer $TOKEN"
