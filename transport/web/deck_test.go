@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,34 +15,20 @@ import (
 	"github.com/swiperhq/swiper/transport/web/webtest"
 )
 
-// call makes one API request as token and decodes a 2xx reply into out.
+// call makes one API request as token (testkit.Do) and decodes a 2xx
+// reply into out; it returns the status.
 func call(t *testing.T, method, url, token string, body, out any) int {
 	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	r, err := testkit.Do(nil, method, url, token, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode/100 == 2 {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if out != nil && r.Status/100 == 2 {
+		if err := json.Unmarshal(r.Raw, out); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 // register makes a user over the API (dev_code login) with this profile
